@@ -1,0 +1,16 @@
+package io.k8ssync.sink;
+
+import java.util.Collection;
+
+/** Read access to the daemon's pod cache, for sinks that reconcile. */
+public interface PodStateView {
+
+  /** True once every informer has delivered its initial list; never reconcile before. */
+  boolean synced();
+
+  /** A snapshot of all cached pods. */
+  Collection<PodState> pods();
+
+  /** The pods of one logical service. */
+  Collection<PodState> podsOfService(String service);
+}

@@ -1,0 +1,43 @@
+package io.k8ssync.sink;
+
+import java.util.List;
+
+/**
+ * Makes one external system agree with the pods. Lifecycle: {@link #start} once, then
+ * {@link #apply} for each batch of changes, then {@link #close}.
+ *
+ * <p>The daemon guarantees that changes of one pod arrive in order and never concurrently, and that
+ * changes which piled up are coalesced to the latest state. A sink guarantees that applying the
+ * same change twice is harmless, and signals failures with {@link SinkException}: retriable ones are
+ * retried with backoff, fatal ones are counted and dropped with a log line.
+ */
+public interface Sink extends AutoCloseable {
+
+  /** Connects and validates the connection; a sink that cannot reach its system fails here. */
+  default void start() throws SinkException {}
+
+  /**
+   * Applies a batch of changes of distinct pods (at most {@link #maxBatchSize()} of them). On a
+   * partial failure, throw a {@link SinkException} naming the failed keys; the rest count as done.
+   */
+  void apply(List<PodChange> batch) throws SinkException;
+
+  /** How many changes this sink takes at once; 1 for sinks that do not batch. */
+  default int maxBatchSize() {
+    return 1;
+  }
+
+  /**
+   * What {@link #apply} would do with this batch, one line per action, without doing it. Used by
+   * the daemon's dry-run mode. The default describes the changes themselves.
+   */
+  default List<String> plan(List<PodChange> batch) {
+    return batch.stream()
+        .map(c -> c.transition() + " " + c.key())
+        .toList();
+  }
+
+  /** Releases clients and threads. Idempotent. */
+  @Override
+  void close();
+}

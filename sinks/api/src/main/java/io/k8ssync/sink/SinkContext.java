@@ -1,0 +1,36 @@
+package io.k8ssync.sink;
+
+import io.k8ssync.sink.config.Config;
+import java.time.Clock;
+
+/** What the daemon hands a sink when it creates it. */
+public interface SinkContext {
+
+  /** The sink's name from the config (unique), used in metrics and logs. */
+  String name();
+
+  /** The sink's own validated config (the {@code config:} block). */
+  Config config();
+
+  /** Which pods this sink manages. */
+  Selector selector();
+
+  /** True in dry-run: the daemon calls {@link Sink#plan} instead of {@link Sink#apply}. */
+  boolean dryRun();
+
+  SinkMetrics metrics();
+
+  PodStateView pods();
+
+  Clock clock();
+
+  /** The shared rule, with this sink's selector applied. */
+  default boolean desiredOnline(PodState pod) {
+    return Registration.desiredOnline(pod, selector());
+  }
+
+  /** A logger named after this sink; sinks depend on the JDK only. */
+  default System.Logger logger() {
+    return System.getLogger("io.k8ssync.sink." + name());
+  }
+}

@@ -1,0 +1,201 @@
+package io.k8ssync.daemon;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.k8ssync.daemon.cache.PodStateCache;
+import io.k8ssync.daemon.config.DaemonConfig;
+import io.k8ssync.daemon.config.SinkTypes;
+import io.k8ssync.daemon.dispatch.Dispatcher;
+import io.k8ssync.daemon.dispatch.SinkRunner;
+import io.k8ssync.daemon.informer.ClusterInformers;
+import io.k8ssync.daemon.metrics.DaemonMetrics;
+import io.k8ssync.daemon.metrics.HealthServer;
+import io.k8ssync.sink.PodStateView;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.config.Config;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Wires informers, cache, dispatcher, sinks and the HTTP endpoints, and runs their lifecycle:
+ * LATENT → STARTED → CLOSED, guarded by compare-and-set so {@link #close} is idempotent.
+ */
+public final class Daemon implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+
+  private enum State { LATENT, STARTED, CLOSED }
+
+  private final AtomicReference<State> state = new AtomicReference<>(State.LATENT);
+  private final DaemonConfig config;
+  private final SinkTypes sinkTypes;
+  private final Function<DaemonConfig.ClusterSpec, KubernetesClient> clients;
+  private final boolean dryRun;
+  private final DaemonMetrics metrics;
+  private final PodStateCache cache = new PodStateCache();
+  private final Dispatcher dispatcher;
+  private final Map<String, ClusterInformers> informers = new LinkedHashMap<>();
+  private final List<KubernetesClient> ownedClients = new ArrayList<>();
+  private HealthServer http;
+  private CompletableFuture<Void> synced = new CompletableFuture<>();
+
+  /**
+   * @param clients makes the client of each configured cluster; the daemon closes them
+   * @param dryRun  forces dry-run on top of the config's {@code daemon.dryRun}
+   */
+  public Daemon(DaemonConfig config, SinkTypes sinkTypes, Function<DaemonConfig.ClusterSpec, KubernetesClient> clients,
+                boolean dryRun) {
+    this.config = config;
+    this.sinkTypes = sinkTypes;
+    this.clients = clients;
+    this.dryRun = dryRun || config.dryRun();
+    this.metrics = new DaemonMetrics(new PrometheusRegistry());
+    this.dispatcher = new Dispatcher(metrics);
+  }
+
+  /** Starts sinks, the HTTP endpoints, then the informers. Fails if a sink cannot start. */
+  public void start() throws SinkException, IOException {
+    if (!state.compareAndSet(State.LATENT, State.STARTED)) {
+      throw new IllegalStateException("already started or closed");
+    }
+    String version = String.valueOf(Daemon.class.getPackage().getImplementationVersion());
+    metrics.buildInfo.labelValues(version).set(1);
+    LOG.info("k8s-sync starting: version={} clusters={} sinks={} dryRun={}", version,
+        config.clusters().size(), config.sinks().size(), dryRun);
+
+    for (DaemonConfig.SinkSpec spec : config.sinks()) {
+      Sink sink = sinkTypes.get(spec.type()).create(context(spec));
+      try {
+        sink.start();
+      } catch (SinkException | RuntimeException e) {
+        sink.close();
+        throw e;
+      }
+      dispatcher.add(new SinkRunner(spec.name(), sink, spec.selector(), config.runnerSettings(spec, dryRun),
+          dispatcher.timer(), metrics));
+      LOG.info("sink started: sink={} type={} selector={}", spec.name(), spec.type(), spec.selector());
+    }
+    cache.addListener(dispatcher);
+    dispatcher.start();
+
+    metrics.gauge("cache_pods", "Pods in the in-memory cache", cache::size);
+    metrics.gaugePerKey("informer_synced", "1 once the cluster's informers delivered their initial list",
+        "cluster", informers, i -> i.synced() ? 1 : 0);
+    metrics.gaugePerKey("informer_watching", "1 while every informer of the cluster has an open watch",
+        "cluster", informers, i -> i.watching() ? 1 : 0);
+
+    http = new HealthServer(config.httpHost(), config.httpPort(), metrics, this::readiness);
+    http.start();
+    LOG.info("http endpoints up: port={} paths=/metrics,/healthz,/readyz", http.port());
+
+    List<CompletableFuture<Void>> starts = new ArrayList<>();
+    for (DaemonConfig.ClusterSpec spec : config.clusters()) {
+      KubernetesClient client = clients.apply(spec);
+      ownedClients.add(client);
+      ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics);
+      informers.put(spec.scope().cluster(), ci);
+    }
+    cache.syncedWhen(() -> !informers.isEmpty() && informers.values().stream().allMatch(ClusterInformers::synced));
+    for (ClusterInformers ci : informers.values()) {
+      starts.add(ci.start());
+    }
+    synced = CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new))
+        .thenRun(() -> LOG.info("all informers synced: pods={}", cache.size()));
+  }
+
+  private SinkContext context(DaemonConfig.SinkSpec spec) {
+    SinkMetrics sinkMetrics = metrics.forSink(spec.name());
+    boolean dry = dryRun;
+    PodStateView view = cache;
+    return new SinkContext() {
+      @Override public String name() { return spec.name(); }
+      @Override public Config config() { return spec.config(); }
+      @Override public Selector selector() { return spec.selector(); }
+      @Override public boolean dryRun() { return dry; }
+      @Override public SinkMetrics metrics() { return sinkMetrics; }
+      @Override public PodStateView pods() { return view; }
+      @Override public Clock clock() { return Clock.systemUTC(); }
+    };
+  }
+
+  /** Completes when every informer has delivered its initial list. */
+  public CompletableFuture<Void> synced() {
+    return synced;
+  }
+
+  public PodStateCache cache() {
+    return cache;
+  }
+
+  public Dispatcher dispatcher() {
+    return dispatcher;
+  }
+
+  public DaemonMetrics metrics() {
+    return metrics;
+  }
+
+  public int httpPort() {
+    return http.port();
+  }
+
+  HealthServer.Readiness readiness() {
+    ObjectMapper json = new ObjectMapper();
+    ObjectNode body = json.createObjectNode();
+    boolean ready = state.get() == State.STARTED;
+    ObjectNode clusters = body.putObject("clusters");
+    for (ClusterInformers ci : informers.values()) {
+      boolean s = ci.synced();
+      clusters.put(ci.cluster(), s ? "synced" : "syncing");
+      ready &= s;
+    }
+    ready &= !informers.isEmpty();
+    ArrayNode failing = body.putArray("failingSinks");
+    for (SinkRunner r : dispatcher.runners()) {
+      if (r.failing()) {
+        failing.add(r.name());
+        ready = false;
+      }
+    }
+    body.put("ready", ready);
+    return new HealthServer.Readiness(ready, body.toString());
+  }
+
+  /** Stops intake, drains the sink queues up to the configured deadline, closes sinks and clients. */
+  @Override
+  public void close() {
+    State prior = state.getAndSet(State.CLOSED);
+    if (prior == State.CLOSED) {
+      return;
+    }
+    LOG.info("shutting down: draining sink queues for up to {}ms", config.shutdownTimeout().toMillis());
+    if (http != null) {
+      http.shuttingDown();
+    }
+    informers.values().forEach(ClusterInformers::close);
+    if (prior == State.STARTED) {
+      dispatcher.shutdown(config.shutdownTimeout());
+    }
+    ownedClients.forEach(KubernetesClient::close);
+    if (http != null) {
+      http.close();
+    }
+    LOG.info("shut down");
+  }
+}

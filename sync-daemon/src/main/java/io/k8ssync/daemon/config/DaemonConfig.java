@@ -1,0 +1,167 @@
+package io.k8ssync.daemon.config;
+
+import static io.k8ssync.sink.config.ConfigDef.Type.BOOLEAN;
+import static io.k8ssync.sink.config.ConfigDef.Type.DOUBLE;
+import static io.k8ssync.sink.config.ConfigDef.Type.DURATION;
+import static io.k8ssync.sink.config.ConfigDef.Type.INT;
+import static io.k8ssync.sink.config.ConfigDef.Type.LONG;
+import static io.k8ssync.sink.config.ConfigDef.Type.RAW_OBJECT;
+import static io.k8ssync.sink.config.ConfigDef.Type.STRING;
+import static io.k8ssync.sink.config.ConfigDef.Type.STRING_LIST;
+import static io.k8ssync.sink.config.ConfigDef.Type.STRING_MAP;
+
+import io.k8ssync.daemon.dispatch.RetryBackoff;
+import io.k8ssync.daemon.dispatch.SinkRunner;
+import io.k8ssync.daemon.informer.ClusterInformers;
+import io.k8ssync.daemon.informer.PodRules;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.config.Config;
+import io.k8ssync.sink.config.ConfigDef;
+import io.k8ssync.sink.config.Validator;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * The daemon's config file, declared once. Each key has a type, a default, a check and a line of
+ * documentation; {@code k8s-sync config-reference} prints them (the README's reference is that
+ * output). Sink-specific keys are declared by each {@link io.k8ssync.sink.SinkFactory}.
+ */
+public final class DaemonConfig {
+
+  static final String NAME = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
+  static final String NAME_DOC = "a lowercase name of letters, digits and '-' (at most 63)";
+  static final String K8S_NAME = "[a-z0-9]([-a-z0-9]*[a-z0-9])?";
+  static final String LABEL_KEY = "([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?";
+
+  static final ConfigDef HTTP = new ConfigDef()
+      .define("host", STRING, "0.0.0.0", "address the /metrics, /healthz and /readyz server binds")
+      .define("port", INT, 9464, Validator.between(0, 65535), "port of that server; 0 picks a free one");
+
+  static final ConfigDef DAEMON = new ConfigDef()
+      .define("dryRun", BOOLEAN, false, "log what every sink would do and change nothing (also --dry-run)")
+      .section("http", HTTP, "the metrics and health endpoints")
+      .define("shutdownTimeout", DURATION, Duration.ofSeconds(30), Validator.durationAtLeast(Duration.ZERO),
+          "on SIGTERM, how long to keep draining sink queues before exiting");
+
+  static final ConfigDef CLUSTER = new ConfigDef()
+      .required("name", STRING, Validator.matches(NAME, NAME_DOC), "cluster name, used in keys, metrics and ownership marks")
+      .define("inCluster", BOOLEAN, false, "use the pod's service account (when running inside the cluster)")
+      .define("kubeconfig", STRING, null, "path of a kubeconfig file; default: $KUBECONFIG or ~/.kube/config")
+      .define("context", STRING, null, "kubeconfig context; default: the current context")
+      .define("namespaces", STRING_LIST, List.of(), Validator.matches(K8S_NAME, "namespace names"),
+          "namespaces to watch; empty watches all")
+      .define("labelSelector", STRING, null, "only pods matching this label selector, e.g. 'tier in (web,rpc)'")
+      .define("resync", DURATION, Duration.ZERO, "informer resync period; 0 (default) turns it off")
+      .define("listPageSize", LONG, 500L, Validator.between(1, 100_000), "pods per page of the initial list");
+
+  static final ConfigDef PODS = new ConfigDef()
+      .define("serviceLabel", STRING, "app", Validator.matches(LABEL_KEY, "a label key"),
+          "label naming the logical service; the annotation " + PodRules.SERVICE_ANNOTATION + " overrides it")
+      .define("keepLabels", STRING_LIST, List.of(), Validator.matches(LABEL_KEY, "label keys"),
+          "label keys copied onto each pod's state for sinks to use")
+      .define("keepAnnotations", STRING_LIST, List.of(), Validator.matches(LABEL_KEY, "annotation keys"),
+          "annotation keys copied onto each pod's state (values are validated)")
+      .define("defaultWeight", INT, 1, Validator.between(PodRules.MIN_WEIGHT, PodRules.MAX_WEIGHT),
+          "weight of a pod without " + PodRules.WEIGHT_ANNOTATION);
+
+  static final ConfigDef RETRY = new ConfigDef()
+      .define("baseDelay", DURATION, RetryBackoff.Settings.DEFAULTS.base(), Validator.durationAtLeast(Duration.ofMillis(1)),
+          "first retry delay of a key; doubles on each failure")
+      .define("maxDelay", DURATION, RetryBackoff.Settings.DEFAULTS.max(), Validator.durationAtLeast(Duration.ofMillis(1)),
+          "cap of the per-key delay")
+      .define("jitter", DOUBLE, RetryBackoff.Settings.DEFAULTS.jitter(),
+          v -> (Double) v >= 0 && (Double) v < 1 ? null : "a number from 0 up to (not including) 1",
+          "each delay is shortened by a random fraction up to this")
+      .define("ratePerSecond", DOUBLE, RetryBackoff.Settings.DEFAULTS.ratePerSecond(),
+          v -> (Double) v > 0 ? null : "a positive number", "overall retries per second of one sink")
+      .define("burst", INT, RetryBackoff.Settings.DEFAULTS.burst(), Validator.atLeast(1), "retries allowed at once above that rate");
+
+  static final ConfigDef DISPATCH = new ConfigDef()
+      .define("workers", INT, 2, Validator.between(1, 256), "worker threads per sink (one pod is never processed twice at once)")
+      .define("queueCapacity", INT, 1_000_000, Validator.atLeast(1), "pending pods per sink before new ones are dropped (counted, logged)")
+      .define("failingThreshold", INT, 5, Validator.atLeast(1), "failed applies in a row before a sink counts as failing in /readyz")
+      .section("retry", RETRY, "retry backoff of failed changes");
+
+  static final ConfigDef SELECTOR = new ConfigDef()
+      .define("namespaces", STRING_LIST, List.of(), Validator.matches(K8S_NAME, "namespace names"), "only pods of these namespaces")
+      .define("services", STRING_LIST, List.of(), "only pods of these logical services")
+      .define("labels", STRING_MAP, java.util.Map.of(), "only pods with these label values (keys are kept automatically)");
+
+  static final ConfigDef SINK = new ConfigDef()
+      .required("name", STRING, Validator.matches(NAME, NAME_DOC), "unique sink name, used in metrics and logs")
+      .required("type", STRING, Validator.nonEmpty(), "sink type, e.g. log (see the sink sections)")
+      .define("workers", INT, null, Validator.between(1, 256), "override dispatch.workers for this sink")
+      .section("selector", SELECTOR, "which pods this sink manages; empty matches all")
+      .define("config", RAW_OBJECT, null, "the sink's own settings, checked against its type");
+
+  public static final ConfigDef ROOT = new ConfigDef()
+      .section("daemon", DAEMON, "process-wide settings")
+      .sectionList("clusters", CLUSTER, true, "the Kubernetes clusters to watch")
+      .section("pods", PODS, "how pods state their identity")
+      .section("dispatch", DISPATCH, "the per-sink work queues")
+      .sectionList("sinks", SINK, true, "where pod state goes");
+
+  /** A configured sink, its own config already validated by its factory. */
+  public record SinkSpec(String name, String type, Selector selector, Integer workers, Config config) {}
+
+  /** A configured cluster. */
+  public record ClusterSpec(ClusterInformers.Scope scope, boolean inCluster, String kubeconfig, String context) {}
+
+  private final Config root;
+  private final List<SinkSpec> sinks;
+
+  DaemonConfig(Config root, List<SinkSpec> sinks) {
+    this.root = root;
+    this.sinks = sinks;
+  }
+
+  public boolean dryRun() {
+    return root.getSection("daemon").getBoolean("dryRun");
+  }
+
+  public String httpHost() {
+    return root.getSection("daemon").getSection("http").getString("host");
+  }
+
+  public int httpPort() {
+    return root.getSection("daemon").getSection("http").getInt("port");
+  }
+
+  public Duration shutdownTimeout() {
+    return root.getSection("daemon").getDuration("shutdownTimeout");
+  }
+
+  public List<ClusterSpec> clusters() {
+    return root.getSections("clusters").stream().map(c -> new ClusterSpec(
+        new ClusterInformers.Scope(c.getString("name"), c.getList("namespaces"), c.getString("labelSelector"),
+            c.getDuration("resync"), c.getLong("listPageSize")),
+        c.getBoolean("inCluster"), c.getString("kubeconfig"), c.getString("context"))).toList();
+  }
+
+  /** Pod rules; label keys that sink selectors use are kept so the selectors can see them. */
+  public PodRules podRules() {
+    Config pods = root.getSection("pods");
+    Set<String> keep = new HashSet<>(pods.getList("keepLabels"));
+    sinks.forEach(s -> keep.addAll(s.selector().labels().keySet()));
+    return new PodRules(pods.getString("serviceLabel"), keep, Set.copyOf(pods.getList("keepAnnotations")),
+        pods.getInt("defaultWeight"));
+  }
+
+  public List<SinkSpec> sinks() {
+    return sinks;
+  }
+
+  public SinkRunner.Settings runnerSettings(SinkSpec sink, boolean dryRun) {
+    Config d = root.getSection("dispatch");
+    Config r = d.getSection("retry");
+    return new SinkRunner.Settings(
+        sink.workers() != null ? sink.workers() : d.getInt("workers"),
+        d.getInt("queueCapacity"),
+        d.getInt("failingThreshold"),
+        dryRun,
+        new RetryBackoff.Settings(r.getDuration("baseDelay"), r.getDuration("maxDelay"), r.getDouble("jitter"),
+            r.getDouble("ratePerSecond"), r.getInt("burst")));
+  }
+}

@@ -1,0 +1,91 @@
+package io.k8ssync.daemon.dispatch;
+
+import io.k8ssync.daemon.metrics.DaemonMetrics;
+import io.k8ssync.sink.PodChange;
+import java.time.Duration;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hands every pod change to every sink's runner. Runs on the informer's thread, so it only
+ * enqueues; each runner has its own queue and workers.
+ */
+public final class Dispatcher implements Consumer<PodChange> {
+
+  private static final Logger LOG = LoggerFactory.getLogger(Dispatcher.class);
+
+  private final Map<String, SinkRunner> runners = new LinkedHashMap<>();
+  private final ScheduledExecutorService timer;
+  private final DaemonMetrics metrics;
+
+  public Dispatcher(DaemonMetrics metrics) {
+    this.metrics = metrics;
+    ScheduledThreadPoolExecutor t = (ScheduledThreadPoolExecutor) Executors.newScheduledThreadPool(1, r -> {
+      Thread thread = new Thread(r, "retry-timer");
+      thread.setDaemon(true);
+      return thread;
+    });
+    t.setRemoveOnCancelPolicy(true);
+    this.timer = t;
+    metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue", "sink", runners, r -> r.queue().depth());
+    metrics.gaugePerKey("sink_oldest_pending_seconds",
+        "Age of the oldest change a sink has not applied yet: the sync lag", "sink", runners,
+        r -> r.queue().oldestPendingSeconds());
+    metrics.gaugePerKey("sink_consecutive_failures", "Failed apply calls in a row", "sink", runners,
+        r -> r.consecutiveFailures());
+    metrics.gaugePerKey("sink_healthy", "1 unless the sink failed its threshold of times in a row", "sink", runners,
+        r -> r.failing() ? 0 : 1);
+  }
+
+  public ScheduledExecutorService timer() {
+    return timer;
+  }
+
+  /** Adds a runner; call before the informers start. */
+  public void add(SinkRunner runner) {
+    runners.put(runner.name(), runner);
+  }
+
+  public Collection<SinkRunner> runners() {
+    return runners.values();
+  }
+
+  public SinkRunner runner(String name) {
+    return runners.get(name);
+  }
+
+  @Override
+  public void accept(PodChange change) {
+    metrics.changes.labelValues(change.transition().name()).inc();
+    for (SinkRunner r : runners.values()) {
+      r.offer(change);
+    }
+  }
+
+  public void start() {
+    runners.values().forEach(SinkRunner::start);
+  }
+
+  /** Drains every queue in parallel up to {@code deadline}, then stops workers and closes sinks. */
+  public void shutdown(Duration deadline) {
+    long end = System.nanoTime() + deadline.toNanos();
+    runners.values().forEach(r -> r.queue().shutDown());
+    for (SinkRunner r : runners.values()) {
+      try {
+        r.drain(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        LOG.warn("interrupted while draining sink {}", r.name());
+      }
+    }
+    runners.values().forEach(SinkRunner::stop);
+    timer.shutdownNow();
+  }
+}

@@ -1,0 +1,238 @@
+package io.k8ssync.daemon.dispatch;
+
+import io.k8ssync.daemon.metrics.DaemonMetrics;
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Feeds one sink from its own {@link WorkQueue} with its own worker threads, so a slow or failing
+ * sink never delays another sink or the informers. Failures are retried with {@link RetryBackoff};
+ * every retry, drop and fatal failure moves a metric and writes a log line.
+ */
+public final class SinkRunner {
+
+  private static final Logger LOG = LoggerFactory.getLogger(SinkRunner.class);
+
+  /** Per-sink dispatch settings. */
+  public record Settings(int workers, int queueCapacity, int failingThreshold, boolean dryRun,
+                         RetryBackoff.Settings retry) {}
+
+  private final String name;
+  private final Sink sink;
+  private final Selector selector;
+  private final Settings settings;
+  private final WorkQueue queue;
+  private final RetryBackoff backoff;
+  private final ScheduledExecutorService timer;
+  private final DaemonMetrics metrics;
+  private final List<Thread> workers = new ArrayList<>();
+  private final AtomicInteger consecutiveFailures = new AtomicInteger();
+  private final AtomicLong applied = new AtomicLong();
+  private volatile boolean running;
+
+  public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
+                    ScheduledExecutorService timer, DaemonMetrics metrics) {
+    this.name = name;
+    this.sink = sink;
+    this.selector = selector;
+    this.settings = settings;
+    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime);
+    this.backoff = new RetryBackoff(settings.retry(), Math::random, System::nanoTime);
+    this.timer = timer;
+    this.metrics = metrics;
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public WorkQueue queue() {
+    return queue;
+  }
+
+  /** Applied changes so far (for the demo's summary and tests). */
+  public long applied() {
+    return applied.get();
+  }
+
+  /** True while the sink has failed at least {@code failingThreshold} times in a row. */
+  public boolean failing() {
+    return consecutiveFailures.get() >= settings.failingThreshold();
+  }
+
+  public int consecutiveFailures() {
+    return consecutiveFailures.get();
+  }
+
+  public void start() {
+    running = true;
+    for (int i = 0; i < settings.workers(); i++) {
+      Thread t = new Thread(this::work, "sink-" + name + "-" + i);
+      t.setDaemon(true);
+      workers.add(t);
+      t.start();
+    }
+  }
+
+  /** Queues a change unless neither state concerns this sink's selector. Never blocks. */
+  public void offer(PodChange change) {
+    if (!concerns(change)) {
+      return;
+    }
+    WorkQueue.Outcome outcome = queue.add(change);
+    if (outcome == WorkQueue.Outcome.FULL || outcome == WorkQueue.Outcome.SHUT_DOWN) {
+      String reason = outcome == WorkQueue.Outcome.FULL ? "full" : "shutdown";
+      metrics.queueDropped.labelValues(name, reason).inc();
+      LOG.error("change dropped: sink={} pod={} transition={} reason={} queueCapacity={}; the next reconcile repairs it",
+          name, change.key(), change.transition(), reason, settings.queueCapacity());
+    }
+  }
+
+  private boolean concerns(PodChange change) {
+    return (change.before() != null && selector.matches(change.before()))
+        || (change.after() != null && selector.matches(change.after()));
+  }
+
+  private void work() {
+    int max = Math.max(1, sink.maxBatchSize());
+    while (running) {
+      List<WorkQueue.Item> batch;
+      try {
+        batch = queue.take(max, 200, TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (!batch.isEmpty()) {
+        process(batch);
+      }
+    }
+  }
+
+  private void process(List<WorkQueue.Item> batch) {
+    List<PodChange> changes = new ArrayList<>(batch.size());
+    for (WorkQueue.Item item : batch) {
+      changes.add(item.change());
+    }
+    long t0 = System.nanoTime();
+    try {
+      if (settings.dryRun()) {
+        for (String action : sink.plan(changes)) {
+          LOG.info("dry-run: sink={} would {}", name, action);
+        }
+      } else {
+        sink.apply(changes);
+      }
+      succeeded(batch, t0);
+    } catch (SinkException e) {
+      failed(batch, e.failedKeys(), e.retriable(), e, t0);
+    } catch (RuntimeException e) {
+      // A bug in a sink must not lose the desired state: treat it as retriable, loudly.
+      LOG.error("sink threw unexpectedly, will retry: sink={} batch={}", name, batch.size(), e);
+      failed(batch, Set.of(), true, e, t0);
+    }
+  }
+
+  private void succeeded(List<WorkQueue.Item> batch, long t0) {
+    long now = System.nanoTime();
+    metrics.applySeconds.labelValues(name).observe((now - t0) / 1e9);
+    metrics.sinkApplied.labelValues(name).inc(batch.size());
+    metrics.lastSuccess.labelValues(name).set(System.currentTimeMillis() / 1000.0);
+    consecutiveFailures.set(0);
+    for (WorkQueue.Item item : batch) {
+      backoff.forget(item.key());
+      if (becameOnline(item.change())) {
+        metrics.readyToAppliedSeconds.labelValues(name).observe((now - item.since()) / 1e9);
+      }
+      queue.done(item);
+    }
+    applied.addAndGet(batch.size());
+  }
+
+  private void failed(List<WorkQueue.Item> batch, Set<String> failedKeys, boolean retriable, Exception e, long t0) {
+    metrics.applySeconds.labelValues(name).observe((System.nanoTime() - t0) / 1e9);
+    int failures = consecutiveFailures.incrementAndGet();
+    List<WorkQueue.Item> ok = new ArrayList<>();
+    for (WorkQueue.Item item : batch) {
+      if (!failedKeys.isEmpty() && !failedKeys.contains(item.key())) {
+        ok.add(item);
+        continue;
+      }
+      if (retriable) {
+        Duration delay = backoff.next(item.key());
+        metrics.sinkFailures.labelValues(name, "retriable").inc();
+        metrics.sinkRetries.labelValues(name).inc();
+        LOG.warn("apply failed, retrying: sink={} pod={} transition={} attempt={} retryInMs={} error={}",
+            name, item.key(), item.change().transition(), backoff.failures(item.key()), delay.toMillis(), describe(e));
+        queue.retry(item);
+        timer.schedule(() -> queue.release(item.key()), delay.toNanos(), TimeUnit.NANOSECONDS);
+      } else {
+        metrics.sinkFailures.labelValues(name, "fatal").inc();
+        metrics.queueDropped.labelValues(name, "fatal").inc();
+        LOG.error("apply failed permanently, change dropped: sink={} pod={} transition={} error={}",
+            name, item.key(), item.change().transition(), describe(e));
+        backoff.forget(item.key());
+        queue.done(item);
+      }
+    }
+    if (!ok.isEmpty()) {
+      succeeded(ok, t0);
+      consecutiveFailures.set(failures);
+    }
+  }
+
+  private static boolean becameOnline(PodChange change) {
+    return Registration.desiredOnline(change.after()) && !Registration.desiredOnline(change.before());
+  }
+
+  private static String describe(Throwable e) {
+    String msg = e.getMessage();
+    Throwable cause = e.getCause();
+    return e.getClass().getSimpleName() + ": " + msg + (cause != null && cause != e ? " (cause: " + cause + ")" : "");
+  }
+
+  /** Stops taking new changes and waits until the queue is empty or {@code deadline} passes. */
+  public boolean drain(Duration deadline) throws InterruptedException {
+    queue.shutDown();
+    boolean idle = queue.awaitIdle(deadline.toMillis(), TimeUnit.MILLISECONDS);
+    if (!idle) {
+      int left = queue.unfinished();
+      metrics.queueDropped.labelValues(name, "shutdown").inc(left);
+      LOG.error("shutdown deadline passed with changes not applied: sink={} left={}", name, left);
+    }
+    return idle;
+  }
+
+  /** Stops the workers and closes the sink. Call after {@link #drain}. */
+  public void stop() {
+    running = false;
+    for (Thread t : workers) {
+      t.interrupt();
+    }
+    for (Thread t : workers) {
+      try {
+        t.join(5_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    try {
+      sink.close();
+    } catch (RuntimeException e) {
+      LOG.warn("sink close failed: sink={}", name, e);
+    }
+  }
+}

@@ -1,0 +1,230 @@
+package io.k8ssync.daemon.dispatch;
+
+import io.k8ssync.sink.PodChange;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
+
+/**
+ * A keyed work queue with client-go's semantics ({@code util/workqueue}), carrying the change
+ * itself rather than only the key:
+ * <ul>
+ *   <li>a key is queued at most once: a change added while one is pending merges into it
+ *       ({@link PodChange#then}), so a slow sink sees the oldest "before" and the newest "after";</li>
+ *   <li>a key is never handed to two workers at once: a change added while its key is being
+ *       processed waits and runs again after {@link #done};</li>
+ *   <li>a failed change goes back with {@link #retry}, merged in front of anything newer, and the
+ *       key stays blocked until its backoff has passed, so per-pod order holds across failures;</li>
+ *   <li>the number of pending keys is bounded: {@link #add} refuses a new key when full (the
+ *       caller counts and logs it); merges and retries are always taken.</li>
+ * </ul>
+ * Thread-safe; one lock guards all state.
+ */
+public final class WorkQueue {
+
+  /** A change handed to a worker; {@code since} is when its oldest part was queued (nanoTime). */
+  public record Item(String key, PodChange change, long since) {}
+
+  private record Pending(PodChange change, long since) {}
+
+  /** What {@link #add} did with a change. */
+  public enum Outcome { QUEUED, MERGED, FULL, SHUT_DOWN }
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition notEmpty = lock.newCondition();
+  private final Condition idle = lock.newCondition();
+  private final ArrayDeque<String> ready = new ArrayDeque<>();
+  private final Map<String, Pending> dirty = new HashMap<>();
+  private final Map<String, Long> processing = new HashMap<>();
+  private final Set<String> blocked = new HashSet<>();
+  private final int capacity;
+  private final LongSupplier nanoTime;
+  private boolean shuttingDown;
+
+  public WorkQueue(int capacity, LongSupplier nanoTime) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be positive");
+    }
+    this.capacity = capacity;
+    this.nanoTime = nanoTime;
+  }
+
+  public Outcome add(PodChange change) {
+    String key = change.key();
+    lock.lock();
+    try {
+      if (shuttingDown) {
+        return Outcome.SHUT_DOWN;
+      }
+      Pending pending = dirty.get(key);
+      if (pending != null) {
+        dirty.put(key, new Pending(pending.change().then(change), pending.since()));
+        return Outcome.MERGED;
+      }
+      if (dirty.size() >= capacity) {
+        return Outcome.FULL;
+      }
+      dirty.put(key, new Pending(change, nanoTime.getAsLong()));
+      if (!processing.containsKey(key) && !blocked.contains(key)) {
+        ready.addLast(key);
+        notEmpty.signal();
+      }
+      return Outcome.QUEUED;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Waits up to {@code timeout} for work and takes up to {@code max} items of distinct keys.
+   * Returns an empty list on timeout, or when shut down with nothing left to do.
+   */
+  public List<Item> take(int max, long timeout, TimeUnit unit) throws InterruptedException {
+    long waitNanos = unit.toNanos(timeout);
+    lock.lock();
+    try {
+      while (ready.isEmpty()) {
+        if (waitNanos <= 0 || (shuttingDown && dirty.isEmpty() && blocked.isEmpty())) {
+          return List.of();
+        }
+        waitNanos = notEmpty.awaitNanos(waitNanos);
+      }
+      List<Item> items = new ArrayList<>(Math.min(max, ready.size()));
+      while (items.size() < max && !ready.isEmpty()) {
+        String key = ready.pollFirst();
+        Pending p = dirty.remove(key);
+        processing.put(key, p.since());
+        items.add(new Item(key, p.change(), p.since()));
+      }
+      return items;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The worker finished {@code item}; a change that arrived meanwhile becomes ready. */
+  public void done(Item item) {
+    lock.lock();
+    try {
+      processing.remove(item.key());
+      if (dirty.containsKey(item.key()) && !blocked.contains(item.key())) {
+        ready.addLast(item.key());
+        notEmpty.signal();
+      }
+      signalIfIdle();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * The worker failed {@code item} and will try again: the change is merged in front of anything
+   * newer for the same key and the key stays blocked until {@link #release} is called after the
+   * backoff.
+   */
+  public void retry(Item item) {
+    String key = item.key();
+    lock.lock();
+    try {
+      processing.remove(key);
+      Pending newer = dirty.get(key);
+      PodChange merged = newer == null ? item.change() : item.change().then(newer.change());
+      dirty.put(key, new Pending(merged, item.since()));
+      blocked.add(key);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The backoff of {@code key} has passed: it may run again. */
+  public void release(String key) {
+    lock.lock();
+    try {
+      if (blocked.remove(key) && dirty.containsKey(key) && !processing.containsKey(key)) {
+        ready.addLast(key);
+        notEmpty.signal();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Refuses new changes from now on; workers finish what is queued. */
+  public void shutDown() {
+    lock.lock();
+    try {
+      shuttingDown = true;
+      notEmpty.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Waits until nothing is pending or in flight, up to {@code timeout}; true if that happened. */
+  public boolean awaitIdle(long timeout, TimeUnit unit) throws InterruptedException {
+    long waitNanos = unit.toNanos(timeout);
+    lock.lock();
+    try {
+      while (!dirty.isEmpty() || !processing.isEmpty()) {
+        if (waitNanos <= 0) {
+          return false;
+        }
+        waitNanos = idle.awaitNanos(waitNanos);
+      }
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Changes waiting (including those waiting for a key in flight or in backoff). */
+  public int depth() {
+    lock.lock();
+    try {
+      return dirty.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Changes waiting or in flight. */
+  public int unfinished() {
+    lock.lock();
+    try {
+      return dirty.size() + processing.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Seconds since the oldest change not yet applied was queued; 0 when there is none. */
+  public double oldestPendingSeconds() {
+    lock.lock();
+    try {
+      long oldest = Long.MAX_VALUE;
+      for (Pending p : dirty.values()) {
+        oldest = Math.min(oldest, p.since());
+      }
+      for (long since : processing.values()) {
+        oldest = Math.min(oldest, since);
+      }
+      return oldest == Long.MAX_VALUE ? 0 : (nanoTime.getAsLong() - oldest) / 1e9;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void signalIfIdle() {
+    if (dirty.isEmpty() && processing.isEmpty()) {
+      idle.signalAll();
+    }
+  }
+}

@@ -1,0 +1,99 @@
+package io.k8ssync.daemon.informer;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.FilterWatchListDeletable;
+import io.fabric8.kubernetes.client.dsl.PodResource;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.api.model.PodList;
+import io.k8ssync.daemon.cache.PodStateCache;
+import io.k8ssync.daemon.metrics.DaemonMetrics;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pod informers of one cluster: one for all namespaces, or one per configured namespace, each
+ * storing projections in the shared cache through its own {@link PodStateStore}.
+ */
+public final class ClusterInformers implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(ClusterInformers.class);
+
+  /** What to watch in one cluster. {@code namespaces} empty means all. */
+  public record Scope(String cluster, List<String> namespaces, String labelSelector, Duration resync, long pageSize) {}
+
+  private final Scope scope;
+  private final KubernetesClient client;
+  private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
+  private final List<PodStateStore> stores = new ArrayList<>();
+
+  public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics) {
+    this.scope = scope;
+    this.client = client;
+    PodProjector projector = new PodProjector(scope.cluster(), rules);
+    List<String> namespaces = scope.namespaces().isEmpty() ? java.util.Collections.singletonList(null) : scope.namespaces();
+    for (String ns : namespaces) {
+      PodStateStore store = new PodStateStore(ns, projector, cache, metrics);
+      FilterWatchListDeletable<Pod, PodList, PodResource> pods = ns == null
+          ? client.pods().inAnyNamespace()
+          : client.pods().inNamespace(ns);
+      if (scope.labelSelector() != null && !scope.labelSelector().isEmpty()) {
+        pods = pods.withLabelSelector(scope.labelSelector());
+      }
+      SharedIndexInformer<Pod> informer = pods.withLimit(scope.pageSize())
+          .runnableInformer(scope.resync().toMillis())
+          .removeNamespaceIndex()
+          .itemStore(store)
+          .exceptionHandler((started, t) -> {
+            LOG.warn("pod watch failed, retrying: cluster={} namespace={} started={} error={}",
+                scope.cluster(), store.scopeName(), started, String.valueOf(t));
+            return true;
+          });
+      informers.add(informer);
+      stores.add(store);
+    }
+  }
+
+  public String cluster() {
+    return scope.cluster();
+  }
+
+  /** Starts every informer; the future completes when all have delivered their initial list. */
+  public CompletableFuture<Void> start() {
+    long t0 = System.nanoTime();
+    AtomicInteger remaining = new AtomicInteger(informers.size());
+    List<CompletableFuture<Void>> all = new ArrayList<>();
+    LOG.info("starting pod informers: cluster={} namespaces={} labelSelector={} server={}",
+        scope.cluster(), scope.namespaces().isEmpty() ? "*" : scope.namespaces(),
+        scope.labelSelector(), client.getMasterUrl());
+    for (int i = 0; i < informers.size(); i++) {
+      PodStateStore store = stores.get(i);
+      all.add(informers.get(i).start().toCompletableFuture().thenRun(() -> {
+        store.initialListDone();
+        LOG.info("initial list done: cluster={} namespace={} pods={} tookMs={} remainingInformers={}",
+            scope.cluster(), store.scopeName(), store.initialPuts(),
+            (System.nanoTime() - t0) / 1_000_000, remaining.decrementAndGet());
+      }));
+    }
+    return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+  }
+
+  public boolean synced() {
+    return informers.stream().allMatch(SharedIndexInformer::hasSynced);
+  }
+
+  public boolean watching() {
+    return informers.stream().allMatch(SharedIndexInformer::isWatching);
+  }
+
+  /** Stops intake: no more events reach the cache after this returns. */
+  @Override
+  public void close() {
+    informers.forEach(SharedIndexInformer::stop);
+  }
+}

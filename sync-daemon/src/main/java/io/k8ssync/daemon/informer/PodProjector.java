@@ -1,0 +1,223 @@
+package io.k8ssync.daemon.informer;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodStatus;
+import io.k8ssync.sink.PodState;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Projects a full {@link Pod} into the compact {@link PodState} the cache keeps, validating every
+ * value the pod's owner controls. A pod whose identity fails validation keeps its place in the
+ * cache (so its deletion is still seen) but carries a {@code rejection} and is never registered.
+ *
+ * <p>Strings shared by many pods (namespace, node, service, label values) are interned so that
+ * 100,000 pods do not hold 100,000 copies of "default". Thread-safe.
+ */
+public final class PodProjector {
+
+  private final String cluster;
+  private final PodRules rules;
+  private final Map<String, String> interned = new ConcurrentHashMap<>();
+
+  public PodProjector(String cluster, PodRules rules) {
+    this.cluster = cluster;
+    this.rules = rules;
+  }
+
+  public String cluster() {
+    return cluster;
+  }
+
+  public PodState project(Pod pod) {
+    ObjectMeta meta = pod.getMetadata();
+    Map<String, String> labels = meta.getLabels() == null ? Map.of() : meta.getLabels();
+    Map<String, String> annotations = meta.getAnnotations() == null ? Map.of() : meta.getAnnotations();
+    PodStatus status = pod.getStatus();
+
+    String rejection = null;
+    String service = annotations.get(PodRules.SERVICE_ANNOTATION);
+    String serviceSource = PodRules.SERVICE_ANNOTATION;
+    if (service == null) {
+      service = labels.get(rules.serviceLabel());
+      serviceSource = "label " + rules.serviceLabel();
+    }
+    if (service != null) {
+      String why = PodValidation.service(service);
+      if (why != null) {
+        rejection = "service (" + serviceSource + ") " + why;
+        service = null;
+      }
+    }
+
+    int port = 0;
+    String portValue = annotations.get(PodRules.PORT_ANNOTATION);
+    if (portValue != null) {
+      String why = PodValidation.intInRange(portValue, 1, 65535);
+      if (why != null) {
+        rejection = first(rejection, PodRules.PORT_ANNOTATION + " " + why);
+      } else {
+        port = Integer.parseInt(portValue);
+      }
+    } else {
+      port = firstContainerPort(pod);
+    }
+    if (service != null && port == 0 && rejection == null) {
+      rejection = "port: no container port and no " + PodRules.PORT_ANNOTATION + " annotation";
+    }
+
+    int weight = rules.defaultWeight();
+    String weightValue = annotations.get(PodRules.WEIGHT_ANNOTATION);
+    if (weightValue != null) {
+      String why = PodValidation.intInRange(weightValue, PodRules.MIN_WEIGHT, PodRules.MAX_WEIGHT);
+      if (why != null) {
+        rejection = first(rejection, PodRules.WEIGHT_ANNOTATION + " " + why);
+      } else {
+        weight = Integer.parseInt(weightValue);
+      }
+    }
+
+    Map<String, String> options = Map.of();
+    for (PodRules.Option option : PodRules.OPTIONS) {
+      String v = annotations.get(option.annotation());
+      if (v == null) {
+        continue;
+      }
+      String why = option == PodRules.Option.BACKUP
+          ? (v.equals("true") || v.equals("false") ? null : "is not true or false")
+          : PodValidation.intInRange(v, option.min(), option.max());
+      if (why != null) {
+        rejection = first(rejection, option.annotation() + " " + why);
+        continue;
+      }
+      if (options.isEmpty()) {
+        options = new TreeMap<>();
+      }
+      options.put(intern(option.optionName()), intern(option == PodRules.Option.BACKUP ? (v.equals("true") ? "1" : "0") : v));
+    }
+
+    Map<String, String> keptLabels = keep(labels, rules.keepLabels());
+    Map<String, String> keptAnnotations = keep(annotations, rules.keepAnnotations());
+    for (Map.Entry<String, String> e : keptAnnotations.entrySet()) {
+      String why = PodValidation.annotationValue(e.getValue());
+      if (why != null) {
+        rejection = first(rejection, "annotation " + e.getKey() + " " + why);
+      }
+    }
+
+    String ip = status == null ? null : emptyToNull(status.getPodIP());
+    if (ip != null && PodValidation.ip(ip) != null) {
+      rejection = first(rejection, "status.podIP is not an IP address");
+      ip = null;
+    }
+    String hostIp = status == null ? null : emptyToNull(status.getHostIP());
+    if (hostIp != null && PodValidation.ip(hostIp) != null) {
+      hostIp = null;
+    }
+
+    PodCondition readyCondition = readyCondition(status);
+    boolean ready = readyCondition != null && "True".equals(readyCondition.getStatus());
+    long readySince = ready ? millis(readyCondition.getLastTransitionTime()) : 0;
+
+    return new PodState(
+        cluster,
+        intern(meta.getNamespace()),
+        meta.getName(),
+        meta.getUid() == null ? "" : meta.getUid(),
+        service == null ? null : intern(service),
+        ip,
+        hostIp == null ? null : intern(hostIp),
+        port,
+        intern(pod.getSpec() == null ? null : pod.getSpec().getNodeName()),
+        PodState.Phase.of(status == null ? null : status.getPhase()),
+        ready,
+        meta.getDeletionTimestamp() != null,
+        weight,
+        options.isEmpty() ? Map.of() : Map.copyOf(options),
+        keptLabels,
+        keptAnnotations,
+        meta.getResourceVersion(),
+        millis(meta.getCreationTimestamp()),
+        readySince,
+        rejection);
+  }
+
+  private Map<String, String> keep(Map<String, String> from, java.util.Set<String> keys) {
+    if (keys.isEmpty() || from.isEmpty()) {
+      return Map.of();
+    }
+    Map<String, String> out = null;
+    for (String k : keys) {
+      String v = from.get(k);
+      if (v != null) {
+        if (out == null) {
+          out = new TreeMap<>();
+        }
+        out.put(intern(k), intern(v));
+      }
+    }
+    return out == null ? Map.of() : Map.copyOf(out);
+  }
+
+  private static int firstContainerPort(Pod pod) {
+    if (pod.getSpec() == null || pod.getSpec().getContainers() == null) {
+      return 0;
+    }
+    for (Container c : pod.getSpec().getContainers()) {
+      if (c.getPorts() != null) {
+        for (ContainerPort p : c.getPorts()) {
+          if (p.getContainerPort() != null && p.getContainerPort() > 0 && p.getContainerPort() <= 65535) {
+            return p.getContainerPort();
+          }
+        }
+      }
+    }
+    return 0;
+  }
+
+  private static PodCondition readyCondition(PodStatus status) {
+    if (status == null || status.getConditions() == null) {
+      return null;
+    }
+    for (PodCondition c : status.getConditions()) {
+      if ("Ready".equals(c.getType())) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  private static long millis(String timestamp) {
+    if (timestamp == null || timestamp.isEmpty()) {
+      return 0;
+    }
+    try {
+      return Instant.parse(timestamp).toEpochMilli();
+    } catch (DateTimeParseException e) {
+      return 0;
+    }
+  }
+
+  private static String first(String existing, String next) {
+    return existing != null ? existing : next;
+  }
+
+  private static String emptyToNull(String s) {
+    return s == null || s.isEmpty() ? null : s;
+  }
+
+  private String intern(String s) {
+    if (s == null) {
+      return null;
+    }
+    String prior = interned.putIfAbsent(s, s);
+    return prior != null ? prior : s;
+  }
+}

@@ -1,0 +1,71 @@
+package io.k8ssync.daemon.metrics;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.prometheus.metrics.exporter.httpserver.MetricsHandler;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * {@code /metrics} (Prometheus text format), {@code /healthz} (the process is alive and not
+ * shutting down) and {@code /readyz} (informers synced and no sink failing; the body says which
+ * part is not).
+ */
+public final class HealthServer implements AutoCloseable {
+
+  /** The answer of /readyz: ready or not, and a JSON body explaining it. */
+  public record Readiness(boolean ready, String json) {}
+
+  private final HttpServer server;
+  private final ExecutorService executor;
+  private volatile boolean alive = true;
+
+  public HealthServer(String host, int port, DaemonMetrics metrics, Supplier<Readiness> readiness) throws IOException {
+    server = HttpServer.create(new InetSocketAddress(host, port), 16);
+    executor = Executors.newFixedThreadPool(2, r -> {
+      Thread t = new Thread(r, "http");
+      t.setDaemon(true);
+      return t;
+    });
+    server.setExecutor(executor);
+    server.createContext("/metrics", new MetricsHandler(metrics.registry()));
+    server.createContext("/healthz", ex -> respond(ex, alive ? 200 : 503, alive ? "ok\n" : "shutting down\n", "text/plain"));
+    server.createContext("/readyz", ex -> {
+      Readiness r = readiness.get();
+      respond(ex, r.ready() ? 200 : 503, r.json() + "\n", "application/json");
+    });
+  }
+
+  public void start() {
+    server.start();
+  }
+
+  public int port() {
+    return server.getAddress().getPort();
+  }
+
+  /** /healthz answers 503 from now on. */
+  public void shuttingDown() {
+    alive = false;
+  }
+
+  private static void respond(HttpExchange ex, int status, String body, String type) throws IOException {
+    byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
+    ex.getResponseHeaders().set("Content-Type", type + "; charset=utf-8");
+    ex.sendResponseHeaders(status, bytes.length);
+    try (OutputStream out = ex.getResponseBody()) {
+      out.write(bytes);
+    }
+  }
+
+  @Override
+  public void close() {
+    server.stop(0);
+    executor.shutdownNow();
+  }
+}
