@@ -1,0 +1,151 @@
+package io.k8ssync.daemon.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.config.ConfigException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class ConfigLoaderTest {
+
+  private final ConfigLoader loader = new ConfigLoader(SinkTypes.discover());
+
+  private static final String MINIMAL = """
+      clusters:
+        - name: prod
+      sinks:
+        - name: out
+          type: log
+      """;
+
+  private String error(String yaml) {
+    return assertThrows(ConfigException.class, () -> loader.parse("test.yaml", yaml)).getMessage();
+  }
+
+  @Test
+  void exampleConfigInTheRepoIsValid() throws Exception {
+    DaemonConfig c = loader.load(Path.of("../config/k8s-sync.yaml"));
+    assertEquals("prod", c.clusters().get(0).scope().cluster());
+    assertTrue(c.clusters().get(0).inCluster());
+    assertEquals("log", c.sinks().get(0).type());
+  }
+
+  @Test
+  void minimalConfigTakesDefaults() throws Exception {
+    DaemonConfig c = loader.parse("test.yaml", MINIMAL);
+    assertEquals(9464, c.httpPort());
+    assertEquals(Duration.ofSeconds(30), c.shutdownTimeout());
+    assertEquals(Duration.ZERO, c.clusters().get(0).scope().resync(), "informer resync is off by default");
+    assertEquals("app", c.podRules().serviceLabel());
+    assertEquals(2, c.runnerSettings(c.sinks().get(0), false).workers());
+  }
+
+  @Test
+  void selectorLabelsAreKept() throws Exception {
+    DaemonConfig c = loader.parse("test.yaml", MINIMAL + "    selector: {labels: {track: stable}}\n");
+    assertEquals(Set.of("track"), c.podRules().keepLabels());
+  }
+
+  @Test
+  void unknownTopLevelKey() {
+    assertEquals("config error at sinkz: unknown key; expected one of: daemon, clusters, pods, dispatch, sinks",
+        error(MINIMAL + "sinkz: []\n"));
+  }
+
+  @Test
+  void unknownNestedKey() {
+    assertEquals("config error at daemon.http.prot: unknown key; expected one of: host, port",
+        error(MINIMAL + "daemon: {http: {prot: 80}}\n"));
+  }
+
+  @Test
+  void wrongType() {
+    assertEquals("config error at daemon.http.port: found \"eighty\"; expected an integer",
+        error(MINIMAL + "daemon: {http: {port: eighty}}\n"));
+  }
+
+  @Test
+  void outOfRange() {
+    assertEquals("config error at daemon.http.port: found \"70000\"; expected a value between 0 and 65535",
+        error(MINIMAL + "daemon: {http: {port: 70000}}\n"));
+  }
+
+  @Test
+  void missingClusters() {
+    assertEquals("config error at clusters: missing; expected a list of mappings (the Kubernetes clusters to watch)",
+        error("sinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void emptySinkList() {
+    assertEquals("config error at sinks: found a list; expected at least one entry",
+        error("clusters: [{name: prod}]\nsinks: []\n"));
+  }
+
+  @Test
+  void badClusterName() {
+    assertEquals("config error at clusters[0].name: found \"Prod_1\"; expected a lowercase name of letters, digits and '-' (at most 63)",
+        error("clusters: [{name: Prod_1}]\nsinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void duplicateSinkName() {
+    assertEquals("config error at sinks[1].name: found \"out\" a second time; expected each of sinks to have a unique name",
+        error("clusters: [{name: prod}]\nsinks: [{name: out, type: log}, {name: out, type: log}]\n"));
+  }
+
+  @Test
+  void unknownSinkType() {
+    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: log",
+        error("clusters: [{name: prod}]\nsinks: [{name: out, type: kafkaa}]\n"));
+  }
+
+  @Test
+  void sinkConfigIsCheckedByItsType() {
+    assertEquals("config error at sinks[0].config.stream: found \"syslog\"; expected one of stdout, stderr",
+        error("clusters: [{name: prod}]\nsinks: [{name: out, type: log, config: {stream: syslog}}]\n"));
+    assertEquals("config error at sinks[0].config.colour: unknown key; expected one of: stream, onlyRegistrationChanges",
+        error("clusters: [{name: prod}]\nsinks: [{name: out, type: log, config: {colour: red}}]\n"));
+  }
+
+  @Test
+  void inClusterWithKubeconfigIsAmbiguous() {
+    assertEquals("config error at clusters[0].inCluster: found true together with kubeconfig/context; expected one way to reach the cluster",
+        error("clusters: [{name: prod, inCluster: true, kubeconfig: /x}]\nsinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void maxDelayBelowBaseDelay() {
+    assertEquals("config error at dispatch.retry.maxDelay: found 1ms; expected at least baseDelay (10ms)",
+        error(MINIMAL + "dispatch: {retry: {baseDelay: 10ms, maxDelay: 1ms}}\n"));
+  }
+
+  @Test
+  void badNamespaceInList() {
+    assertEquals("config error at clusters[0].namespaces: found a list; expected a list of namespace names; \"../x\" is not",
+        error("clusters: [{name: prod, namespaces: [ok, ../x]}]\nsinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void duplicateYamlKey() {
+    String msg = error("clusters: [{name: prod}]\nclusters: [{name: dev}]\nsinks: [{name: out, type: log}]\n");
+    assertTrue(msg.startsWith("config error at test.yaml: not valid YAML at line 2"), msg);
+    assertTrue(msg.contains("Duplicate field 'clusters'"), msg);
+  }
+
+  @Test
+  void brokenYaml() {
+    String msg = error("clusters: [{name: prod}\nsinks: x\n");
+    assertTrue(msg.startsWith("config error at test.yaml: not valid YAML at line"), msg);
+  }
+
+  @Test
+  void missingFile() {
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(Path.of("/nonexistent/k8s-sync.yaml")));
+    assertEquals("config error at /nonexistent/k8s-sync.yaml: file not found; expected a readable YAML config file", e.getMessage());
+  }
+}

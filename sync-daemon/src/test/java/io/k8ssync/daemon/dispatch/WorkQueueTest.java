@@ -1,0 +1,125 @@
+package io.k8ssync.daemon.dispatch;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withTerminating;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Transition;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class WorkQueueTest {
+
+  private final AtomicLong now = new AtomicLong(1_000_000_000L);
+  private final WorkQueue queue = new WorkQueue(3, now::get);
+
+  private final PodState a0 = withReady(ready("a", "10.0.0.1"), false);
+  private final PodState a1 = ready("a", "10.0.0.1");
+  private final PodState a2 = withTerminating(a1);
+
+  private List<WorkQueue.Item> takeAll() throws InterruptedException {
+    return queue.take(100, 0, TimeUnit.MILLISECONDS);
+  }
+
+  @Test
+  void duplicatesCoalesceToOldestBeforeAndLatestAfter() throws Exception {
+    assertEquals(WorkQueue.Outcome.QUEUED, queue.add(PodChange.of(a1.key(), null, a0)));
+    assertEquals(WorkQueue.Outcome.MERGED, queue.add(PodChange.of(a1.key(), a0, a1)));
+    assertEquals(WorkQueue.Outcome.MERGED, queue.add(PodChange.of(a1.key(), a1, a2)));
+    List<WorkQueue.Item> items = takeAll();
+    assertEquals(1, items.size());
+    assertNull(items.get(0).change().before());
+    assertSame(a2, items.get(0).change().after());
+    assertEquals(Transition.ADDED, items.get(0).change().transition());
+  }
+
+  @Test
+  void keysComeOutInArrivalOrder() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    PodState c = ready("c", "10.0.0.3");
+    queue.add(PodChange.of(b.key(), null, b));
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.add(PodChange.of(c.key(), null, c));
+    assertEquals(List.of(b.key(), a1.key(), c.key()), takeAll().stream().map(WorkQueue.Item::key).toList());
+  }
+
+  @Test
+  void aKeyInFlightIsNotHandedOutAgainAndRunsAgainAfterDone() throws Exception {
+    queue.add(PodChange.of(a1.key(), null, a1));
+    WorkQueue.Item inFlight = takeAll().get(0);
+    queue.add(PodChange.of(a1.key(), a1, a2));
+    assertTrue(takeAll().isEmpty(), "the key is being processed; nobody else may take it");
+    queue.done(inFlight);
+    List<WorkQueue.Item> again = takeAll();
+    assertEquals(1, again.size());
+    assertSame(a1, again.get(0).change().before());
+    assertSame(a2, again.get(0).change().after());
+  }
+
+  @Test
+  void aRetriedChangeStaysInFrontOfNewerOnesAndWaitsForRelease() throws Exception {
+    queue.add(PodChange.of(a1.key(), a0, a1));
+    WorkQueue.Item failed = takeAll().get(0);
+    queue.add(PodChange.of(a1.key(), a1, a2));
+    queue.retry(failed);
+    assertTrue(takeAll().isEmpty(), "blocked during backoff");
+    queue.add(PodChange.of(a1.key(), a2, null));
+    assertTrue(takeAll().isEmpty(), "still blocked");
+    queue.release(a1.key());
+    List<WorkQueue.Item> items = takeAll();
+    assertEquals(1, items.size());
+    assertSame(a0, items.get(0).change().before(), "the failed change's before is kept");
+    assertNull(items.get(0).change().after(), "the newest after wins");
+    assertEquals(failed.since(), items.get(0).since(), "lag counts from the first attempt");
+  }
+
+  @Test
+  void boundRefusesNewKeysButStillMergesKnownOnes() {
+    for (String n : List.of("a", "b", "c")) {
+      PodState p = ready(n, "10.0.0.1");
+      assertEquals(WorkQueue.Outcome.QUEUED, queue.add(PodChange.of(p.key(), null, p)));
+    }
+    PodState d = ready("d", "10.0.0.4");
+    assertEquals(WorkQueue.Outcome.FULL, queue.add(PodChange.of(d.key(), null, d)));
+    assertEquals(WorkQueue.Outcome.MERGED, queue.add(PodChange.of(a1.key(), a1, a2)));
+    assertEquals(3, queue.depth());
+  }
+
+  @Test
+  void refusesAfterShutdownButHandsOutWhatIsLeft() throws Exception {
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.shutDown();
+    assertEquals(WorkQueue.Outcome.SHUT_DOWN, queue.add(PodChange.of("c1/ns/z", null, ready("z", "10.0.0.9"))));
+    assertEquals(1, takeAll().size());
+  }
+
+  @Test
+  void oldestPendingAgeCoversQueuedAndInFlight() throws Exception {
+    assertEquals(0.0, queue.oldestPendingSeconds());
+    queue.add(PodChange.of(a1.key(), null, a1));
+    now.addAndGet(2_000_000_000L);
+    PodState b = ready("b", "10.0.0.2");
+    queue.add(PodChange.of(b.key(), null, b));
+    WorkQueue.Item first = queue.take(1, 0, TimeUnit.MILLISECONDS).get(0);
+    now.addAndGet(1_000_000_000L);
+    assertEquals(3.0, queue.oldestPendingSeconds(), 1e-9);
+    queue.done(first);
+    assertEquals(1.0, queue.oldestPendingSeconds(), 1e-9);
+  }
+
+  @Test
+  void awaitIdleReturnsOnceEverythingIsDone() throws Exception {
+    queue.add(PodChange.of(a1.key(), null, a1));
+    assertTrue(!queue.awaitIdle(0, TimeUnit.MILLISECONDS));
+    queue.done(takeAll().get(0));
+    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS));
+  }
+}
