@@ -65,6 +65,6 @@ class MainTest {
     String ref = out.toString(StandardCharsets.UTF_8);
     assertTrue(ref.contains("| `daemon.http.port` | int | `9464` |"), ref);
     assertTrue(ref.contains("| `clusters[].resync` | duration | 0 |"), ref);
-    assertTrue(ref.contains("## Sink type `log`"), ref);
+    assertTrue(ref.contains("### Sink type `log`"), ref);
   }
 }

@@ -11,10 +11,10 @@ public final class ConfigReference {
   private ConfigReference() {}
 
   public static String markdown(SinkTypes types) {
-    StringBuilder out = new StringBuilder("## Daemon keys\n\n");
+    StringBuilder out = new StringBuilder("### Daemon keys\n\n");
     table(out, DaemonConfig.ROOT);
     for (Map.Entry<String, SinkFactory> e : types.all().entrySet()) {
-      out.append("\n## Sink type `").append(e.getKey()).append("` (under `config:`)\n\n");
+      out.append("\n### Sink type `").append(e.getKey()).append("` (under `config:`)\n\n");
       table(out, e.getValue().configDef());
     }
     return out.toString();

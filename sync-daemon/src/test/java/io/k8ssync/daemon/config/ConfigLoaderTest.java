@@ -100,7 +100,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownSinkType() {
-    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: log",
+    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: log, recording",
         error("clusters: [{name: prod}]\nsinks: [{name: out, type: kafkaa}]\n"));
   }
 

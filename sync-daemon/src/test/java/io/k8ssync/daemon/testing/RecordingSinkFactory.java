@@ -1,0 +1,91 @@
+package io.k8ssync.daemon.testing;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkFactory;
+import io.k8ssync.sink.config.ConfigDef;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A sink for tests, found through ServiceLoader like any other: it records what it is given, and
+ * can be told to fail or to block. Sinks are looked up by name through {@link #get}.
+ */
+public final class RecordingSinkFactory implements SinkFactory {
+
+  private static final Map<String, Recording> SINKS = new ConcurrentHashMap<>();
+
+  static final ConfigDef CONFIG = new ConfigDef()
+      .define("batch", ConfigDef.Type.INT, 1, "max batch size");
+
+  /** What a recording sink saw, and knobs to make it misbehave. */
+  public static final class Recording implements Sink {
+    public final List<PodChange> applied = new CopyOnWriteArrayList<>();
+    public final AtomicInteger attempts = new AtomicInteger();
+    /** Fail this many more apply calls with a retriable error. */
+    public final AtomicInteger failNext = new AtomicInteger();
+    /** Fail every apply call with a fatal error while set. */
+    public volatile boolean fatal;
+    /** While not null, apply blocks until a permit is released. */
+    public volatile Semaphore gate;
+    private final int batch;
+    public volatile boolean closed;
+
+    Recording(int batch) {
+      this.batch = batch;
+    }
+
+    @Override
+    public void apply(List<PodChange> changes) throws SinkException {
+      attempts.incrementAndGet();
+      Semaphore g = gate;
+      if (g != null) {
+        g.acquireUninterruptibly();
+      }
+      if (fatal) {
+        throw SinkException.fatal("told to fail for good", null);
+      }
+      if (failNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw SinkException.retriable("told to fail", new java.io.IOException("connection refused"));
+      }
+      applied.addAll(changes);
+    }
+
+    @Override
+    public int maxBatchSize() {
+      return batch;
+    }
+
+    @Override
+    public void close() {
+      closed = true;
+    }
+  }
+
+  public static Recording get(String name) {
+    return SINKS.get(name);
+  }
+
+  @Override
+  public String type() {
+    return "recording";
+  }
+
+  @Override
+  public ConfigDef configDef() {
+    return CONFIG;
+  }
+
+  @Override
+  public Sink create(SinkContext context) {
+    Recording r = new Recording(context.config().getInt("batch"));
+    SINKS.put(context.name(), r);
+    return r;
+  }
+}

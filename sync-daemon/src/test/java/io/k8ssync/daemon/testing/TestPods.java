@@ -1,0 +1,39 @@
+package io.k8ssync.daemon.testing;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Instant;
+import java.util.List;
+
+/** Pods as a kubelet and a Deployment would make them, for tests against an API server. */
+public final class TestPods {
+
+  public static final String FINALIZER = "k8s-sync.io/test-kubelet";
+
+  private TestPods() {}
+
+  public static Pod pending(String namespace, String name, String service) {
+    return new PodBuilder().withNewMetadata().withName(name).withNamespace(namespace)
+        .addToLabels("app", service).endMetadata()
+        .withNewSpec().addNewContainer().withName("main").withImage("app:1")
+        .addNewPort().withContainerPort(8080).endPort().endContainer().endSpec()
+        .build();
+  }
+
+  /** Sets podIP, phase Running and the Ready condition, as the kubelet would. */
+  public static Pod withReadyStatus(Pod p, String ip, boolean ready) {
+    return new PodBuilder(p).withNewStatus().withPhase("Running").withPodIP(ip).withHostIP("192.168.0.1")
+        .addNewCondition().withType("Ready").withStatus(ready ? "True" : "False")
+        .withLastTransitionTime(Instant.now().toString().replaceAll("\\.\\d+Z$", "Z")).endCondition()
+        .endStatus().build();
+  }
+
+  public static void markReady(KubernetesClient client, String namespace, String name, String ip, boolean ready) {
+    client.pods().inNamespace(namespace).withName(name).editStatus(p -> withReadyStatus(p, ip, ready));
+  }
+
+  public static Pod withFinalizer(Pod p) {
+    return new PodBuilder(p).editMetadata().withFinalizers(List.of(FINALIZER)).endMetadata().build();
+  }
+}
