@@ -49,6 +49,10 @@ class DaemonMockServerTest {
   private Daemon daemon;
 
   private Daemon start(String extraSinkConfig) throws Exception {
+    return start(extraSinkConfig, false);
+  }
+
+  private Daemon start(String extraSinkConfig, boolean dryRun) throws Exception {
     String yaml = String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
         "clusters: [{name: mock, namespaces: [" + ns + "]}]",
@@ -58,7 +62,7 @@ class DaemonMockServerTest {
         "  - {name: " + b + ", type: recording}",
         "");
     daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> server.createClient(), false);
+        spec -> server.createClient(), dryRun);
     daemon.start();
     return daemon;
   }
@@ -198,6 +202,16 @@ class DaemonMockServerTest {
     daemon.close();
     assertEquals(5, sink.applied.size(), "everything queued before shutdown was applied");
     assertTrue(sink.closed);
+  }
+
+  @Test
+  void dryRunPlansEveryChangeAndAppliesNone() throws Exception {
+    start("", true);
+    daemon.synced().get(30, TimeUnit.SECONDS);
+    client.pods().inNamespace(ns).resource(withReadyStatus(pending(ns, "dry", "web"), "10.0.0.7", true)).create();
+    await().until(() -> daemon.dispatcher().runner(a).applied() == 1 && daemon.dispatcher().runner(b).applied() == 1);
+    assertEquals(0, RecordingSinkFactory.get(a).attempts.get(), "apply is never called in dry-run");
+    assertEquals(0, RecordingSinkFactory.get(b).attempts.get());
   }
 
   private HttpResponse<String> get(String path) throws Exception {

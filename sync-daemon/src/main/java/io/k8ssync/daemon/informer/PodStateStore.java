@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * <p>Called by the informer under its cache lock, from its list/watch thread: work here is
  * projection plus a non-blocking hand-off to the sink queues.
  */
-final class PodStateStore implements ItemStore<Pod> {
+public final class PodStateStore implements ItemStore<Pod> {
 
   private static final Logger LOG = LoggerFactory.getLogger(PodStateStore.class);
   private static final long PROGRESS_EVERY = 5_000;
@@ -40,7 +40,7 @@ final class PodStateStore implements ItemStore<Pod> {
   private volatile boolean initialListDone;
 
   /** @param namespace the one namespace this store's informer watches, or null for all */
-  PodStateStore(String namespace, PodProjector projector, PodStateCache cache, DaemonMetrics metrics) {
+  public PodStateStore(String namespace, PodProjector projector, PodStateCache cache, DaemonMetrics metrics) {
     this.cluster = projector.cluster();
     this.namespace = namespace;
     this.projector = projector;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
+#   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
+#   scripts/bench.sh heap 20000 one of them, with arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./mvnw -q -B -ntp -DskipTests install
+jar=benchmarks/target/benchmarks.jar
+# Informer progress logs would drown the figures.
+export LOG_LEVEL=WARN
+what="${1:-all}"
+[ $# -gt 0 ] && shift
+case "$what" in
+  heap) java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark "$@" ;;
+  dispatch) java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
+  all)
+    java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark
+    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|all] [args...]" >&2; exit 2 ;;
+esac
