@@ -11,11 +11,31 @@ public class SinkException extends Exception {
 
   private final boolean retriable;
   private final Set<String> failedKeys;
+  private final java.time.Duration deferral;
 
-  private SinkException(String message, Throwable cause, boolean retriable, Set<String> failedKeys) {
+  private SinkException(String message, Throwable cause, boolean retriable, Set<String> failedKeys,
+                        java.time.Duration deferral) {
     super(message, cause);
     this.retriable = retriable;
     this.failedKeys = Set.copyOf(failedKeys);
+    this.deferral = deferral;
+  }
+
+  private SinkException(String message, Throwable cause, boolean retriable, Set<String> failedKeys) {
+    this(message, cause, retriable, failedKeys, null);
+  }
+
+  /**
+   * Not a failure: the sink wants to see these pods again after {@code delay} (a warm-up that has
+   * not passed yet, say). The daemon holds them, counts the hold and does not back off.
+   */
+  public static SinkException deferred(String reason, java.time.Duration delay, Set<String> keys) {
+    return new SinkException(reason, null, true, keys, delay);
+  }
+
+  /** The delay a {@link #deferred} hold asked for, or null for a real failure. */
+  public java.time.Duration deferral() {
+    return deferral;
   }
 
   public static SinkException retriable(String message, Throwable cause) {

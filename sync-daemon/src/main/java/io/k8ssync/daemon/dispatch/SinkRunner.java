@@ -138,6 +138,10 @@ public final class SinkRunner {
       }
       succeeded(batch, t0);
     } catch (SinkException e) {
+      if (e.deferral() != null) {
+        deferred(batch, e, t0);
+        return;
+      }
       failed(batch, e.failedKeys(), e.retriable(), e, t0);
     } catch (RuntimeException e) {
       // A bug in a sink must not lose the desired state: treat it as retriable, loudly.
@@ -191,6 +195,24 @@ public final class SinkRunner {
     if (!ok.isEmpty()) {
       succeeded(ok, t0);
       consecutiveFailures.set(failures);
+    }
+  }
+
+  private void deferred(List<WorkQueue.Item> batch, SinkException e, long t0) {
+    List<WorkQueue.Item> done = new ArrayList<>();
+    for (WorkQueue.Item item : batch) {
+      if (!e.failedKeys().isEmpty() && !e.failedKeys().contains(item.key())) {
+        done.add(item);
+        continue;
+      }
+      metrics.sinkDeferred.labelValues(name).inc();
+      LOG.info("change held: sink={} pod={} transition={} forMs={} reason={}",
+          name, item.key(), item.change().transition(), e.deferral().toMillis(), e.getMessage());
+      queue.retry(item);
+      timer.schedule(() -> queue.release(item.key()), e.deferral().toNanos(), TimeUnit.NANOSECONDS);
+    }
+    if (!done.isEmpty()) {
+      succeeded(done, t0);
     }
   }
 

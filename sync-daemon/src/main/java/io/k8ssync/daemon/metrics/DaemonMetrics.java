@@ -30,6 +30,7 @@ public final class DaemonMetrics {
   public final Counter sinkApplied;
   public final Counter sinkFailures;
   public final Counter sinkRetries;
+  public final Counter sinkDeferred;
   public final Histogram applySeconds;
   public final Histogram readyToAppliedSeconds;
   public final Gauge lastSuccess;
@@ -61,6 +62,9 @@ public final class DaemonMetrics {
         .labelNames("sink", "kind").register(registry);
     sinkRetries = Counter.builder().name(PREFIX + "sink_retries_total")
         .help("Pod changes scheduled for another attempt after a failure")
+        .labelNames("sink").register(registry);
+    sinkDeferred = Counter.builder().name(PREFIX + "sink_deferred_total")
+        .help("Pod changes a sink asked to hold for a while (e.g. a warm-up), by sink")
         .labelNames("sink").register(registry);
     applySeconds = Histogram.builder().name(PREFIX + "sink_apply_seconds")
         .help("Time one apply call (one batch) of a sink took")

@@ -1,0 +1,292 @@
+package io.k8ssync.sink.http;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.config.Config;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+
+/**
+ * Online and offline calls for one target. The sink remembers which address it put online for
+ * each pod (also when the call's outcome is unknown, e.g. a timeout), so the offline goes to
+ * exactly that address, for that incarnation, once, before any online of a newer one.
+ *
+ * <p>Thread rules: the daemon never applies two changes of one pod at once; the periodic
+ * re-assertion takes the same per-pod lock, so it can never put a pod back online after its
+ * offline. Drain checks run on the sink's own scheduler and never hold up the queue.
+ */
+final class HttpSink implements Sink {
+
+  /** What this sink put online (or tried to) for a pod; {@code confirmed} once the target said yes. */
+  private record Registered(PodState state, boolean confirmed) {
+    boolean sameInstance(PodState p) {
+      return p != null && state.uid().equals(p.uid()) && state.address().equals(p.address());
+    }
+  }
+
+  private static final Duration SYNC_WAIT = Duration.ofMillis(200);
+
+  private final SinkContext context;
+  private final HttpTarget target;
+  private final LongSupplier nanoTime;
+  private final System.Logger log;
+  private final Request online;
+  private final Request offline;
+  private final Request drain;
+  private final java.util.regex.Pattern drainExpect;
+  private final Duration drainInterval;
+  private final Duration drainMaxWait;
+  private final Duration warmup;
+  private final Duration reassertEvery;
+  private final int bodyLogLimit;
+  private final Map<String, Registered> registered = new ConcurrentHashMap<>();
+  private final Map<String, Long> onlineSince = new ConcurrentHashMap<>();
+  private final Object[] locks = new Object[64];
+  private final ScheduledExecutorService scheduler;
+  private final SinkMetrics.Counter calls;
+  private final SinkMetrics.Histogram callSeconds;
+  private final SinkMetrics.Counter drains;
+  private final SinkMetrics.Histogram drainSeconds;
+
+  HttpSink(SinkContext context, HttpTarget target, LongSupplier nanoTime) {
+    this.context = context;
+    this.target = target;
+    this.nanoTime = nanoTime;
+    this.log = context.logger();
+    Config c = context.config();
+    this.online = Request.from("online", c.getSection("online"));
+    this.offline = Request.from("offline", c.getSection("offline"));
+    Config d = c.getSection("drain");
+    this.drain = d.getString("url") == null ? null : Request.get("drain", d.getString("method"), d.getString("url"));
+    this.drainExpect = java.util.regex.Pattern.compile(d.getString("expect"));
+    this.drainInterval = d.getDuration("interval");
+    this.drainMaxWait = d.getDuration("maxWait");
+    this.warmup = c.getDuration("warmup");
+    this.reassertEvery = c.getDuration("reassertEvery");
+    this.bodyLogLimit = c.getInt("responseBodyLogLimit");
+    for (int i = 0; i < locks.length; i++) {
+      locks[i] = new Object();
+    }
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "http-sink-" + context.name());
+      t.setDaemon(true);
+      return t;
+    });
+    SinkMetrics m = context.metrics();
+    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected)", "kind", "outcome");
+    callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
+    drains = m.counter("http_drains_total", "Drain checks after offline, by outcome (drained, timeout)", "outcome");
+    drainSeconds = m.histogram("http_drain_seconds", "Time from offline until the drain check ended");
+  }
+
+  @Override
+  public void start() {
+    if (!reassertEvery.isZero()) {
+      scheduler.scheduleWithFixedDelay(this::reassertSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
+          TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  public void apply(List<PodChange> batch) throws SinkException {
+    for (PodChange change : batch) {
+      synchronized (lock(change.key())) {
+        applyOne(change);
+      }
+    }
+  }
+
+  private void applyOne(PodChange change) throws SinkException {
+    String key = change.key();
+    PodState after = change.after();
+    boolean wanted = context.desiredOnline(after);
+    Registered reg = registered.get(key);
+
+    if (reg != null && !(wanted && reg.sameInstance(after))) {
+      // Offline the exact address we put online, before anything else happens to this pod.
+      call(offline, reg.state(), key);
+      registered.remove(key);
+      onlineSince.remove(reg.state().uid());
+      scheduleDrain(reg.state());
+      reg = null;
+    }
+    if (!wanted) {
+      if (change.before() != null) {
+        onlineSince.remove(change.before().uid());
+      }
+      return;
+    }
+    if (reg != null && reg.confirmed() && reg.state().weight() == after.weight()) {
+      return;
+    }
+    if (!context.pods().synced()) {
+      throw SinkException.deferred("waiting for the initial pod list before the first online calls", SYNC_WAIT, Set.of(key));
+    }
+    long remaining = warmupRemainingNanos(after);
+    if (remaining > 0) {
+      throw SinkException.deferred("warm-up", Duration.ofNanos(remaining), Set.of(key));
+    }
+    // Remember before calling: a call that timed out may still have landed, and must be undone.
+    registered.put(key, new Registered(after, false));
+    call(online, after, key);
+    registered.put(key, new Registered(after, true));
+  }
+
+  private long warmupRemainingNanos(PodState pod) {
+    long wait = warmup.toNanos();
+    String podWarmup = pod.options().get("warmup");
+    if (podWarmup != null) {
+      wait = Math.max(wait, TimeUnit.SECONDS.toNanos(Long.parseLong(podWarmup)));
+    }
+    if (wait == 0) {
+      return 0;
+    }
+    long now = nanoTime.getAsLong();
+    long since = onlineSince.computeIfAbsent(pod.uid(), u -> now);
+    return since + wait - now;
+  }
+
+  private void call(Request request, PodState pod, String key) throws SinkException {
+    call(request, pod, key, request.kind());
+  }
+
+  private void call(Request request, PodState pod, String key, String kind) throws SinkException {
+    Request.Rendered r;
+    try {
+      r = request.render(pod);
+    } catch (IllegalArgumentException e) {
+      calls.inc(kind, "rejected");
+      throw SinkException.fatal(kind + " request for " + key + " cannot be built: " + e.getMessage(), e);
+    }
+    long t0 = nanoTime.getAsLong();
+    HttpTarget.Outcome o = target.send(r);
+    double seconds = (nanoTime.getAsLong() - t0) / 1e9;
+    callSeconds.observeSeconds(seconds, kind);
+    switch (o.verdict()) {
+      case OK:
+        calls.inc(kind, "ok");
+        log.log(Level.INFO, "{0}: sink={1} pod={2} address={3} status={4} ms={5}",
+            kind, context.name(), key, pod.address(), o.status(), Math.round(seconds * 1000));
+        return;
+      case RETRY:
+        calls.inc(kind, "retry");
+        throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: "
+            + (o.error() != null ? o.error().getClass().getSimpleName() + " " + o.error().getMessage() : "status " + o.status()),
+            o.error());
+      default:
+        calls.inc(kind, "rejected");
+        if (request == online || request == offline) {
+          registered.remove(key);
+        }
+        log.log(Level.WARNING, "{0} rejected, not retried: sink={1} pod={2} status={3} body={4}",
+            kind, context.name(), key, o.status(), truncate(o.body()));
+        throw SinkException.fatal(kind + " " + r.method() + " " + r.uri() + " rejected with status " + o.status(), null);
+    }
+  }
+
+  private String truncate(String body) {
+    if (body == null) {
+      return "";
+    }
+    String oneLine = body.replaceAll("[\\r\\n\\t]+", " ");
+    return oneLine.length() <= bodyLogLimit ? oneLine : oneLine.substring(0, bodyLogLimit) + "...(" + body.length() + " chars)";
+  }
+
+  private void scheduleDrain(PodState pod) {
+    if (drain == null) {
+      return;
+    }
+    long start = nanoTime.getAsLong();
+    Runnable poll = new Runnable() {
+      @Override
+      public void run() {
+        try {
+          HttpTarget.Outcome o = target.sendWithoutAuth(drain.render(pod));
+          long elapsed = nanoTime.getAsLong() - start;
+          boolean drained = o.verdict() == HttpTarget.Verdict.OK && o.body() != null && drainExpect.matcher(o.body()).find();
+          if (drained || elapsed >= drainMaxWait.toNanos()) {
+            String outcome = drained ? "drained" : "timeout";
+            drains.inc(outcome);
+            drainSeconds.observeSeconds(elapsed / 1e9);
+            log.log(drained ? Level.INFO : Level.WARNING, "drain check {0}: sink={1} pod={2}/{3} address={4} ms={5}",
+                outcome, context.name(), pod.namespace(), pod.name(), pod.address(), elapsed / 1_000_000);
+            return;
+          }
+          scheduler.schedule(this, drainInterval.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+          log.log(Level.WARNING, "drain check failed, giving up: sink=" + context.name() + " pod=" + pod.name(), e);
+          drains.inc("error");
+        }
+      }
+    };
+    scheduler.execute(poll);
+  }
+
+  private void reassertSafely() {
+    try {
+      if (!context.pods().synced()) {
+        return;
+      }
+      for (String key : new ArrayList<>(registered.keySet())) {
+        synchronized (lock(key)) {
+          Registered reg = registered.get(key);
+          if (reg != null && reg.confirmed()) {
+            try {
+              call(online, reg.state(), key, "reassert");
+            } catch (SinkException e) {
+              log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
+                  context.name(), key, e.getMessage());
+            }
+          }
+        }
+      }
+    } catch (RuntimeException e) {
+      // A scheduled task that throws is never run again; keep the schedule alive.
+      log.log(Level.ERROR, "re-assertion pass failed: sink=" + context.name(), e);
+    }
+  }
+
+  @Override
+  public List<String> plan(List<PodChange> batch) {
+    List<String> actions = new ArrayList<>();
+    for (PodChange c : batch) {
+      String removed = Registration.addressToRemove(c, context.selector());
+      if (removed != null) {
+        actions.add("offline " + offline.render(c.before()));
+      }
+      if (context.desiredOnline(c.after()) && (removed != null || !context.desiredOnline(c.before()))) {
+        actions.add("online " + online.render(c.after()));
+      }
+    }
+    return actions;
+  }
+
+  /** Pods this sink holds online, by key (for tests and re-assertion). */
+  Set<String> registeredKeys() {
+    return Set.copyOf(registered.keySet());
+  }
+
+  private Object lock(String key) {
+    return locks[Math.floorMod(key.hashCode(), locks.length)];
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    target.close();
+  }
+}

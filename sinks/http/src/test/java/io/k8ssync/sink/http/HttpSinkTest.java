@@ -1,0 +1,383 @@
+package io.k8ssync.sink.http;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withIp;
+import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withTerminating;
+import static io.k8ssync.sink.PodStates.withUid;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.TestSinkContext;
+import io.k8ssync.sink.config.ConfigException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class HttpSinkTest {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private final RecordingTarget target;
+  private final AtomicLong now = new AtomicLong(1_000_000_000L);
+  private TestSinkContext context;
+  private HttpSink sink;
+
+  HttpSinkTest() throws Exception {
+    target = new RecordingTarget();
+  }
+
+  @AfterEach
+  void close() {
+    if (sink != null) {
+      sink.close();
+    }
+    target.close();
+  }
+
+  private Map<String, Object> config(Map<String, Object> extra) {
+    Map<String, Object> c = new HashMap<>();
+    c.put("online", Map.of(
+        "url", target.url() + "/online/{service}?ip={ip}&port={port}&team={annotation.team}",
+        "headers", Map.of("X-Pod", "{namespace}/{pod}"),
+        "body", Map.of("service", "{service}", "ip", "{ip}", "port", "{port}", "weight", "{weight}",
+            "pod", "{namespace}/{pod}", "team", "{annotation.team}", "meta", Map.of("cluster", "{cluster}"))));
+    c.put("offline", Map.of("method", "DELETE", "url", target.url() + "/offline/{service}?ip={ip}&port={port}"));
+    c.put("timeout", "2s");
+    c.putAll(extra);
+    return c;
+  }
+
+  private HttpSink sink(Map<String, Object> extra) throws ConfigException {
+    context = new TestSinkContext("gw", new HttpSinkFactory().configDef(), config(extra), Selector.ALL);
+    sink = new HttpSink(context, HttpTarget.from(context), now::get);
+    sink.start();
+    return sink;
+  }
+
+  private void apply(PodState before, PodState after) throws SinkException {
+    PodState any = after != null ? after : before;
+    sink.apply(List.of(PodChange.of(any.key(), before, after)));
+  }
+
+  private static PodState pod(String name, String ip) {
+    return ready(name, ip);
+  }
+
+  @Test
+  void onlineCarriesEscapedPodFieldsInUrlHeaderAndJsonBody() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    assertEquals(1, target.calls.size());
+    RecordingTarget.Call call = target.calls.get(0);
+    assertEquals("POST", call.method());
+    assertEquals("/online/web", call.path());
+    assertEquals("ip=10.0.0.1&port=8080&team=", call.rawQuery());
+    assertEquals("ns/web-1", call.header("X-pod"));
+    assertEquals("application/json", call.header("Content-type"));
+    JsonNode body = JSON.readTree(call.body());
+    assertEquals("web", body.get("service").asText());
+    assertEquals(8080, body.get("port").intValue(), "a lone {port} is a number");
+    assertTrue(body.get("weight").isInt());
+    assertEquals("10.0.0.1", body.get("ip").asText());
+    assertEquals("c1", body.get("meta").get("cluster").asText());
+    assertEquals(1.0, context.metric("http_calls_total", "online", "ok"));
+  }
+
+  @Test
+  void hostileAnnotationValuesStayInTheirPlace() throws Exception {
+    sink(Map.of());
+    String hostile = "a&b=c/../../admin?x#y %2F<script>'";
+    PodState base = pod("web-1", "10.0.0.1");
+    PodState p = new PodState(base.cluster(), base.namespace(), base.name(), base.uid(), base.service(), base.ip(),
+        base.hostIp(), base.port(), base.node(), base.phase(), true, false, 1, Map.of(), Map.of(),
+        Map.of("team", hostile), "1", 0, 0, null);
+    apply(null, p);
+    RecordingTarget.Call call = target.calls.get(0);
+    assertEquals("/online/web", call.path(), "the value cannot change the path");
+    String[] params = call.rawQuery().split("&");
+    assertEquals(3, params.length, "the value cannot add query parameters: " + call.rawQuery());
+    assertEquals("team=" + Template.urlEscape(hostile), params[2]);
+    assertEquals(hostile, URLDecoder.decode(params[2].substring(5), StandardCharsets.UTF_8));
+    JsonNode body = JSON.readTree(call.body());
+    assertEquals(hostile, body.get("team").asText(), "JSON string carries the exact value");
+    assertEquals(7, body.size(), "no extra JSON keys");
+  }
+
+  @Test
+  void offlineOnEveryWayOutGoesToTheAddressThatWasOnline() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    List<PodState> outs = List.of(withReady(p, false), withTerminating(p),
+        new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+            PodState.Phase.FAILED, true, false, 1, Map.of(), Map.of(), Map.of(), "2", 0, 0, null));
+    for (PodState out : outs) {
+      target.calls.clear();
+      apply(null, p);
+      apply(p, out);
+      assertEquals(List.of("online", "offline"), target.kinds(), "for " + out);
+      assertEquals("DELETE", target.calls.get(1).method());
+      assertEquals("ip=10.0.0.1&port=8080", target.calls.get(1).rawQuery());
+      apply(out, null);
+      assertEquals(2, target.calls.size(), "no second offline when it is deleted later");
+    }
+    target.calls.clear();
+    apply(null, p);
+    apply(p, null);
+    assertEquals(List.of("online", "offline"), target.kinds(), "deleted");
+  }
+
+  @Test
+  void addressChangeAndNewIncarnationGoOfflineFirst() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    PodState moved = withIp(p, "10.0.0.2");
+    apply(p, moved);
+    assertEquals(List.of("online", "offline", "online"), target.kinds());
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(1).rawQuery());
+    assertTrue(target.calls.get(2).rawQuery().startsWith("ip=10.0.0.2&"));
+
+    PodState reborn = withUid(moved, "uid-2");
+    apply(moved, reborn);
+    assertEquals(List.of("online", "offline", "online", "offline", "online"), target.kinds(),
+        "a new incarnation at the same address is taken offline and put online again");
+  }
+
+  @Test
+  void flappingAlternatesAndEndsInTheRightState() throws Exception {
+    sink(Map.of());
+    PodState up = pod("web-1", "10.0.0.1");
+    PodState down = withReady(up, false);
+    apply(null, down);
+    PodState last = down;
+    for (int i = 0; i < 21; i++) {
+      PodState next = i % 2 == 0 ? up : down;
+      apply(last, next);
+      last = next;
+    }
+    List<String> kinds = target.kinds();
+    for (int i = 0; i < kinds.size(); i++) {
+      assertEquals(i % 2 == 0 ? "online" : "offline", kinds.get(i), "calls alternate: " + kinds);
+    }
+    assertEquals("online", kinds.get(kinds.size() - 1), "ends online, as the pod is ready");
+    assertEquals(1, sink.registeredKeys().size());
+    // A merged change whose before and after are both online makes no call.
+    apply(up, up);
+    assertEquals(kinds.size(), target.calls.size());
+  }
+
+  @Test
+  void aFailedOnlineIsUndoneByTheOfflineQueuedBehindIt() throws Exception {
+    sink(Map.of());
+    target.reply("/online", new RecordingTarget.Reply(503, "busy"));
+    PodState pending = withIp(withReady(pod("web-1", "10.0.0.1"), false), null);
+    PodState up = pod("web-1", "10.0.0.1");
+    SinkException e = assertThrows(SinkException.class, () -> apply(pending, up));
+    assertTrue(e.retriable());
+    // The pod turned unready while the online waited for its retry: the queue merges the two.
+    apply(pending, withReady(up, false));
+    assertEquals(List.of("online", "offline"), target.kinds(), "an online that may have landed is undone");
+    assertTrue(sink.registeredKeys().isEmpty());
+  }
+
+  @Test
+  void serverErrorsAreRetriedUntilSuccess() throws Exception {
+    sink(Map.of());
+    target.reply("/online", new RecordingTarget.Reply(503, ""), new RecordingTarget.Reply(502, ""));
+    PodState p = pod("web-1", "10.0.0.1");
+    assertTrue(assertThrows(SinkException.class, () -> apply(null, p)).retriable());
+    assertTrue(assertThrows(SinkException.class, () -> apply(null, p)).retriable());
+    apply(null, p);
+    assertEquals(3, target.calls.size());
+    assertEquals(2.0, context.metric("http_calls_total", "online", "retry"));
+    assertEquals(1.0, context.metric("http_calls_total", "online", "ok"));
+  }
+
+  @Test
+  void clientErrorsAreNotRetried() throws Exception {
+    sink(Map.of("responseBodyLogLimit", 16));
+    target.reply("/online", new RecordingTarget.Reply(400, "{\"error\":\"unknown service web\"}".repeat(20)));
+    SinkException e = assertThrows(SinkException.class, () -> apply(null, pod("web-1", "10.0.0.1")));
+    assertFalse(e.retriable());
+    assertTrue(e.getMessage().contains("rejected with status 400"), e.getMessage());
+    assertEquals(1.0, context.metric("http_calls_total", "online", "rejected"));
+    assertTrue(sink.registeredKeys().isEmpty(), "a rejected online is not held as online");
+  }
+
+  @Test
+  void aTimeoutIsRetriedAndItsOnlineIsUndoneLater() throws Exception {
+    sink(Map.of("timeout", "200ms"));
+    CountDownLatch hold = new CountDownLatch(1);
+    target.reply("/online", new RecordingTarget.Reply(200, "", hold));
+    PodState p = pod("web-1", "10.0.0.1");
+    SinkException e = assertThrows(SinkException.class, () -> apply(null, p));
+    assertTrue(e.retriable());
+    assertTrue(e.getMessage().contains("HttpTimeoutException"), e.getMessage());
+    hold.countDown();
+    apply(null, p);
+    apply(p, null);
+    await().until(() -> target.kinds().equals(List.of("online", "online", "offline")));
+  }
+
+  @Test
+  void drainCheckReachesZero() throws Exception {
+    sink(Map.of("drain", Map.of("url", target.url() + "/drain?ip={ip}&port={port}", "interval", "10ms", "maxWait", "30s")));
+    target.reply("/drain", new RecordingTarget.Reply(200, "3"), new RecordingTarget.Reply(200, "1"),
+        new RecordingTarget.Reply(200, " 0\n"));
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    apply(p, withTerminating(p));
+    await().until(() -> context.metric("http_drains_total", "drained") == 1.0);
+    assertEquals(List.of("online", "offline", "drain", "drain", "drain"), target.kinds());
+    assertEquals(0.0, context.metric("http_drains_total", "timeout"));
+  }
+
+  @Test
+  void drainCheckTimesOut() throws Exception {
+    sink(Map.of("drain", Map.of("url", target.url() + "/drain?ip={ip}", "interval", "10ms", "maxWait", "100ms")));
+    for (int i = 0; i < 100; i++) {
+      target.reply("/drain", new RecordingTarget.Reply(200, "7"));
+    }
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    now.addAndGet(0);
+    apply(p, null);
+    // The sink's clock is the test's: move it past maxWait while polls go on.
+    await().until(() -> target.kinds().stream().filter("drain"::equals).count() >= 2);
+    now.addAndGet(Duration.ofMillis(150).toNanos());
+    await().until(() -> context.metric("http_drains_total", "timeout") == 1.0);
+    assertEquals(0.0, context.metric("http_drains_total", "drained"));
+  }
+
+  @Test
+  void warmupHoldsTheOnlineWithoutCallingAndWithoutFailing() throws Exception {
+    sink(Map.of("warmup", "300ms"));
+    PodState p = pod("web-1", "10.0.0.1");
+    SinkException held = assertThrows(SinkException.class, () -> apply(null, p));
+    assertEquals(Duration.ofMillis(300), held.deferral());
+    assertTrue(target.calls.isEmpty());
+    now.addAndGet(Duration.ofMillis(299).toNanos());
+    assertEquals(Duration.ofMillis(1), assertThrows(SinkException.class, () -> apply(null, p)).deferral());
+    now.addAndGet(Duration.ofMillis(1).toNanos());
+    apply(null, p);
+    assertEquals(List.of("online"), target.kinds());
+  }
+
+  @Test
+  void podAnnotationCanAskForALongerWarmup() throws Exception {
+    sink(Map.of());
+    PodState base = pod("web-1", "10.0.0.1");
+    PodState p = new PodState(base.cluster(), base.namespace(), base.name(), base.uid(), base.service(), base.ip(),
+        base.hostIp(), base.port(), base.node(), base.phase(), true, false, 1, Map.of("warmup", "2"), Map.of(), Map.of(),
+        "1", 0, 0, null);
+    assertEquals(Duration.ofSeconds(2), assertThrows(SinkException.class, () -> apply(null, p)).deferral());
+  }
+
+  @Test
+  void noOnlineBeforeTheInitialListIsComplete() throws Exception {
+    sink(Map.of());
+    context.synced = false;
+    PodState p = pod("web-1", "10.0.0.1");
+    assertTrue(assertThrows(SinkException.class, () -> apply(null, p)).deferral() != null);
+    assertTrue(target.calls.isEmpty());
+    context.synced = true;
+    apply(null, p);
+    assertEquals(List.of("online"), target.kinds());
+  }
+
+  @Test
+  void credentialsComeFromAFileAndStayWithTheTarget(@TempDir Path dir) throws Exception {
+    Path token = dir.resolve("token");
+    Files.writeString(token, "tok-123\n");
+    sink(Map.of("auth", Map.of("bearerToken", "${file:" + token + "}"),
+        "drain", Map.of("url", target.url() + "/drain", "interval", "10ms")));
+    target.reply("/drain", new RecordingTarget.Reply(200, "0"));
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    apply(p, null);
+    await().until(() -> target.calls.size() == 3);
+    assertEquals("Bearer tok-123", target.calls.get(0).header("Authorization"));
+    assertEquals("Bearer tok-123", target.calls.get(1).header("Authorization"));
+    assertNull(target.calls.get(2).header("Authorization"), "the drain check may go to the pod: no credentials");
+    assertFalse(context.config().toString().contains("tok-123"));
+  }
+
+  @Test
+  void reassertionRepeatsOnlineOnlyForPodsStillOnline() throws Exception {
+    sink(Map.of("reassertEvery", "20ms"));
+    PodState p = pod("web-1", "10.0.0.1");
+    PodState q = pod("web-2", "10.0.0.2");
+    apply(null, p);
+    apply(null, q);
+    await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= 4);
+    apply(q, null);
+    long before = target.calls.stream().filter(c -> c.rawQuery().startsWith("ip=10.0.0.2") && c.path().startsWith("/online")).count();
+    await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= 10);
+    long after = target.calls.stream().filter(c -> c.rawQuery().startsWith("ip=10.0.0.2") && c.path().startsWith("/online")).count();
+    assertEquals(before, after, "no online for a pod after its offline");
+    int offlineAt = target.kinds().indexOf("offline");
+    assertTrue(target.calls.subList(offlineAt, target.calls.size()).stream()
+        .noneMatch(c -> c.rawQuery().startsWith("ip=10.0.0.2") && c.path().startsWith("/online")));
+  }
+
+  @Test
+  void dryRunPlanNamesTheCallsWithoutMakingThem() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    List<String> plan = sink.plan(List.of(PodChange.of(p.key(), withIp(p, "10.0.0.9"), p)));
+    assertEquals(2, plan.size());
+    assertTrue(plan.get(0).startsWith("offline offline DELETE " + target.url() + "/offline/web?ip=10.0.0.9"), plan.get(0));
+    assertTrue(plan.get(1).startsWith("online online POST " + target.url() + "/online/web?ip=10.0.0.1"), plan.get(1));
+    assertTrue(target.calls.isEmpty());
+  }
+
+  @Test
+  void templatesNamingUnknownFieldsAreConfigErrors() {
+    ConfigException e = assertThrows(ConfigException.class, () -> new TestSinkContext("gw", new HttpSinkFactory().configDef(),
+        Map.of("online", Map.of("url", "http://gw/{servise}"), "offline", Map.of("url", "http://gw/off")), Selector.ALL));
+    assertTrue(e.getMessage().startsWith("config error at sinks[0].config.online.url: found \"http://gw/{servise}\"; "
+        + "expected a template naming only pod fields; {servise} is not a pod field; known: {address}, {cluster}"), e.getMessage());
+
+    e = assertThrows(ConfigException.class, () -> new TestSinkContext("gw", new HttpSinkFactory().configDef(),
+        Map.of("online", Map.of("url", "http://gw/on", "body", Map.of("x", "{ipp}")), "offline", Map.of("url", "http://gw/off")),
+        Selector.ALL));
+    assertTrue(e.getMessage().contains("online.body: found a mapping; expected a mapping whose strings are templates naming pod fields; body.x: {ipp} is not a pod field"),
+        e.getMessage());
+
+    e = assertThrows(ConfigException.class, () -> new TestSinkContext("gw", new HttpSinkFactory().configDef(),
+        Map.of("online", Map.of("url", "gw/on"), "offline", Map.of("url", "http://gw/off")), Selector.ALL));
+    assertEquals("config error at sinks[0].config.online.url: found \"gw/on\"; expected an http:// or https:// URL template", e.getMessage());
+
+    e = assertThrows(ConfigException.class, () -> new TestSinkContext("gw", new HttpSinkFactory().configDef(),
+        Map.of("online", Map.of("url", "http://gw/on")), Selector.ALL));
+    assertEquals("config error at sinks[0].config.offline.url: missing; expected a string (URL template of the offline call, "
+        + "e.g. https://gw/api/{service}/offline?ip={ip}&port={port})", e.getMessage());
+
+    e = assertThrows(ConfigException.class, () -> new TestSinkContext("gw", new HttpSinkFactory().configDef(),
+        Map.of("online", Map.of("url", "http://gw/on"), "offline", Map.of("url", "http://gw/off"),
+            "auth", Map.of("bearerToken", "hunter2")), Selector.ALL));
+    assertFalse(e.getMessage().contains("hunter2"));
+  }
+}
