@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.k8ssync.sink.config.ConfigException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 
@@ -32,6 +33,15 @@ class ConfigLoaderTest {
     assertEquals("prod", c.clusters().get(0).scope().cluster());
     assertTrue(c.clusters().get(0).inCluster());
     assertEquals("log", c.sinks().get(0).type());
+  }
+
+  @Test
+  void httpExampleConfigInTheRepoIsValid() throws Exception {
+    ConfigLoader withSecrets = new ConfigLoader(SinkTypes.discover(),
+        (path, kind, ref) -> io.k8ssync.sink.config.Secret.of(kind + ":" + ref, "test-secret"));
+    DaemonConfig c = withSecrets.load(Path.of("../config/k8s-sync-http.yaml"));
+    assertEquals(List.of("gateway", "rpc"), c.sinks().stream().map(DaemonConfig.SinkSpec::name).toList());
+    assertEquals(Set.of("version", "kind"), c.podRules().keepLabels());
   }
 
   @Test
@@ -100,7 +110,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownSinkType() {
-    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: log, recording",
+    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: http, log, recording",
         error("clusters: [{name: prod}]\nsinks: [{name: out, type: kafkaa}]\n"));
   }
 

@@ -22,9 +22,9 @@ import javax.net.ssl.SSLContext;
  * A real HTTP server on loopback that plays a gateway: it records every call and answers from a
  * script (status, body, delay) per path prefix, 200 when the script is empty.
  */
-final class RecordingTarget implements AutoCloseable {
+public final class RecordingTarget implements AutoCloseable {
 
-  record Call(String method, String path, String rawQuery, Map<String, List<String>> headers, String body) {
+  public record Call(String method, String path, String rawQuery, Map<String, List<String>> headers, String body) {
     String header(String name) {
       List<String> v = headers.get(name);
       return v == null ? null : v.get(0);
@@ -32,19 +32,19 @@ final class RecordingTarget implements AutoCloseable {
   }
 
   /** An answer; when {@code hold} is set, it is sent only after the test counts it down. */
-  record Reply(int status, String body, java.util.concurrent.CountDownLatch hold) {
-    Reply(int status, String body) {
+  public record Reply(int status, String body, java.util.concurrent.CountDownLatch hold) {
+    public Reply(int status, String body) {
       this(status, body, null);
     }
   }
 
-  final List<Call> calls = new CopyOnWriteArrayList<>();
+  public final List<Call> calls = new CopyOnWriteArrayList<>();
   private final Map<String, Deque<Reply>> script = new ConcurrentHashMap<>();
   /** When set, each request waits for a permit before it is answered. */
-  volatile Semaphore gate;
+  public volatile Semaphore gate;
   private final HttpServer server;
 
-  RecordingTarget() throws IOException {
+  public RecordingTarget() throws IOException {
     this(null);
   }
 
@@ -62,19 +62,19 @@ final class RecordingTarget implements AutoCloseable {
     server.start();
   }
 
-  String url() {
+  public String url() {
     return (server instanceof HttpsServer ? "https" : "http") + "://127.0.0.1:" + server.getAddress().getPort();
   }
 
   /** Next answers for paths starting with {@code prefix}, in order. */
-  synchronized void reply(String prefix, Reply... replies) {
+  public synchronized void reply(String prefix, Reply... replies) {
     Deque<Reply> q = script.computeIfAbsent(prefix, p -> new ArrayDeque<>());
     for (Reply r : replies) {
       q.addLast(r);
     }
   }
 
-  List<String> kinds() {
+  public List<String> kinds() {
     return calls.stream().map(c -> c.path().replaceAll("^/([^/]+).*", "$1")).toList();
   }
 
