@@ -1,0 +1,111 @@
+package io.k8ssync.sink.testbed;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real Consul agent in dev mode on loopback with free ports, built by
+ * scripts/testbed/build-consul.sh. {@link #stop()} and {@link #start()} can be called again to
+ * simulate an outage; in dev mode its data does not survive a restart.
+ */
+public final class ConsulAgent implements AutoCloseable {
+
+  private final Path binary = TestBed.binary(TestBed.cache().resolve("bin/consul"), "build-consul.sh");
+  private final int httpPort = TestBed.freePort();
+  private final List<String> extraArgs;
+  private Process process;
+  private Path log;
+
+  public ConsulAgent(String... extraArgs) {
+    this.extraArgs = List.of(extraArgs);
+  }
+
+  public static ConsulAgent started(String... extraArgs) {
+    ConsulAgent a = new ConsulAgent(extraArgs);
+    a.start();
+    return a;
+  }
+
+  public synchronized void start() {
+    List<String> cmd = new ArrayList<>(List.of(binary.toString(), "agent", "-dev", "-bind=127.0.0.1", "-client=127.0.0.1",
+        "-http-port=" + httpPort, "-grpc-port=" + TestBed.freePort(), "-grpc-tls-port=-1", "-serf-lan-port=" + TestBed.freePort(),
+        "-serf-wan-port=" + TestBed.freePort(), "-server-port=" + TestBed.freePort(), "-dns-port=-1",
+        "-log-level=warn", "-disable-host-node-id=true"));
+    cmd.addAll(extraArgs);
+    try {
+      log = Files.createTempFile("consul-", ".log");
+      process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot start consul", e);
+    }
+    try {
+      org.awaitility.Awaitility.await("consul leader").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
+          .until(() -> {
+            if (!process.isAlive()) {
+              throw new IllegalStateException("consul exited:\n" + readLog());
+            }
+            return leaderElected();
+          });
+    } catch (org.awaitility.core.ConditionTimeoutException e) {
+      throw new IllegalStateException("consul did not become ready:\n" + readLog(), e);
+    }
+  }
+
+  private boolean leaderElected() {
+    try {
+      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url() + "/v1/status/leader"))
+          .timeout(Duration.ofSeconds(1)).build(), HttpResponse.BodyHandlers.ofString());
+      return r.statusCode() == 200 && r.body().contains(":");
+    } catch (IOException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  /** {@code http://127.0.0.1:PORT} */
+  public String url() {
+    return "http://127.0.0.1:" + httpPort;
+  }
+
+  public int httpPort() {
+    return httpPort;
+  }
+
+  public synchronized void stop() {
+    if (process != null) {
+      process.destroy();
+      try {
+        if (!process.waitFor(20, TimeUnit.SECONDS)) {
+          process.destroyForcibly().waitFor();
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      process = null;
+    }
+  }
+
+  private String readLog() {
+    try {
+      return log == null ? "" : Files.readString(log);
+    } catch (IOException e) {
+      return "(no log: " + e + ")";
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}

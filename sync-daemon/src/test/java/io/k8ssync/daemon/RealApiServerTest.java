@@ -1,0 +1,90 @@
+package io.k8ssync.daemon;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.k8ssync.daemon.config.ConfigLoader;
+import io.k8ssync.daemon.config.SinkTypes;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.RecordingSinkFactory;
+import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
+import io.k8ssync.daemon.testing.TestPods;
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.Transition;
+import java.time.Duration;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The daemon against a real kube-apiserver and etcd (no kubelet: the test plays it). */
+@ExtendWith(KubeApiServerExtension.class)
+class RealApiServerTest {
+
+  static Daemon startDaemon(String cluster, String ns, String sink, Supplier<KubernetesClient> clients) throws Exception {
+    String yaml = String.join("\n",
+        "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
+        "clusters: [{name: " + cluster + ", namespaces: [" + ns + "]}]",
+        "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
+        "sinks: [{name: " + sink + ", type: recording}]", "");
+    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
+        spec -> clients.get(), false);
+    d.start();
+    d.synced().get(60, TimeUnit.SECONDS);
+    return d;
+  }
+
+  static Pod scheduledPod(String ns, String name) {
+    // A node name makes deletion graceful: the API server keeps the pod, terminating, for its kubelet.
+    return new PodBuilder(TestPods.pending(ns, name, "web")).editSpec().withNodeName("node-1").endSpec().build();
+  }
+
+  static List<Transition> transitions(Recording r, String pod) {
+    return r.applied.stream().filter(c -> c.key().endsWith("/" + pod)).map(PodChange::transition).toList();
+  }
+
+  @Test
+  void podLifecycleArrivesInOrder(KubeApi api) throws Exception {
+    String ns = "life-" + UUID.randomUUID().toString().substring(0, 6);
+    String sink = "rec-" + ns;
+    try (KubernetesClient client = api.client()) {
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+      Daemon daemon = startDaemon("real", ns, sink, api::client);
+      try {
+        Recording rec = RecordingSinkFactory.get(sink);
+        client.pods().inNamespace(ns).resource(scheduledPod(ns, "web-1")).create();
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 1);
+
+        // The kubelet's part: podIP, phase and the Ready condition, through the status subresource.
+        client.pods().inNamespace(ns).withName("web-1").editStatus(p -> TestPods.withReadyStatus(p, "10.244.1.7", true));
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 2);
+        assertTrue(Registration.desiredOnline(rec.applied.get(rec.applied.size() - 1).after()));
+
+        client.pods().inNamespace(ns).withName("web-1").withGracePeriod(30).delete();
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 3);
+        Pod terminating = client.pods().inNamespace(ns).withName("web-1").get();
+        assertTrue(terminating != null && terminating.getMetadata().getDeletionTimestamp() != null,
+            "still present, with a deletionTimestamp");
+        assertFalse(Registration.desiredOnline(rec.applied.get(rec.applied.size() - 1).after()), "terminating is offline");
+
+        client.pods().inNamespace(ns).withName("web-1").withGracePeriod(0).delete();
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 4);
+
+        assertEquals(List.of(Transition.ADDED, Transition.BECAME_READY, Transition.TERMINATING, Transition.DELETED),
+            transitions(rec, "web-1"));
+      } finally {
+        daemon.close();
+      }
+    }
+  }
+}
