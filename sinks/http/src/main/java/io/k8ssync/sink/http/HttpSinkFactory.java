@@ -1,5 +1,7 @@
 package io.k8ssync.sink.http;
 
+import io.k8ssync.sink.template.Template;
+
 import static io.k8ssync.sink.config.ConfigDef.Type.BOOLEAN;
 import static io.k8ssync.sink.config.ConfigDef.Type.DURATION;
 import static io.k8ssync.sink.config.ConfigDef.Type.INT;

@@ -1,5 +1,8 @@
 package io.k8ssync.sink.http;
 
+import io.k8ssync.sink.template.PodFields;
+import io.k8ssync.sink.template.Template;
+
 import io.k8ssync.sink.PodState;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

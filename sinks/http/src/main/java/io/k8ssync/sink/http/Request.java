@@ -1,5 +1,7 @@
 package io.k8ssync.sink.http;
 
+import io.k8ssync.sink.template.Template;
+
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.config.Config;
 import java.net.URI;

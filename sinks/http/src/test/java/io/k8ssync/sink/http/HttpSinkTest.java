@@ -1,5 +1,7 @@
 package io.k8ssync.sink.http;
 
+import io.k8ssync.sink.template.Template;
+
 import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withIp;
 import static io.k8ssync.sink.PodStates.withReady;

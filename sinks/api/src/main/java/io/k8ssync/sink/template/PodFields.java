@@ -1,4 +1,4 @@
-package io.k8ssync.sink.http;
+package io.k8ssync.sink.template;
 
 import io.k8ssync.sink.PodState;
 import java.util.List;
@@ -6,9 +6,9 @@ import java.util.Map;
 import java.util.function.Function;
 
 /** The pod fields a request template may name, e.g. {@code {service}} or {@code {label.version}}. */
-final class PodFields {
+public final class PodFields {
 
-  static final Map<String, Function<PodState, Object>> FIELDS = Map.ofEntries(
+  public static final Map<String, Function<PodState, Object>> FIELDS = Map.ofEntries(
       Map.entry("cluster", PodState::cluster),
       Map.entry("namespace", PodState::namespace),
       Map.entry("pod", PodState::name),
@@ -22,21 +22,21 @@ final class PodFields {
       Map.entry("hostIp", PodState::hostIp));
 
   /** Fields whose value is a number, written unquoted when a JSON value is exactly that field. */
-  static final List<String> NUMBERS = List.of("port", "weight");
+  public static final List<String> NUMBERS = List.of("port", "weight");
 
   static final String LABEL = "label.";
   static final String ANNOTATION = "annotation.";
 
   private PodFields() {}
 
-  static boolean known(String field) {
+  public static boolean known(String field) {
     return FIELDS.containsKey(field)
         || (field.startsWith(LABEL) && field.length() > LABEL.length())
         || (field.startsWith(ANNOTATION) && field.length() > ANNOTATION.length());
   }
 
   /** The field's value as text; empty when the pod does not have it. */
-  static String value(PodState pod, String field) {
+  public static String value(PodState pod, String field) {
     Object v;
     if (field.startsWith(LABEL)) {
       v = pod.labels().get(field.substring(LABEL.length()));
@@ -48,7 +48,7 @@ final class PodFields {
     return v == null ? "" : v.toString();
   }
 
-  static String describe() {
+  public static String describe() {
     return "{" + String.join("}, {", new java.util.TreeSet<>(FIELDS.keySet())) + "}, {label.KEY}, {annotation.KEY}";
   }
 }

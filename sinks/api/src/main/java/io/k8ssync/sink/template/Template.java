@@ -1,4 +1,4 @@
-package io.k8ssync.sink.http;
+package io.k8ssync.sink.template;
 
 import io.k8ssync.sink.PodState;
 import java.nio.charset.StandardCharsets;
@@ -10,11 +10,11 @@ import java.util.List;
  * once at start, so an unknown field is a config error; rendered with an escaper chosen for the
  * place the text goes (URL, header, JSON string), so a pod's values are never concatenated raw.
  */
-final class Template {
+public final class Template {
 
   /** Turns a field value into text that is safe where the template is used. */
   @FunctionalInterface
-  interface Escaper {
+  public interface Escaper {
     String escape(String value);
   }
 
@@ -29,7 +29,7 @@ final class Template {
   }
 
   /** Parses a template; throws IllegalArgumentException with what is wrong. */
-  static Template parse(String source) {
+  public static Template parse(String source) {
     List<String> literals = new ArrayList<>();
     List<String> fields = new ArrayList<>();
     StringBuilder lit = new StringBuilder();
@@ -65,7 +65,7 @@ final class Template {
   }
 
   /** Null when {@code source} is a valid template, else what is wrong (for config validation). */
-  static String problem(Object source) {
+  public static String problem(Object source) {
     try {
       parse(String.valueOf(source));
       return null;
@@ -74,7 +74,7 @@ final class Template {
     }
   }
 
-  String render(PodState pod, Escaper escaper) {
+  public String render(PodState pod, Escaper escaper) {
     StringBuilder out = new StringBuilder(literals.get(0));
     for (int i = 0; i < fields.size(); i++) {
       out.append(escaper.escape(PodFields.value(pod, fields.get(i))));
@@ -84,7 +84,7 @@ final class Template {
   }
 
   /** The single field this template consists of, or null when it has text around or several fields. */
-  String onlyField() {
+  public String onlyField() {
     return fields.size() == 1 && literals.get(0).isEmpty() && literals.get(1).isEmpty() ? fields.get(0) : null;
   }
 
@@ -94,7 +94,7 @@ final class Template {
   }
 
   /** Percent-encodes everything but RFC 3986 unreserved characters: safe in a path segment and a query. */
-  static String urlEscape(String value) {
+  public static String urlEscape(String value) {
     StringBuilder out = new StringBuilder();
     for (byte b : value.getBytes(StandardCharsets.UTF_8)) {
       int c = b & 0xff;
@@ -110,7 +110,7 @@ final class Template {
   }
 
   /** Refuses values that would split a header. */
-  static String headerEscape(String value) {
+  public static String headerEscape(String value) {
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
       if (c < 0x20 || c == 0x7f) {
@@ -121,7 +121,7 @@ final class Template {
   }
 
   /** The contents of a JSON string (without the quotes). */
-  static String jsonEscape(String value) {
+  public static String jsonEscape(String value) {
     StringBuilder out = new StringBuilder(value.length() + 8);
     for (int i = 0; i < value.length(); i++) {
       char c = value.charAt(i);
