@@ -13,4 +13,9 @@ public interface PodStateView {
 
   /** The pods of one logical service. */
   Collection<PodState> podsOfService(String service);
+
+  /** The pods holding an IP (more than one while an IP is reused before the old pod is gone). */
+  default Collection<PodState> podsWithIp(String ip) {
+    return pods().stream().filter(p -> ip.equals(p.ip())).toList();
+  }
 }

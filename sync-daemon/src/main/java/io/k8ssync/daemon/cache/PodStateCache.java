@@ -94,7 +94,7 @@ public final class PodStateCache implements PodStateView {
     return resolve(byService.get(service));
   }
 
-  /** Pods currently holding this IP; more than one when an IP was reused before the old pod left. */
+  @Override
   public Collection<PodState> podsWithIp(String ip) {
     return resolve(byIp.get(ip));
   }

@@ -1,0 +1,30 @@
+package io.k8ssync.sink.upstream;
+
+import io.k8ssync.sink.SinkException;
+import java.util.Map;
+
+/**
+ * A key-value registry holding nginx upstreams as {@code <root>/<upstream>/<ip>:<port>} → JSON
+ * (Consul KV, ZooKeeper). Every entry this daemon writes carries an ownership mark for the pod's
+ * cluster; implementations never change or delete an entry without that mark.
+ */
+public interface UpstreamRegistry extends AutoCloseable {
+
+  /** Entries this daemon owns, by cluster: cluster → upstream → address → entry. */
+  Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned() throws SinkException;
+
+  /** Servers in an upstream, whoever wrote them (nginx-upsync refuses to drop its last one). */
+  int countServers(String upstream) throws SinkException;
+
+  /**
+   * Writes an entry marked as owned for {@code cluster}. Returns false, writing nothing, when the
+   * key exists and was not written by this daemon for that cluster.
+   */
+  boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException;
+
+  /** Deletes an owned entry; returns false, deleting nothing, when it is not ours or not there. */
+  boolean delete(String cluster, String upstream, String address) throws SinkException;
+
+  @Override
+  void close();
+}

@@ -1,0 +1,376 @@
+package io.k8ssync.sink.upstream;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * Keeps nginx-upsync upstreams in a registry equal to the ready pods: registers a pod when it is
+ * desired online, drains it ({@code down:1}) when it stops being so and deletes it after the drain
+ * delay, never deleting the last server of an upstream. A reconcile pass at start (after the
+ * initial list) and every period repairs drift and removes orphans this daemon owns, holding mass
+ * removals until a second pass confirms them.
+ *
+ * <p>Thread rules: queue workers and the sink's scheduler (drain timers, reconcile) touch an
+ * upstream only under that upstream's lock, and re-read the pod cache under it, so a late timer
+ * or an old reconcile snapshot can never remove a server that is wanted again.
+ */
+public class UpstreamSink implements Sink {
+
+  private static final Pattern UPSTREAM = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?");
+
+  /** An upstream server: which upstream, which address, for which cluster. */
+  record Server(String cluster, String upstream, String address) {}
+
+  private final SinkContext context;
+  private final UpstreamRegistry registry;
+  private final UpstreamConfig config;
+  private final System.Logger log;
+  private final Object[] locks = new Object[64];
+  private final ScheduledExecutorService scheduler;
+  private final Map<Server, ScheduledFuture<?>> draining = new ConcurrentHashMap<>();
+  private final Set<Server> heldLast = ConcurrentHashMap.newKeySet();
+  /** Orphans a reconcile pass wanted to remove but held: removed only if the next pass wants them too. */
+  private volatile Set<Server> heldMassRemoval = Set.of();
+  private volatile long lastReconcileMillis;
+  private final SinkMetrics.Counter written;
+  private final SinkMetrics.Counter drained;
+  private final SinkMetrics.Counter deleted;
+  private final SinkMetrics.Counter held;
+  private final SinkMetrics.Counter drift;
+  private final SinkMetrics.Counter conflicts;
+  private final SinkMetrics.Counter reconciles;
+  private final SinkMetrics.Gauge lastReconcile;
+
+  public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
+    this.context = context;
+    this.registry = registry;
+    this.config = config;
+    this.log = context.logger();
+    for (int i = 0; i < locks.length; i++) {
+      locks[i] = new Object();
+    }
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "upstream-" + context.name());
+      t.setDaemon(true);
+      return t;
+    });
+    SinkMetrics m = context.metrics();
+    written = m.counter("upstream_entries_written_total", "Upstream servers written (registered or updated)");
+    drained = m.counter("upstream_entries_drained_total", "Upstream servers set to down:1");
+    deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
+    held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal)", "reason");
+    drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
+    conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
+    reconciles = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
+    lastReconcile = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
+  }
+
+  @Override
+  public void start() {
+    long every = config.reconcileEvery().toMillis();
+    Runnable pass = () -> {
+      if (context.pods().synced()) {
+        reconcileSafely();
+      }
+    };
+    if (every > 0) {
+      scheduler.scheduleWithFixedDelay(pass, 200, every, TimeUnit.MILLISECONDS);
+    } else {
+      // Only once, as soon as the initial list is complete.
+      scheduler.scheduleWithFixedDelay(() -> {
+        if (lastReconcileMillis == 0) {
+          pass.run();
+        }
+      }, 200, 500, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  public void apply(List<PodChange> batch) throws SinkException {
+    for (PodChange c : batch) {
+      applyOne(c);
+    }
+  }
+
+  private void applyOne(PodChange change) throws SinkException {
+    PodState after = change.after();
+    if (context.desiredOnline(after)) {
+      Server s = server(after);
+      synchronized (lock(s.upstream())) {
+        register(s, entryOf(after, false));
+      }
+    }
+    String removed = Registration.addressToRemove(change, context.selector());
+    if (removed != null) {
+      PodState before = change.before();
+      Server s = new Server(before.cluster(), upstreamOf(before), removed);
+      synchronized (lock(s.upstream())) {
+        if (!wanted(s)) {
+          drain(s, entryOf(before, true));
+        }
+      }
+    }
+  }
+
+  private void register(Server s, UpsyncEntry entry) throws SinkException {
+    ScheduledFuture<?> timer = draining.remove(s);
+    if (timer != null) {
+      timer.cancel(false);
+    }
+    heldLast.remove(s);
+    if (!registry.put(s.cluster(), s.upstream(), s.address(), entry)) {
+      conflicts.inc();
+      throw SinkException.fatal("key " + s.upstream() + "/" + s.address() + " exists and was not written by k8s-sync for cluster "
+          + s.cluster() + "; left untouched", null);
+    }
+    written.inc();
+    // A new server makes room for servers kept only because they were the last one.
+    for (Server h : new ArrayList<>(heldLast)) {
+      if (h.upstream().equals(s.upstream())) {
+        finishDrain(h);
+      }
+    }
+  }
+
+  private void drain(Server s, UpsyncEntry downEntry) throws SinkException {
+    if (registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
+      drained.inc();
+      log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
+          context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
+      scheduleDeletion(s, config.drainDelay().toMillis());
+    }
+  }
+
+  private void scheduleDeletion(Server s, long delayMillis) {
+    ScheduledFuture<?> prior = draining.put(s, scheduler.schedule(() -> finishDrain(s), delayMillis, TimeUnit.MILLISECONDS));
+    if (prior != null) {
+      prior.cancel(false);
+    }
+  }
+
+  /** Deletes a drained server unless it is wanted again or is the last of its upstream. */
+  void finishDrain(Server s) {
+    synchronized (lock(s.upstream())) {
+      draining.remove(s);
+      try {
+        if (wanted(s)) {
+          heldLast.remove(s);
+          return;
+        }
+        if (registry.countServers(s.upstream()) <= 1) {
+          if (heldLast.add(s)) {
+            held.inc("last_server");
+            log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
+                context.name(), s.upstream(), s.address());
+          }
+          return;
+        }
+        heldLast.remove(s);
+        if (registry.delete(s.cluster(), s.upstream(), s.address())) {
+          deleted.inc();
+          log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+        }
+      } catch (SinkException | RuntimeException e) {
+        log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
+            + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
+        scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+      }
+    }
+  }
+
+  /** True when a cached pod is desired online at this server right now. */
+  private boolean wanted(Server s) {
+    String ip = s.address().substring(0, s.address().lastIndexOf(':'));
+    for (PodState p : context.pods().podsWithIp(ip)) {
+      if (p.cluster().equals(s.cluster()) && s.address().equals(p.address()) && context.desiredOnline(p)) {
+        try {
+          if (upstreamOf(p).equals(s.upstream())) {
+            return true;
+          }
+        } catch (SinkException e) {
+          // a pod whose upstream name is invalid is never wanted anywhere
+        }
+      }
+    }
+    return false;
+  }
+
+  private void reconcileSafely() {
+    try {
+      reconcile();
+      reconciles.inc("ok");
+      lastReconcileMillis = System.currentTimeMillis();
+      lastReconcile.set(lastReconcileMillis / 1000.0);
+    } catch (SinkException | RuntimeException e) {
+      reconciles.inc("failed");
+      log.log(Level.WARNING, "reconcile pass failed, the next one tries again: sink=" + context.name() + " error=" + e.getMessage());
+    }
+  }
+
+  /** One pass: list the registry first, then read the pods, so a registration in between is never taken for an orphan. */
+  void reconcile() throws SinkException {
+    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned();
+    Map<Server, UpsyncEntry> desired = new HashMap<>();
+    for (PodState p : context.pods().pods()) {
+      if (context.desiredOnline(p)) {
+        try {
+          desired.put(server(p), entryOf(p, false));
+        } catch (SinkException e) {
+          // counted when the change was applied
+        }
+      }
+    }
+    Map<Server, UpsyncEntry> owned = new HashMap<>();
+    actual.forEach((cluster, ups) -> ups.forEach((up, servers) -> servers.forEach((addr, e) ->
+        owned.put(new Server(cluster, up, addr), e))));
+
+    SinkException firstFailure = null;
+    for (Map.Entry<Server, UpsyncEntry> d : desired.entrySet()) {
+      UpsyncEntry have = owned.get(d.getKey());
+      if (have == null || !have.equals(d.getValue())) {
+        drift.inc(have == null ? "missing" : "changed");
+        Server s = d.getKey();
+        synchronized (lock(s.upstream())) {
+          try {
+            if (wanted(s)) {
+              register(s, d.getValue());
+            }
+          } catch (SinkException e) {
+            // One bad entry (a foreign key at our address, say) must not stop the repair of the others.
+            log.log(Level.WARNING, "reconcile could not write {0}/{1}: sink={2} error={3}",
+                s.upstream(), s.address(), context.name(), e.getMessage());
+            if (e.retriable() && firstFailure == null) {
+              firstFailure = e;
+            }
+          }
+        }
+      }
+    }
+
+    Map<String, List<Server>> orphansByUpstream = new HashMap<>();
+    Map<String, Integer> ownedByUpstream = new HashMap<>();
+    for (Map.Entry<Server, UpsyncEntry> o : owned.entrySet()) {
+      ownedByUpstream.merge(o.getKey().upstream(), 1, Integer::sum);
+      if (!desired.containsKey(o.getKey()) && !draining.containsKey(o.getKey())) {
+        orphansByUpstream.computeIfAbsent(o.getKey().upstream(), u -> new ArrayList<>()).add(o.getKey());
+      }
+    }
+    Set<Server> nextHeld = new HashSet<>();
+    for (Map.Entry<String, List<Server>> e : orphansByUpstream.entrySet()) {
+      List<Server> orphans = e.getValue();
+      int total = ownedByUpstream.get(e.getKey());
+      boolean mass = orphans.size() > 1 && orphans.size() > config.massRemovalShare() * total;
+      for (Server s : orphans) {
+        drift.inc("orphan");
+        if (mass && !heldMassRemoval.contains(s)) {
+          nextHeld.add(s);
+          continue;
+        }
+        synchronized (lock(s.upstream())) {
+          try {
+            if (!wanted(s)) {
+              UpsyncEntry e0 = owned.get(s);
+              if (e0.down()) {
+                finishDrain(s);
+              } else {
+                drain(s, e0.withDown(true));
+              }
+            }
+          } catch (SinkException ex) {
+            log.log(Level.WARNING, "reconcile could not drain {0}/{1}: sink={2} error={3}",
+                s.upstream(), s.address(), context.name(), ex.getMessage());
+            if (ex.retriable() && firstFailure == null) {
+              firstFailure = ex;
+            }
+          }
+        }
+      }
+      if (mass) {
+        long newlyHeld = orphans.stream().filter(nextHeld::contains).count();
+        if (newlyHeld > 0) {
+          held.inc("mass_removal");
+          log.log(Level.WARNING, "reconcile would remove {0} of {1} servers of upstream {2}: held until the next pass confirms: sink={3}",
+              orphans.size(), total, e.getKey(), context.name());
+        }
+      }
+    }
+    heldMassRemoval = Set.copyOf(nextHeld);
+    if (firstFailure != null) {
+      throw firstFailure;
+    }
+  }
+
+  Server server(PodState p) throws SinkException {
+    return new Server(p.cluster(), upstreamOf(p), p.address());
+  }
+
+  private String upstreamOf(PodState p) throws SinkException {
+    String name;
+    try {
+      name = config.upstream().render(p, v -> v);
+    } catch (RuntimeException e) {
+      throw SinkException.fatal("upstream name of " + p.key() + " cannot be built", e);
+    }
+    if (!UPSTREAM.matcher(name).matches() || name.contains("..")) {
+      throw SinkException.fatal("upstream name of " + p.key() + " is not [A-Za-z0-9._-] (from template "
+          + config.upstream() + ")", null);
+    }
+    return name;
+  }
+
+  private UpsyncEntry entryOf(PodState p, boolean down) {
+    Map<String, String> o = p.options();
+    return new UpsyncEntry(p.weight(),
+        o.containsKey("max-fails") ? Integer.parseInt(o.get("max-fails")) : config.maxFails(),
+        o.containsKey("fail-timeout") ? Integer.parseInt(o.get("fail-timeout")) : config.failTimeout(),
+        down, "1".equals(o.get("backup")));
+  }
+
+  @Override
+  public List<String> plan(List<PodChange> batch) {
+    List<String> out = new ArrayList<>();
+    for (PodChange c : batch) {
+      try {
+        if (context.desiredOnline(c.after())) {
+          Server s = server(c.after());
+          out.add("put " + s.upstream() + "/" + s.address() + " " + entryOf(c.after(), false).toJson());
+        }
+        String removed = Registration.addressToRemove(c, context.selector());
+        if (removed != null) {
+          out.add("drain " + upstreamOf(c.before()) + "/" + removed + " (down:1, delete after " + config.drainDelay().toMillis() + "ms)");
+        }
+      } catch (SinkException e) {
+        out.add("reject " + c.key() + ": " + e.getMessage());
+      }
+    }
+    return out;
+  }
+
+  private Object lock(String upstream) {
+    return locks[Math.floorMod(upstream.hashCode(), locks.length)];
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    registry.close();
+  }
+}

@@ -1,0 +1,209 @@
+package io.k8ssync.sink.zookeeper;
+
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.upstream.UpsyncEntry;
+import io.k8ssync.sink.upstream.UpstreamRegistry;
+import java.nio.charset.StandardCharsets;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.api.ACLProvider;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.CreateMode;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
+import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
+
+/**
+ * Upstreams as persistent znodes. Ownership lives beside the data, not in it: every server node
+ * this daemon creates has a marker {@code <ownerRoot>/<cluster>/<upstream>/<address>} created in the
+ * same transaction, so the JSON nginx reads stays exactly upsync's, and a node without a marker is
+ * someone else's and is never touched. Persistent nodes survive a daemon restart or session loss.
+ */
+final class ZooKeeperRegistry implements UpstreamRegistry {
+
+  private final CuratorFramework client;
+  private final String root;
+  private final String ownerRoot;
+
+  ZooKeeperRegistry(String connect, String root, String ownerRoot, Duration sessionTimeout, Duration connectionTimeout,
+                    String digest, String username) {
+    this.root = root;
+    this.ownerRoot = ownerRoot;
+    CuratorFrameworkFactory.Builder b = CuratorFrameworkFactory.builder()
+        .connectString(connect)
+        .sessionTimeoutMs((int) sessionTimeout.toMillis())
+        .connectionTimeoutMs((int) connectionTimeout.toMillis())
+        // One quick retry inside Curator; the daemon's queue owns the real backoff.
+        .retryPolicy(new RetryNTimes(1, 100));
+    if (digest != null) {
+      b.authorization("digest", digest.getBytes(StandardCharsets.UTF_8)).aclProvider(acls(digest, username));
+    }
+    this.client = b.build();
+  }
+
+  /** The writer gets ALL, everyone else READ: nginx reads anonymously, nobody else can change our nodes. */
+  private static ACLProvider acls(String digest, String username) {
+    List<ACL> list;
+    try {
+      // A mutable list: Curator and ZooKeeper look up nulls in it, which immutable lists refuse.
+      list = new java.util.ArrayList<>(List.of(
+          new ACL(ZooDefs.Perms.ALL, new Id("digest", DigestAuthenticationProvider.generateDigest(digest))),
+          new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("digest auth for " + username + " is not available", e);
+    }
+    return new ACLProvider() {
+      @Override
+      public List<ACL> getDefaultAcl() {
+        return list;
+      }
+
+      @Override
+      public List<ACL> getAclForPath(String path) {
+        return list;
+      }
+    };
+  }
+
+  void start() {
+    client.start();
+  }
+
+  CuratorFramework client() {
+    return client;
+  }
+
+  private String node(String upstream, String address) {
+    return root + "/" + upstream + "/" + address;
+  }
+
+  private String marker(String cluster, String upstream, String address) {
+    return ownerRoot + "/" + cluster + "/" + upstream + "/" + address;
+  }
+
+  @Override
+  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned() throws SinkException {
+    Map<String, Map<String, Map<String, UpsyncEntry>>> out = new HashMap<>();
+    try {
+      for (String cluster : children(ownerRoot)) {
+        for (String upstream : children(ownerRoot + "/" + cluster)) {
+          for (String address : children(ownerRoot + "/" + cluster + "/" + upstream)) {
+            byte[] data;
+            try {
+              data = client.getData().forPath(node(upstream, address));
+            } catch (KeeperException.NoNodeException e) {
+              continue; // a marker whose node someone removed: nothing of ours is there
+            }
+            out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(upstream, u -> new HashMap<>())
+                .put(address, UpsyncEntry.parse(new String(data, StandardCharsets.UTF_8)));
+          }
+        }
+      }
+      return out;
+    } catch (Exception e) {
+      throw failure("list " + ownerRoot, e);
+    }
+  }
+
+  private List<String> children(String path) throws Exception {
+    try {
+      return client.getChildren().forPath(path);
+    } catch (KeeperException.NoNodeException e) {
+      return List.of();
+    }
+  }
+
+  @Override
+  public int countServers(String upstream) throws SinkException {
+    try {
+      return children(root + "/" + upstream).size();
+    } catch (Exception e) {
+      throw failure("count " + root + "/" + upstream, e);
+    }
+  }
+
+  @Override
+  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException {
+    String node = node(upstream, address);
+    String marker = marker(cluster, upstream, address);
+    byte[] json = entry.toJson().getBytes(StandardCharsets.UTF_8);
+    try {
+      boolean nodeExists = client.checkExists().forPath(node) != null;
+      boolean owned = client.checkExists().forPath(marker) != null;
+      if (nodeExists && !owned) {
+        return false;
+      }
+      if (nodeExists) {
+        client.setData().forPath(node, json);
+        return true;
+      }
+      mkdirs(root + "/" + upstream);
+      mkdirs(ownerRoot + "/" + cluster + "/" + upstream);
+      if (owned) {
+        client.create().withMode(CreateMode.PERSISTENT).forPath(node, json);
+      } else {
+        client.transaction().forOperations(
+            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+      }
+      return true;
+    } catch (KeeperException.NodeExistsException e) {
+      throw SinkException.retriable("put " + node + " raced with another writer", e);
+    } catch (Exception e) {
+      throw failure("put " + node, e);
+    }
+  }
+
+  private void mkdirs(String path) throws Exception {
+    if (client.checkExists().forPath(path) == null) {
+      try {
+        client.create().creatingParentsIfNeeded().withMode(CreateMode.PERSISTENT).forPath(path);
+      } catch (KeeperException.NodeExistsException e) {
+        // created meanwhile
+      }
+    }
+  }
+
+  @Override
+  public boolean delete(String cluster, String upstream, String address) throws SinkException {
+    String node = node(upstream, address);
+    String marker = marker(cluster, upstream, address);
+    try {
+      if (client.checkExists().forPath(marker) == null) {
+        return false;
+      }
+      if (client.checkExists().forPath(node) == null) {
+        client.delete().forPath(marker);
+        return false;
+      }
+      client.transaction().forOperations(
+          client.transactionOp().delete().forPath(node),
+          client.transactionOp().delete().forPath(marker));
+      return true;
+    } catch (Exception e) {
+      throw failure("delete " + node, e);
+    }
+  }
+
+  private static SinkException failure(String what, Exception e) {
+    if (e instanceof KeeperException.NoAuthException || e instanceof KeeperException.AuthFailedException) {
+      return SinkException.fatal(what + ": not allowed (" + e.getMessage() + ")", e);
+    }
+    if (e instanceof InterruptedException) {
+      Thread.currentThread().interrupt();
+    }
+    return SinkException.retriable(what + " failed: " + e.getClass().getSimpleName() + " " + e.getMessage(), e);
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}

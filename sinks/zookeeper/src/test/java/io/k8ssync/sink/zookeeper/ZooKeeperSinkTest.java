@@ -1,0 +1,298 @@
+package io.k8ssync.sink.zookeeper;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withTerminating;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.TestSinkContext;
+import io.k8ssync.sink.upstream.UpstreamTestAccess;
+import io.k8ssync.sink.upstream.UpsyncEntry;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.retry.RetryOneTime;
+import org.apache.curator.test.TestingServer;
+import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The zookeeper sink against a real ZooKeeper server (curator-test), read back as nginx-upsync would. */
+class ZooKeeperSinkTest {
+
+  private final TestingServer zk;
+  private final CuratorFramework reader;
+  private final List<Sink> sinks = new ArrayList<>();
+  private TestSinkContext context;
+
+  ZooKeeperSinkTest() throws Exception {
+    zk = new TestingServer(true);
+    reader = CuratorFrameworkFactory.newClient(zk.getConnectString(), new RetryOneTime(50));
+    reader.start();
+  }
+
+  @AfterEach
+  void close() throws Exception {
+    sinks.forEach(Sink::close);
+    reader.close();
+    zk.close();
+  }
+
+  private Sink sink(Map<String, Object> extra) throws Exception {
+    Map<String, Object> c = new HashMap<>(Map.of("connect", zk.getConnectString(), "drainDelay", "200ms",
+        "reconcileEvery", "0", "connectionTimeout", "2s"));
+    c.putAll(extra);
+    context = new TestSinkContext("zk", new ZooKeeperSinkFactory().configDef(), c, Selector.ALL);
+    Sink s = new ZooKeeperSinkFactory().create(context);
+    s.start();
+    sinks.add(s);
+    return s;
+  }
+
+  private static void apply(Sink s, PodState before, PodState after) throws SinkException {
+    PodState any = after != null ? after : before;
+    s.apply(List.of(PodChange.of(any.key(), before, after)));
+  }
+
+  /** What nginx-upsync sees: the servers of an upstream and their JSON. */
+  private Map<String, UpsyncEntry> upstream(String name) throws Exception {
+    Map<String, UpsyncEntry> out = new TreeMap<>();
+    String path = "/nginx/upstreams/" + name;
+    if (reader.checkExists().forPath(path) == null) {
+      return out;
+    }
+    for (String child : reader.getChildren().forPath(path)) {
+      try {
+        out.put(child, UpsyncEntry.parse(new String(reader.getData().forPath(path + "/" + child), StandardCharsets.UTF_8)));
+      } catch (KeeperException.NoNodeException e) {
+        // deleted between listing and reading
+      }
+    }
+    return out;
+  }
+
+  private static PodState pod(String name, String ip) {
+    return ready(name, ip);
+  }
+
+  @Test
+  void readyPodIsAPersistentZnodeInUpsyncFormat() throws Exception {
+    Sink s = sink(Map.of());
+    apply(s, null, pod("web-1", "10.0.0.1"));
+    byte[] data = reader.getData().forPath("/nginx/upstreams/web/10.0.0.1:8080");
+    assertEquals("{\"weight\":1,\"max_fails\":2,\"fail_timeout\":10,\"down\":0,\"backup\":0}", new String(data, StandardCharsets.UTF_8));
+    assertEquals(0, reader.checkExists().forPath("/nginx/upstreams/web/10.0.0.1:8080").getEphemeralOwner(), "persistent, not ephemeral");
+    assertNotNull(reader.checkExists().forPath("/k8s-sync/owners/c1/web/10.0.0.1:8080"), "ownership marker beside the data");
+  }
+
+  @Test
+  void unreadyDrainsWithDownThenDeletesButNeverTheLastServer() throws Exception {
+    Sink s = sink(Map.of());
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    apply(s, null, a);
+    apply(s, null, b);
+    context.pods.addAll(List.of(a, b));
+
+    context.pods.set(0, withReady(a, false));
+    apply(s, a, withReady(a, false));
+    assertTrue(upstream("web").get("10.0.0.1:8080").down(), "drained first: down:1");
+    await().until(() -> !upstream("web").containsKey("10.0.0.1:8080"));
+    assertEquals(1.0, context.metric("upstream_entries_deleted_total"));
+
+    context.pods.set(1, withTerminating(b));
+    apply(s, b, withTerminating(b));
+    await().until(() -> context.metric("upstream_removals_held_total", "last_server") == 1.0);
+    assertTrue(upstream("web").get("10.0.0.2:8080").down(), "the last server stays, down, so the upstream is never empty");
+
+    PodState c = pod("web-3", "10.0.0.3");
+    context.pods.add(c);
+    apply(s, null, c);
+    assertEquals(List.of("10.0.0.3:8080"), List.copyOf(upstream("web").keySet()), "a new server frees the held one");
+  }
+
+  @Test
+  void aServerWantedAgainBeforeItsDrainEndsIsKept() throws Exception {
+    Sink s = sink(Map.of("drainDelay", "300ms"));
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    apply(s, null, a);
+    apply(s, null, b);
+    context.pods.addAll(List.of(withReady(a, false), b));
+    apply(s, a, withReady(a, false));
+    context.pods.set(0, a);
+    apply(s, withReady(a, false), a);
+    await().until(() -> context.metric("upstream_entries_written_total") >= 3);
+    assertFalse(upstream("web").get("10.0.0.1:8080").down());
+    await().during(java.time.Duration.ofMillis(500)).until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+    assertEquals(0.0, context.metric("upstream_entries_deleted_total"));
+  }
+
+  @Test
+  void rollingUpdateNeverServesATerminatingPodAndNeverEmpties() throws Exception {
+    Sink s = sink(Map.of("drainDelay", "50ms"));
+    List<PodState> live = new ArrayList<>(List.of(pod("web-a", "10.0.1.1"), pod("web-b", "10.0.1.2"), pod("web-c", "10.0.1.3")));
+    for (PodState p : live) {
+      apply(s, null, p);
+    }
+    context.pods.addAll(live);
+    List<String> terminated = new CopyOnWriteArrayList<>();
+    List<String> violations = new CopyOnWriteArrayList<>();
+    AtomicBoolean reading = new AtomicBoolean(true);
+    Thread nginx = new Thread(() -> {
+      while (reading.get()) {
+        try {
+          List<String> goneBefore = List.copyOf(terminated);
+          Map<String, UpsyncEntry> view = upstream("web");
+          List<String> up = view.entrySet().stream().filter(e -> !e.getValue().down()).map(Map.Entry::getKey).toList();
+          if (view.isEmpty()) {
+            violations.add("empty upstream");
+          }
+          for (String gone : goneBefore) {
+            if (up.contains(gone)) {
+              violations.add("served terminating " + gone);
+            }
+          }
+        } catch (Exception e) {
+          violations.add(e.toString());
+        }
+      }
+    });
+    nginx.start();
+    for (int i = 0; i < 3; i++) {
+      PodState old = live.get(i);
+      PodState fresh = pod("web-new-" + i, "10.0.2." + (i + 1));
+      context.pods.add(fresh);
+      apply(s, null, fresh);
+      context.pods.remove(old);
+      context.pods.add(withTerminating(old));
+      apply(s, old, withTerminating(old));
+      terminated.add(old.address());
+    }
+    await().until(() -> upstream("web").keySet().equals(java.util.Set.of("10.0.2.1:8080", "10.0.2.2:8080", "10.0.2.3:8080")));
+    reading.set(false);
+    nginx.join();
+    assertEquals(List.of(), violations);
+  }
+
+  @Test
+  void aRestartedDaemonRemovesNoLiveServer() throws Exception {
+    Sink first = sink(Map.of());
+    List<PodState> live = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"), pod("web-3", "10.0.0.3"));
+    for (PodState p : live) {
+      apply(first, null, p);
+    }
+    first.close();
+    sinks.remove(first);
+    assertEquals(3, upstream("web").size(), "nothing disappears with the daemon's session");
+
+    Sink second = sink(Map.of("reconcileEvery", "50ms"));
+    context.pods.addAll(live);
+    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 3);
+    assertEquals(3, upstream("web").size());
+    assertTrue(upstream("web").values().stream().noneMatch(UpsyncEntry::down));
+    assertEquals(0.0, context.metric("upstream_entries_drained_total"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "orphan"));
+    second.close();
+  }
+
+  @Test
+  void reconcileRepairsDriftAndLeavesForeignEntriesAlone() throws Exception {
+    reader.create().creatingParentsIfNeeded().forPath("/nginx/upstreams/web/10.9.9.9:80", "{\"weight\":5}".getBytes());
+    reader.create().creatingParentsIfNeeded().forPath("/nginx/upstreams/web/10.0.0.2:8080", "{\"weight\":7}".getBytes());
+    Sink s = sink(Map.of("reconcileEvery", "50ms"));
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    context.pods.addAll(List.of(a, b));
+    await().until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+    assertEquals(5, upstream("web").get("10.9.9.9:80").weight(), "a foreign server is never changed");
+    assertEquals(7, upstream("web").get("10.0.0.2:8080").weight(), "a foreign key at our address is not overwritten");
+    assertTrue(context.metric("upstream_foreign_entries_total") >= 1);
+    assertThrows(SinkException.class, () -> apply(s, null, b));
+
+    // Someone deletes our entry: the next pass puts it back.
+    reader.delete().forPath("/nginx/upstreams/web/10.0.0.1:8080");
+    await().until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+    assertTrue(context.metric("reconcile_drift_total", "missing") >= 2);
+  }
+
+  @Test
+  void massRemovalIsHeldUntilASecondPassAgrees() throws Exception {
+    Sink s = sink(Map.of());
+    List<PodState> live = List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"), pod("web-3", "10.0.0.3"),
+        pod("web-4", "10.0.0.4"));
+    for (PodState p : live) {
+      apply(s, null, p);
+    }
+    // The cache says none of them exist (a bad relist, say): the first pass must not act.
+    UpstreamTestAccess.reconcile(s);
+    assertEquals(1.0, context.metric("upstream_removals_held_total", "mass_removal"));
+    assertTrue(upstream("web").values().stream().noneMatch(UpsyncEntry::down), "held: nothing drained yet");
+    UpstreamTestAccess.reconcile(s);
+    assertTrue(upstream("web").values().stream().allMatch(UpsyncEntry::down), "confirmed by the second pass: drained");
+  }
+
+  @Test
+  void survivesARegistryOutage() throws Exception {
+    Sink s = sink(Map.of("reconcileEvery", "100ms"));
+    PodState a = pod("web-1", "10.0.0.1");
+    apply(s, null, a);
+    context.pods.add(a);
+    zk.stop();
+    PodState b = pod("web-2", "10.0.0.2");
+    context.pods.add(b);
+    SinkException e = assertThrows(SinkException.class, () -> apply(s, null, b));
+    assertTrue(e.retriable(), "an outage is retried, not dropped");
+    zk.restart();
+    await().atMost(java.time.Duration.ofSeconds(30)).ignoreExceptions()
+        .until(() -> upstream("web").keySet().equals(java.util.Set.of("10.0.0.1:8080", "10.0.0.2:8080")));
+  }
+
+  @Test
+  void digestAuthProtectsCreatedNodesFromOthersButLetsNginxRead() throws Exception {
+    java.nio.file.Path pw = java.nio.file.Files.createTempFile("zk", ".pw");
+    java.nio.file.Files.writeString(pw, "s3cret");
+    Sink s = sink(Map.of("auth", Map.of("username", "k8s-sync", "password", "${file:" + pw + "}")));
+    apply(s, null, pod("web-1", "10.0.0.1"));
+    List<ACL> acl = reader.getACL().forPath("/nginx/upstreams/web/10.0.0.1:8080");
+    assertTrue(acl.stream().anyMatch(x -> x.getId().getScheme().equals("digest") && x.getPerms() == ZooDefs.Perms.ALL), acl.toString());
+    assertTrue(acl.stream().anyMatch(x -> x.getId().getScheme().equals("world") && x.getPerms() == ZooDefs.Perms.READ), acl.toString());
+    assertNotNull(reader.getData().forPath("/nginx/upstreams/web/10.0.0.1:8080"), "anonymous read works");
+    assertThrows(KeeperException.NoAuthException.class,
+        () -> reader.setData().forPath("/nginx/upstreams/web/10.0.0.1:8080", "{}".getBytes()));
+    assertFalse(context.config().toString().contains("s3cret"));
+  }
+
+  @Test
+  void upstreamNamesFromPodValuesAreCheckedBeforeTheyBecomePaths() throws Exception {
+    Sink s = sink(Map.of("upstream", "{service}-{label.track}"));
+    PodState base = pod("web-1", "10.0.0.1");
+    PodState hostile = new PodState(base.cluster(), base.namespace(), base.name(), base.uid(), base.service(), base.ip(),
+        base.hostIp(), base.port(), base.node(), base.phase(), true, false, 1, Map.of(), Map.of("track", "x/../../zookeeper"),
+        Map.of(), "1", 0, 0, null);
+    SinkException e = assertThrows(SinkException.class, () -> apply(s, null, hostile));
+    assertFalse(e.retriable());
+    assertNull(reader.checkExists().forPath("/nginx/upstreams/web-x"));
+    assertNull(reader.checkExists().forPath("/zookeeper/upstreams"));
+  }
+}
