@@ -121,6 +121,8 @@ public final class Daemon implements AutoCloseable {
 
   private SinkContext context(DaemonConfig.SinkSpec spec) {
     SinkMetrics sinkMetrics = metrics.forSink(spec.name());
+    java.util.Set<String> clusterNames = config.clusters().stream().map(c -> c.scope().cluster())
+        .collect(java.util.stream.Collectors.toUnmodifiableSet());
     boolean dry = dryRun;
     PodStateView view = cache;
     return new SinkContext() {
@@ -131,6 +133,7 @@ public final class Daemon implements AutoCloseable {
       @Override public SinkMetrics metrics() { return sinkMetrics; }
       @Override public PodStateView pods() { return view; }
       @Override public Clock clock() { return Clock.systemUTC(); }
+      @Override public java.util.Set<String> clusters() { return clusterNames; }
     };
   }
 

@@ -24,6 +24,11 @@ public interface SinkContext {
 
   Clock clock();
 
+  /** The names of the clusters the daemon watches (ownership marks are per cluster). */
+  default java.util.Set<String> clusters() {
+    return pods().pods().stream().map(PodState::cluster).collect(java.util.stream.Collectors.toSet());
+  }
+
   /** The shared rule, with this sink's selector applied. */
   default boolean desiredOnline(PodState pod) {
     return Registration.desiredOnline(pod, selector());

@@ -42,6 +42,12 @@ public final class TestSinkContext implements SinkContext {
   @Override public boolean dryRun() { return false; }
   @Override public Clock clock() { return Clock.systemUTC(); }
 
+  /** The daemon's clusters: "c1", the cluster of {@code PodStates}. */
+  @Override
+  public java.util.Set<String> clusters() {
+    return java.util.Set.of("c1");
+  }
+
   @Override
   public PodStateView pods() {
     return new PodStateView() {

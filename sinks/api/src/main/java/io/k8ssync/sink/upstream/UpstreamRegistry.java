@@ -10,8 +10,8 @@ import java.util.Map;
  */
 public interface UpstreamRegistry extends AutoCloseable {
 
-  /** Entries this daemon owns, by cluster: cluster → upstream → address → entry. */
-  Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned() throws SinkException;
+  /** Entries this daemon owns for these clusters: cluster → upstream → address → entry. */
+  Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(java.util.Set<String> clusters) throws SinkException;
 
   /** Servers in an upstream, whoever wrote them (nginx-upsync refuses to drop its last one). */
   int countServers(String upstream) throws SinkException;

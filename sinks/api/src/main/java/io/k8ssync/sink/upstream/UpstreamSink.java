@@ -227,7 +227,7 @@ public class UpstreamSink implements Sink {
 
   /** One pass: list the registry first, then read the pods, so a registration in between is never taken for an orphan. */
   void reconcile() throws SinkException {
-    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned();
+    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(context.clusters());
     Map<Server, UpsyncEntry> desired = new HashMap<>();
     for (PodState p : context.pods().pods()) {
       if (context.desiredOnline(p)) {

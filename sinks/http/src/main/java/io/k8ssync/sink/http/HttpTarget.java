@@ -3,23 +3,16 @@ package io.k8ssync.sink.http;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.config.Secret;
+import io.k8ssync.sink.config.Tls;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.GeneralSecurityException;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The connection to one target: a JDK {@link HttpClient} with the configured timeout, CA and
@@ -52,7 +45,7 @@ final class HttpTarget {
         .followRedirects(c.getBoolean("followRedirects") ? HttpClient.Redirect.NORMAL : HttpClient.Redirect.NEVER);
     String caFile = c.getSection("tls").getString("caFile");
     if (caFile != null) {
-      b.sslContext(trusting(Path.of(caFile)));
+      b.sslContext(Tls.trusting(Path.of(caFile)));
     }
     Config auth = c.getSection("auth");
     String authorization = null;
@@ -65,27 +58,6 @@ final class HttpTarget {
       authorization = "Basic " + Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8));
     }
     return new HttpTarget(b.build(), timeout, c.getList("successCodes"), authorization);
-  }
-
-  private static SSLContext trusting(Path caFile) {
-    try (InputStream in = Files.newInputStream(caFile)) {
-      KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-      ks.load(null, null);
-      int i = 0;
-      for (Certificate cert : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
-        ks.setCertificateEntry("ca-" + i++, cert);
-      }
-      if (i == 0) {
-        throw new IllegalArgumentException("tls.caFile " + caFile + " holds no certificate");
-      }
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-      tmf.init(ks);
-      SSLContext ssl = SSLContext.getInstance("TLS");
-      ssl.init(null, tmf.getTrustManagers(), null);
-      return ssl;
-    } catch (IOException | GeneralSecurityException e) {
-      throw new IllegalArgumentException("tls.caFile " + caFile + " cannot be used: " + e.getMessage(), e);
-    }
   }
 
   Outcome send(Request.Rendered r) {

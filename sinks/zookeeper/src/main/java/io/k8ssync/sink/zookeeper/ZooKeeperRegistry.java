@@ -89,10 +89,13 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   @Override
-  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned() throws SinkException {
+  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(java.util.Set<String> clusters) throws SinkException {
     Map<String, Map<String, Map<String, UpsyncEntry>>> out = new HashMap<>();
     try {
       for (String cluster : children(ownerRoot)) {
+        if (!clusters.contains(cluster)) {
+          continue; // written by a daemon for another cluster
+        }
         for (String upstream : children(ownerRoot + "/" + cluster)) {
           for (String address : children(ownerRoot + "/" + cluster + "/" + upstream)) {
             byte[] data;

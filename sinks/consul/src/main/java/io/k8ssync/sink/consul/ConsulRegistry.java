@@ -1,0 +1,133 @@
+package io.k8ssync.sink.consul;
+
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.upstream.UpsyncEntry;
+import io.k8ssync.sink.upstream.UpstreamRegistry;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.kiwiproject.consul.ConsulException;
+import org.kiwiproject.consul.KeyValueClient;
+import org.kiwiproject.consul.model.kv.Value;
+import org.kiwiproject.consul.option.ImmutableDeleteOptions;
+import org.kiwiproject.consul.option.ImmutablePutOptions;
+
+/**
+ * Upstreams in Consul KV: {@code <prefix>/<upstream>/<ip>:<port>} → upsync JSON. Ownership is the
+ * key's {@code flags}, which nginx-upsync ignores: a 64-bit mark derived from "k8s-sync" and the
+ * pod's cluster. Every write and delete is a check-and-set on the index read just before, so an
+ * entry that someone else wrote or changed meanwhile is never overwritten or removed.
+ */
+final class ConsulRegistry implements UpstreamRegistry {
+
+  private final KeyValueClient kv;
+  private final String prefix;
+  private final Runnable closer;
+
+  ConsulRegistry(KeyValueClient kv, String prefix, Runnable closer) {
+    this.kv = kv;
+    this.prefix = prefix;
+    this.closer = closer;
+  }
+
+  /**
+   * The ownership mark of entries written for {@code cluster}: FNV-1a 64 of "k8s-sync/" + cluster,
+   * kept to 63 bits (clients render flags as a signed long) and never 0 (everyone else's default).
+   */
+  static long ownerFlags(String cluster) {
+    long h = 0xcbf29ce484222325L;
+    for (byte b : ("k8s-sync/" + cluster).getBytes(StandardCharsets.UTF_8)) {
+      h ^= b & 0xff;
+      h *= 0x100000001b3L;
+    }
+    h &= Long.MAX_VALUE;
+    return h == 0 ? 1 : h;
+  }
+
+  private String key(String upstream, String address) {
+    return prefix + "/" + upstream + "/" + address;
+  }
+
+  @Override
+  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(Set<String> clusters) throws SinkException {
+    Map<Long, String> byFlags = new HashMap<>();
+    clusters.forEach(c -> byFlags.put(ownerFlags(c), c));
+    Map<String, Map<String, Map<String, UpsyncEntry>>> out = new HashMap<>();
+    for (Value v : values(prefix + "/")) {
+      String cluster = byFlags.get(v.getFlags());
+      String[] parts = v.getKey().substring(prefix.length() + 1).split("/");
+      if (cluster == null || parts.length != 2) {
+        continue;
+      }
+      out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(parts[0], u -> new HashMap<>())
+          .put(parts[1], UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")));
+    }
+    return out;
+  }
+
+  private List<Value> values(String keyPrefix) throws SinkException {
+    try {
+      return kv.getValues(keyPrefix);
+    } catch (RuntimeException e) {
+      throw failure("list " + keyPrefix, e);
+    }
+  }
+
+  @Override
+  public int countServers(String upstream) throws SinkException {
+    String p = prefix + "/" + upstream + "/";
+    return (int) values(p).stream().filter(v -> v.getKey().length() > p.length()).count();
+  }
+
+  @Override
+  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException {
+    String key = key(upstream, address);
+    long flags = ownerFlags(cluster);
+    try {
+      Optional<Value> current = kv.getValue(key);
+      if (current.isPresent() && current.get().getFlags() != flags) {
+        return false;
+      }
+      long cas = current.map(Value::getModifyIndex).orElse(0L);
+      if (current.isPresent() && current.get().getValueAsString(StandardCharsets.UTF_8).orElse("").equals(entry.toJson())) {
+        return true;
+      }
+      if (!kv.putValue(key, entry.toJson(), flags, ImmutablePutOptions.builder().cas(cas).build(), StandardCharsets.UTF_8)) {
+        throw SinkException.retriable("put " + key + " lost a check-and-set race; trying again", null);
+      }
+      return true;
+    } catch (RuntimeException e) {
+      throw failure("put " + key, e);
+    }
+  }
+
+  @Override
+  public boolean delete(String cluster, String upstream, String address) throws SinkException {
+    String key = key(upstream, address);
+    try {
+      Optional<Value> current = kv.getValue(key);
+      if (current.isEmpty() || current.get().getFlags() != ownerFlags(cluster)) {
+        return false;
+      }
+      kv.deleteKey(key, ImmutableDeleteOptions.builder().cas(current.get().getModifyIndex()).build());
+      return kv.getValue(key).isEmpty();
+    } catch (RuntimeException e) {
+      throw failure("delete " + key, e);
+    }
+  }
+
+  private static SinkException failure(String what, RuntimeException e) {
+    if (e instanceof ConsulException ce && (ce.getCode() == 401 || ce.getCode() == 403)) {
+      return SinkException.fatal(what + ": not allowed by the ACL token (" + ce.getCode() + ")", e);
+    }
+    return SinkException.retriable(what + " failed: " + e.getClass().getSimpleName() + " " + e.getMessage(), e);
+  }
+
+  @Override
+  public void close() {
+    closer.run();
+  }
+}

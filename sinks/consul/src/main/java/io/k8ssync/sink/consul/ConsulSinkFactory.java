@@ -1,0 +1,61 @@
+package io.k8ssync.sink.consul;
+
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkFactory;
+import io.k8ssync.sink.config.Config;
+import io.k8ssync.sink.config.ConfigDef;
+import io.k8ssync.sink.config.Secret;
+import io.k8ssync.sink.config.Tls;
+import io.k8ssync.sink.config.Validator;
+import io.k8ssync.sink.upstream.UpstreamConfig;
+import io.k8ssync.sink.upstream.UpstreamSink;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.kiwiproject.consul.Consul;
+
+/**
+ * The {@code consul} sink: nginx upstreams in Consul KV, exactly as nginx-upsync polls them
+ * ({@code GET /v1/kv/<prefix>/<upstream>?recurse&index=N}).
+ */
+public final class ConsulSinkFactory implements SinkFactory {
+
+  static final ConfigDef CONFIG = UpstreamConfig.define(new ConfigDef()
+      .required("url", ConfigDef.Type.STRING, Validator.matches("https?://[A-Za-z0-9.\\[\\]:-]+/?", "an http(s)://host:port URL"),
+          "Consul HTTP API, e.g. https://consul.internal:8501")
+      .define("prefix", ConfigDef.Type.STRING, "upstreams", Validator.matches("[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "a KV path without leading or trailing '/'"),
+          "KV prefix nginx-upsync reads (upsync_consul ... /v1/kv/<prefix>/<upstream>)")
+      .define("aclToken", ConfigDef.Type.SECRET, null, "ACL token with key write on the prefix")
+      .define("caFile", ConfigDef.Type.STRING, null, "PEM CA certificates to trust for https")
+      .define("timeout", ConfigDef.Type.DURATION, Duration.ofSeconds(5), Validator.durationAtLeast(Duration.ofMillis(100)),
+          "connect and read timeout of each call"));
+
+  @Override
+  public String type() {
+    return "consul";
+  }
+
+  @Override
+  public ConfigDef configDef() {
+    return CONFIG;
+  }
+
+  @Override
+  public Sink create(SinkContext context) {
+    Config c = context.config();
+    long timeout = c.getDuration("timeout").toMillis();
+    Consul.Builder b = Consul.builder().withUrl(c.getString("url")).withPing(false)
+        .withConnectTimeoutMillis(timeout).withReadTimeoutMillis(timeout).withWriteTimeoutMillis(timeout);
+    Secret token = c.getSecret("aclToken");
+    if (token != null) {
+      b.withAclToken(token.reveal());
+    }
+    if (c.getString("caFile") != null) {
+      Path ca = Path.of(c.getString("caFile"));
+      b.withSslContext(Tls.trusting(ca)).withTrustManager(Tls.trustManager(ca));
+    }
+    Consul consul = b.build();
+    return new UpstreamSink(context, new ConsulRegistry(consul.keyValueClient(), c.getString("prefix"), consul::destroy),
+        UpstreamConfig.from(c));
+  }
+}
