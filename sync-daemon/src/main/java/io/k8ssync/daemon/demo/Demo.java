@@ -13,6 +13,7 @@ import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Registration;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.PrintStream;
+import org.apache.curator.test.TestingServer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -41,13 +42,16 @@ public final class Demo {
         new HashMap<>(), new KubernetesCrudDispatcher(), false);
     server.init();
     Daemon daemon = null;
+    TestingServer zookeeper = null;
     try {
-      DaemonConfig config = new ConfigLoader(types).parse(config(types, httpPort));
+      zookeeper = new TestingServer(true);
+      DaemonConfig config = new ConfigLoader(types).parse(config(types, httpPort, zookeeper.getConnectString()));
       daemon = new Daemon(config, types, spec -> server.createClient(), false);
       daemon.start();
       daemon.synced().get(30, TimeUnit.SECONDS);
-      out.printf("k8s-sync demo: simulated cluster at %s, metrics at http://localhost:%d/metrics, for %ds (Ctrl-C stops)%n",
-          server.url("/"), daemon.httpPort(), duration.toSeconds());
+      out.printf("k8s-sync demo: simulated cluster at %s, ZooKeeper at %s, metrics at http://localhost:%d/metrics,"
+          + " for %ds (Ctrl-C stops)%n", server.url("/"), zookeeper.getConnectString(), daemon.httpPort(), duration.toSeconds());
+      UpstreamView upstreams = new UpstreamView(zookeeper.getConnectString());
 
       CountDownLatch stop = new CountDownLatch(1);
       io.k8ssync.daemon.Signals.onTermination(stop::countDown);
@@ -59,9 +63,12 @@ public final class Demo {
         churn.tick();
         if (++ticks % 10 == 0) {
           out.println(summary(daemon, ticks / 2));
+          out.println(upstreams.describe());
         }
       }
       out.println(summary(daemon, ticks / 2));
+      out.println(upstreams.describe());
+      upstreams.close();
       return 0;
     } catch (Exception e) {
       out.println("k8s-sync demo failed: " + e);
@@ -71,6 +78,13 @@ public final class Demo {
         daemon.close();
       }
       server.destroy();
+      if (zookeeper != null) {
+        try {
+          zookeeper.close();
+        } catch (java.io.IOException e) {
+          out.println("closing the demo ZooKeeper failed: " + e);
+        }
+      }
     }
   }
 
@@ -85,13 +99,15 @@ public final class Demo {
   }
 
   /** The demo's config: one simulated cluster, every sink type that needs no outside server. */
-  private static Map<String, Object> config(SinkTypes types, int httpPort) {
+  private static Map<String, Object> config(SinkTypes types, int httpPort, String zookeeper) {
     Map<String, Object> root = new LinkedHashMap<>();
     root.put("daemon", Map.of("http", Map.of("port", httpPort), "shutdownTimeout", "5s"));
     root.put("clusters", List.of(Map.of("name", "demo", "namespaces", List.of(ChurnGenerator.NAMESPACE))));
     root.put("pods", Map.of("keepLabels", List.of("revision")));
     List<Object> sinks = new ArrayList<>();
-    sinks.add(Map.of("name", "log", "type", "log"));
+    sinks.add(Map.of("name", "log", "type", "log", "config", Map.of("onlyRegistrationChanges", true)));
+    sinks.add(Map.of("name", "nginx-zk", "type", "zookeeper",
+        "config", Map.of("connect", zookeeper, "drainDelay", "3s", "reconcileEvery", "10s")));
     root.put("sinks", sinks);
     return root;
   }
