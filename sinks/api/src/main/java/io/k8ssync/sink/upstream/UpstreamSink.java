@@ -43,10 +43,15 @@ public class UpstreamSink implements Sink {
   private final UpstreamRegistry registry;
   private final UpstreamConfig config;
   private final System.Logger log;
-  private final Object[] locks = new Object[64];
+  /** Per upstream: writes of single servers share it, deletions (which check "not the last one") take it alone. */
+  private final java.util.concurrent.locks.ReentrantReadWriteLock[] upstreamLocks = new java.util.concurrent.locks.ReentrantReadWriteLock[64];
+  /** Per server: one write at a time for one address. */
+  private final java.util.concurrent.locks.ReentrantLock[] serverLocks = new java.util.concurrent.locks.ReentrantLock[256];
   private final ScheduledExecutorService scheduler;
   private final Map<Server, ScheduledFuture<?>> draining = new ConcurrentHashMap<>();
   private final Set<Server> heldLast = ConcurrentHashMap.newKeySet();
+  /** Servers this sink knows are up (down:0) in the registry, by upstream: lets most deletions skip a listing. */
+  private final Map<String, Set<Server>> up = new ConcurrentHashMap<>();
   /** Orphans a reconcile pass wanted to remove but held: removed only if the next pass wants them too. */
   private volatile Set<Server> heldMassRemoval = Set.of();
   private volatile long lastReconcileMillis;
@@ -64,8 +69,11 @@ public class UpstreamSink implements Sink {
     this.registry = registry;
     this.config = config;
     this.log = context.logger();
-    for (int i = 0; i < locks.length; i++) {
-      locks[i] = new Object();
+    for (int i = 0; i < upstreamLocks.length; i++) {
+      upstreamLocks[i] = new java.util.concurrent.locks.ReentrantReadWriteLock();
+    }
+    for (int i = 0; i < serverLocks.length; i++) {
+      serverLocks[i] = new java.util.concurrent.locks.ReentrantLock();
     }
     this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "upstream-" + context.name());
@@ -114,7 +122,7 @@ public class UpstreamSink implements Sink {
     PodState after = change.after();
     if (context.desiredOnline(after)) {
       Server s = server(after);
-      synchronized (lock(s.upstream())) {
+      try (Held h = shared(s)) {
         register(s, entryOf(after, false));
       }
     }
@@ -122,7 +130,7 @@ public class UpstreamSink implements Sink {
     if (removed != null) {
       PodState before = change.before();
       Server s = new Server(before.cluster(), upstreamOf(before), removed);
-      synchronized (lock(s.upstream())) {
+      try (Held h = shared(s)) {
         if (!wanted(s)) {
           drain(s, entryOf(before, true));
         }
@@ -142,16 +150,18 @@ public class UpstreamSink implements Sink {
           + s.cluster() + "; left untouched", null);
     }
     written.inc();
+    markUp(s, !entry.down());
     // A new server makes room for servers kept only because they were the last one.
     for (Server h : new ArrayList<>(heldLast)) {
       if (h.upstream().equals(s.upstream())) {
-        finishDrain(h);
+        scheduler.execute(() -> finishDrain(h));
       }
     }
   }
 
   private void drain(Server s, UpsyncEntry downEntry) throws SinkException {
     if (registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
+      markUp(s, false);
       drained.inc();
       log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
           context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
@@ -166,16 +176,31 @@ public class UpstreamSink implements Sink {
     }
   }
 
-  /** Deletes a drained server unless it is wanted again or is the last of its upstream. */
+  /**
+   * Deletes a drained server unless it is wanted again or is the last of its upstream. When this
+   * sink knows another server of the upstream is up, the deletion only shares the upstream's lock
+   * (that server cannot disappear without first being drained, and its own deletion would then wait
+   * for this one); otherwise it takes the upstream alone and counts the servers in the registry.
+   */
   void finishDrain(Server s) {
-    synchronized (lock(s.upstream())) {
-      draining.remove(s);
-      try {
+    draining.remove(s);
+    try {
+      try (Held h = shared(s)) {
         if (wanted(s)) {
           heldLast.remove(s);
           return;
         }
-        if (registry.countServers(s.upstream()) <= 1) {
+        if (hasOtherUp(s)) {
+          delete(s);
+          return;
+        }
+      }
+      try (Held h = exclusive(s.upstream())) {
+        if (wanted(s)) {
+          heldLast.remove(s);
+          return;
+        }
+        if (!hasOtherUp(s) && registry.countServers(s.upstream()) <= 1) {
           if (heldLast.add(s)) {
             held.inc("last_server");
             log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
@@ -183,15 +208,36 @@ public class UpstreamSink implements Sink {
           }
           return;
         }
-        heldLast.remove(s);
-        if (registry.delete(s.cluster(), s.upstream(), s.address())) {
-          deleted.inc();
-          log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
-        }
-      } catch (SinkException | RuntimeException e) {
-        log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
-            + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
-        scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+        delete(s);
+      }
+    } catch (SinkException | RuntimeException e) {
+      log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
+          + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
+      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+    }
+  }
+
+  private void delete(Server s) throws SinkException {
+    heldLast.remove(s);
+    markUp(s, false);
+    if (registry.delete(s.cluster(), s.upstream(), s.address())) {
+      deleted.inc();
+      log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+    }
+  }
+
+  private boolean hasOtherUp(Server s) {
+    Set<Server> servers = up.get(s.upstream());
+    return servers != null && servers.stream().anyMatch(o -> !o.equals(s));
+  }
+
+  private void markUp(Server s, boolean isUp) {
+    if (isUp) {
+      up.computeIfAbsent(s.upstream(), u -> ConcurrentHashMap.newKeySet()).add(s);
+    } else {
+      Set<Server> servers = up.get(s.upstream());
+      if (servers != null) {
+        servers.remove(s);
       }
     }
   }
@@ -243,12 +289,17 @@ public class UpstreamSink implements Sink {
         owned.put(new Server(cluster, up, addr), e))));
 
     SinkException firstFailure = null;
+    owned.forEach((srv, e) -> {
+      if (!e.down() && desired.containsKey(srv)) {
+        markUp(srv, true);
+      }
+    });
     for (Map.Entry<Server, UpsyncEntry> d : desired.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
       if (have == null || !have.equals(d.getValue())) {
         drift.inc(have == null ? "missing" : "changed");
         Server s = d.getKey();
-        synchronized (lock(s.upstream())) {
+        try (Held h = shared(s)) {
           try {
             if (wanted(s)) {
               register(s, d.getValue());
@@ -284,22 +335,26 @@ public class UpstreamSink implements Sink {
           nextHeld.add(s);
           continue;
         }
-        synchronized (lock(s.upstream())) {
-          try {
+        try {
+          boolean finish = false;
+          try (Held h = shared(s)) {
             if (!wanted(s)) {
               UpsyncEntry e0 = owned.get(s);
               if (e0.down()) {
-                finishDrain(s);
+                finish = true;
               } else {
                 drain(s, e0.withDown(true));
               }
             }
-          } catch (SinkException ex) {
-            log.log(Level.WARNING, "reconcile could not drain {0}/{1}: sink={2} error={3}",
-                s.upstream(), s.address(), context.name(), ex.getMessage());
-            if (ex.retriable() && firstFailure == null) {
-              firstFailure = ex;
-            }
+          }
+          if (finish) {
+            finishDrain(s);
+          }
+        } catch (SinkException ex) {
+          log.log(Level.WARNING, "reconcile could not drain {0}/{1}: sink={2} error={3}",
+              s.upstream(), s.address(), context.name(), ex.getMessage());
+          if (ex.retriable() && firstFailure == null) {
+            firstFailure = ex;
           }
         }
       }
@@ -364,8 +419,34 @@ public class UpstreamSink implements Sink {
     return out;
   }
 
-  private Object lock(String upstream) {
-    return locks[Math.floorMod(upstream.hashCode(), locks.length)];
+  /** A held lock, released by try-with-resources. */
+  private interface Held extends AutoCloseable {
+    @Override
+    void close();
+  }
+
+  private java.util.concurrent.locks.ReentrantReadWriteLock upstreamLock(String upstream) {
+    return upstreamLocks[Math.floorMod(upstream.hashCode(), upstreamLocks.length)];
+  }
+
+  /** For writing one server: shares the upstream with other writers, excludes deletions. */
+  private Held shared(Server s) {
+    java.util.concurrent.locks.Lock read = upstreamLock(s.upstream()).readLock();
+    read.lock();
+    java.util.concurrent.locks.ReentrantLock server =
+        serverLocks[Math.floorMod((s.upstream() + '/' + s.address()).hashCode(), serverLocks.length)];
+    server.lock();
+    return () -> {
+      server.unlock();
+      read.unlock();
+    };
+  }
+
+  /** For deleting: nobody else touches the upstream meanwhile, so "not the last server" stays true. */
+  private Held exclusive(String upstream) {
+    java.util.concurrent.locks.Lock write = upstreamLock(upstream).writeLock();
+    write.lock();
+    return write::unlock;
   }
 
   @Override

@@ -79,7 +79,17 @@ final class ConsulRegistry implements UpstreamRegistry {
   @Override
   public int countServers(String upstream) throws SinkException {
     String p = prefix + "/" + upstream + "/";
-    return (int) values(p).stream().filter(v -> v.getKey().length() > p.length()).count();
+    try {
+      // Keys only: nginx-upsync counts every key under the upstream, whoever wrote it.
+      return (int) kv.getKeys(p).stream().filter(k -> k.length() > p.length()).count();
+    } catch (ConsulException e) {
+      if (e.getCode() == 404) {
+        return 0;
+      }
+      throw failure("count " + p, e);
+    } catch (RuntimeException e) {
+      throw failure("count " + p, e);
+    }
   }
 
   @Override
