@@ -22,6 +22,23 @@ public interface UpstreamRegistry extends AutoCloseable {
    */
   boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException;
 
+  /** One entry to write in a batch. */
+  record Write(String cluster, String upstream, String address, UpsyncEntry entry) {}
+
+  /**
+   * Writes many entries at once (reconcile repairs): registries with transactions override this.
+   * Returns the writes refused because their key belongs to someone else.
+   */
+  default java.util.List<Write> putAll(java.util.List<Write> writes) throws SinkException {
+    java.util.List<Write> refused = new java.util.ArrayList<>();
+    for (Write w : writes) {
+      if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+        refused.add(w);
+      }
+    }
+    return refused;
+  }
+
   /** Deletes an owned entry; returns false, deleting nothing, when it is not ours or not there. */
   boolean delete(String cluster, String upstream, String address) throws SinkException;
 

@@ -34,6 +34,7 @@ import java.util.regex.Pattern;
  */
 public class UpstreamSink implements Sink {
 
+  private static final int REPAIR_BATCH = 64;
   private static final Pattern UPSTREAM = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?");
 
   /** An upstream server: which upstream, which address, for which cluster. */
@@ -294,24 +295,46 @@ public class UpstreamSink implements Sink {
         markUp(srv, true);
       }
     });
+    List<Server> repairs = new ArrayList<>();
     for (Map.Entry<Server, UpsyncEntry> d : desired.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
       if (have == null || !have.equals(d.getValue())) {
         drift.inc(have == null ? "missing" : "changed");
-        Server s = d.getKey();
-        try (Held h = shared(s)) {
-          try {
-            if (wanted(s)) {
-              register(s, d.getValue());
-            }
-          } catch (SinkException e) {
-            // One bad entry (a foreign key at our address, say) must not stop the repair of the others.
-            log.log(Level.WARNING, "reconcile could not write {0}/{1}: sink={2} error={3}",
-                s.upstream(), s.address(), context.name(), e.getMessage());
-            if (e.retriable() && firstFailure == null) {
-              firstFailure = e;
+        repairs.add(d.getKey());
+      }
+    }
+    // Repairs go in batches (one registry transaction each), with every server of the batch
+    // locked and re-checked against the cache, so a drain racing the pass is never undone.
+    for (int from = 0; from < repairs.size(); from += REPAIR_BATCH) {
+      List<Server> chunk = repairs.subList(from, Math.min(repairs.size(), from + REPAIR_BATCH));
+      try (Held h = sharedAll(chunk)) {
+        List<UpstreamRegistry.Write> writes = new ArrayList<>();
+        for (Server s : chunk) {
+          if (wanted(s)) {
+            writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), desired.get(s)));
+          }
+        }
+        List<UpstreamRegistry.Write> refused = registry.putAll(writes);
+        for (UpstreamRegistry.Write w : writes) {
+          Server s = new Server(w.cluster(), w.upstream(), w.address());
+          if (refused.contains(w)) {
+            // A foreign key at our address must not stop the repair of the others.
+            conflicts.inc();
+            log.log(Level.WARNING, "reconcile left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}",
+                w.upstream(), w.address(), w.cluster());
+          } else {
+            written.inc();
+            markUp(s, true);
+            ScheduledFuture<?> timer = draining.remove(s);
+            if (timer != null) {
+              timer.cancel(false);
             }
           }
+        }
+      } catch (SinkException e) {
+        log.log(Level.WARNING, "reconcile could not write a batch of {0}: sink={1} error={2}", chunk.size(), context.name(), e.getMessage());
+        if (e.retriable() && firstFailure == null) {
+          firstFailure = e;
         }
       }
     }
@@ -439,6 +462,31 @@ public class UpstreamSink implements Sink {
     return () -> {
       server.unlock();
       read.unlock();
+    };
+  }
+
+  /** Shared locks for many servers, taken in one global order so two batches cannot deadlock. */
+  private Held sharedAll(List<Server> servers) {
+    java.util.TreeSet<Integer> ups = new java.util.TreeSet<>();
+    java.util.TreeSet<Integer> srv = new java.util.TreeSet<>();
+    for (Server s : servers) {
+      ups.add(Math.floorMod(s.upstream().hashCode(), upstreamLocks.length));
+      srv.add(Math.floorMod((s.upstream() + '/' + s.address()).hashCode(), serverLocks.length));
+    }
+    List<java.util.concurrent.locks.Lock> taken = new ArrayList<>();
+    for (int i : ups) {
+      java.util.concurrent.locks.Lock l = upstreamLocks[i].readLock();
+      l.lock();
+      taken.add(l);
+    }
+    for (int i : srv) {
+      serverLocks[i].lock();
+      taken.add(serverLocks[i]);
+    }
+    return () -> {
+      for (int i = taken.size() - 1; i >= 0; i--) {
+        taken.get(i).unlock();
+      }
     };
   }
 

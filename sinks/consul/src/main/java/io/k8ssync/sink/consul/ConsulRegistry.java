@@ -114,6 +114,59 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
   }
 
+  /**
+   * One transaction per chunk of 64 (Consul's limit): each key is a check-and-set on the index of
+   * one listing taken just before, with index 0 for keys that must not exist yet. Keys written by
+   * someone else are refused without being sent. If a transaction fails (a key changed meanwhile),
+   * that chunk is written one key at a time, which re-reads each key.
+   */
+  @Override
+  public List<Write> putAll(List<Write> writes) throws SinkException {
+    List<Write> refused = new java.util.ArrayList<>();
+    if (writes.isEmpty()) {
+      return refused;
+    }
+    Map<String, Value> current = new HashMap<>();
+    for (Value v : values(prefix + "/")) {
+      current.put(v.getKey(), v);
+    }
+    List<Write> toSend = new java.util.ArrayList<>();
+    for (Write w : writes) {
+      Value v = current.get(key(w.upstream(), w.address()));
+      if (v != null && v.getFlags() != ownerFlags(w.cluster())) {
+        refused.add(w);
+      } else {
+        toSend.add(w);
+      }
+    }
+    for (int from = 0; from < toSend.size(); from += 64) {
+      List<Write> chunk = toSend.subList(from, Math.min(toSend.size(), from + 64));
+      org.kiwiproject.consul.model.kv.Operation[] ops = new org.kiwiproject.consul.model.kv.Operation[chunk.size()];
+      for (int i = 0; i < ops.length; i++) {
+        Write w = chunk.get(i);
+        Value v = current.get(key(w.upstream(), w.address()));
+        ops[i] = org.kiwiproject.consul.model.kv.Operation.builder(org.kiwiproject.consul.model.kv.Verb.CHECK_AND_SET)
+            .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(ownerFlags(w.cluster()))
+            .index(java.math.BigInteger.valueOf(v == null ? 0 : v.getModifyIndex())).build();
+      }
+      boolean ok;
+      try {
+        var response = kv.performTransaction(ops).getResponse();
+        ok = response.errors() == null || response.errors().isEmpty();
+      } catch (RuntimeException e) {
+        ok = false;
+      }
+      if (!ok) {
+        for (Write w : chunk) {
+          if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+            refused.add(w);
+          }
+        }
+      }
+    }
+    return refused;
+  }
+
   @Override
   public boolean delete(String cluster, String upstream, String address) throws SinkException {
     String key = key(upstream, address);

@@ -190,6 +190,22 @@ class ConsulSinkTest {
   }
 
   @Test
+  void reconcileRepairsInTransactionsOf64() throws Exception {
+    Sink s = sink(Map.of());
+    for (int i = 0; i < 150; i++) {
+      context.pods.add(ready("web-" + i, "10.0." + (i / 200) + "." + (i % 200 + 1)));
+    }
+    UpstreamTestAccess.reconcile(s);
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(consul.url() + "/v1/kv/upstreams/web/?recurse")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    JsonNode all = new ObjectMapper().readTree(r.body());
+    assertEquals(150, all.size());
+    Set<Long> indexes = new java.util.HashSet<>();
+    all.forEach(kv -> indexes.add(kv.get("ModifyIndex").asLong()));
+    assertEquals(3, indexes.size(), "150 repairs in 3 transactions (64 + 64 + 22): " + indexes);
+  }
+
+  @Test
   void massRemovalIsHeldUntilASecondPassAgrees() throws Exception {
     Sink s = sink(Map.of());
     for (int i = 1; i <= 4; i++) {

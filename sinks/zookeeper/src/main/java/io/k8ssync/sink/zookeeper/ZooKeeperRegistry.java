@@ -164,6 +164,58 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
+  /**
+   * One ZooKeeper transaction per chunk: setData for entries we own, create (with the ownership
+   * marker) for missing ones; nodes without our marker are refused without being touched. A chunk
+   * whose transaction fails (a node changed meanwhile) is written one entry at a time.
+   */
+  @Override
+  public List<Write> putAll(List<Write> writes) throws SinkException {
+    List<Write> refused = new java.util.ArrayList<>();
+    try {
+      List<org.apache.curator.framework.api.transaction.CuratorOp> ops = new java.util.ArrayList<>();
+      List<Write> inTxn = new java.util.ArrayList<>();
+      for (Write w : writes) {
+        String node = node(w.upstream(), w.address());
+        String marker = marker(w.cluster(), w.upstream(), w.address());
+        byte[] json = w.entry().toJson().getBytes(StandardCharsets.UTF_8);
+        boolean nodeExists = client.checkExists().forPath(node) != null;
+        boolean owned = client.checkExists().forPath(marker) != null;
+        if (nodeExists && !owned) {
+          refused.add(w);
+          continue;
+        }
+        inTxn.add(w);
+        if (nodeExists) {
+          ops.add(client.transactionOp().setData().forPath(node, json));
+          continue;
+        }
+        mkdirs(root + "/" + w.upstream());
+        mkdirs(ownerRoot + "/" + w.cluster() + "/" + w.upstream());
+        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
+        if (!owned) {
+          ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+        }
+      }
+      if (!ops.isEmpty()) {
+        try {
+          client.transaction().forOperations(ops);
+        } catch (KeeperException e) {
+          for (Write w : inTxn) {
+            if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+              refused.add(w);
+            }
+          }
+        }
+      }
+      return refused;
+    } catch (SinkException e) {
+      throw e;
+    } catch (Exception e) {
+      throw failure("put " + writes.size() + " entries under " + root, e);
+    }
+  }
+
   private void mkdirs(String path) throws Exception {
     if (client.checkExists().forPath(path) == null) {
       try {

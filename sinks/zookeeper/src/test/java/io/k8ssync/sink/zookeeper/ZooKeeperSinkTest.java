@@ -128,7 +128,8 @@ class ZooKeeperSinkTest {
     PodState c = pod("web-3", "10.0.0.3");
     context.pods.add(c);
     apply(s, null, c);
-    assertEquals(List.of("10.0.0.3:8080"), List.copyOf(upstream("web").keySet()), "a new server frees the held one");
+    // A new server frees the held one.
+    await().until(() -> List.copyOf(upstream("web").keySet()).equals(List.of("10.0.0.3:8080")));
   }
 
   @Test
@@ -234,6 +235,22 @@ class ZooKeeperSinkTest {
     reader.delete().forPath("/nginx/upstreams/web/10.0.0.1:8080");
     await().until(() -> upstream("web").containsKey("10.0.0.1:8080"));
     assertTrue(context.metric("reconcile_drift_total", "missing") >= 2);
+  }
+
+  @Test
+  void reconcileRepairsInTransactions() throws Exception {
+    Sink s = sink(Map.of());
+    for (int i = 0; i < 150; i++) {
+      context.pods.add(pod("web-" + i, "10.0." + (i / 200) + "." + (i % 200 + 1)));
+    }
+    UpstreamTestAccess.reconcile(s);
+    List<String> children = reader.getChildren().forPath("/nginx/upstreams/web");
+    assertEquals(150, children.size());
+    java.util.Set<Long> zxids = new java.util.HashSet<>();
+    for (String c : children) {
+      zxids.add(reader.checkExists().forPath("/nginx/upstreams/web/" + c).getCzxid());
+    }
+    assertEquals(3, zxids.size(), "150 repairs in 3 transactions (64 + 64 + 22): " + zxids);
   }
 
   @Test
