@@ -219,6 +219,49 @@ class ConsulSinkTest {
   }
 
   @Test
+  void httpsWithAPrivateCaIsTrustedOnlyThroughCaFile() throws Exception {
+    Path dir = Files.createTempDirectory("consul-tls");
+    run(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+        "-subj", "/CN=test-ca", "-keyout", "ca.key", "-out", "ca.pem");
+    run(dir, "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1",
+        "-keyout", "server.key", "-out", "server.csr");
+    Files.writeString(dir.resolve("san.ext"), "subjectAltName=IP:127.0.0.1\n");
+    run(dir, "openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "server.pem");
+    int httpsPort = io.k8ssync.sink.testbed.TestBed.freePort();
+    consul.close();
+    try (ConsulAgent tls = ConsulAgent.started("-https-port=" + httpsPort, "-hcl",
+        "tls { defaults { ca_file = \"" + dir.resolve("ca.pem") + "\" cert_file = \"" + dir.resolve("server.pem")
+            + "\" key_file = \"" + dir.resolve("server.key") + "\" verify_incoming = false } }")) {
+      String url = "https://127.0.0.1:" + httpsPort;
+      TestSinkContext trusting = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
+          Map.of("url", url, "caFile", dir.resolve("ca.pem").toString(), "reconcileEvery", "0"), Selector.ALL);
+      Sink ok = new ConsulSinkFactory().create(trusting);
+      sinks.add(ok);
+      apply(ok, null, ready("web-1", "10.0.0.1"));
+      assertEquals(Set.of("10.0.0.1:8080"), new UpsyncReader(tls.url(), "upstreams", "web").now().keySet());
+
+      TestSinkContext untrusting = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
+          Map.of("url", url, "reconcileEvery", "0"), Selector.ALL);
+      Sink refused = new ConsulSinkFactory().create(untrusting);
+      sinks.add(refused);
+      SinkException e = assertThrows(SinkException.class, () -> apply(refused, null, ready("web-2", "10.0.0.2")));
+      assertTrue(e.retriable());
+      Throwable cause = e;
+      while (cause != null && !(cause instanceof javax.net.ssl.SSLException)) {
+        cause = cause.getCause();
+      }
+      assertTrue(cause != null, "refused by TLS, not by something else: " + e);
+    }
+  }
+
+  private static void run(Path dir, String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + "\n" + out);
+  }
+
+  @Test
   void aclTokenFromAFileIsUsedAndRequired() throws Exception {
     consul.close();
     try (ConsulAgent secured = ConsulAgent.started("-hcl",
