@@ -8,4 +8,7 @@ if [ -x scripts/testbed/prepare.sh ]; then
   scripts/testbed/prepare.sh
 fi
 
+# Alert rules (promtool unit tests) and the systemd unit (systemd-analyze), with the real tools.
+scripts/check-ops.sh
+
 ./mvnw -B -ntp verify "$@"

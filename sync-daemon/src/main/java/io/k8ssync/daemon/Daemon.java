@@ -164,9 +164,13 @@ public final class Daemon implements AutoCloseable {
     boolean ready = state.get() == State.STARTED;
     ObjectNode clusters = body.putObject("clusters");
     for (ClusterInformers ci : informers.values()) {
+      // Ready means listed and still watching: a lost watch means changes are not arriving.
       boolean s = ci.synced();
-      clusters.put(ci.cluster(), s ? "synced" : "syncing");
-      ready &= s;
+      boolean w = ci.watching();
+      String error = ci.lastError();
+      String status = s && w ? "synced" : s ? "not watching" : "syncing";
+      clusters.put(ci.cluster(), error == null ? status : status + ": " + error);
+      ready &= s && w;
     }
     ready &= !informers.isEmpty();
     ArrayNode failing = body.putArray("failingSinks");

@@ -31,6 +31,7 @@ public final class ClusterInformers implements AutoCloseable {
   private final KubernetesClient client;
   private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
   private final List<PodStateStore> stores = new ArrayList<>();
+  private volatile String lastError;
 
   public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics) {
     this.scope = scope;
@@ -50,8 +51,12 @@ public final class ClusterInformers implements AutoCloseable {
           .removeNamespaceIndex()
           .itemStore(store)
           .exceptionHandler((started, t) -> {
-            LOG.warn("pod watch failed, retrying: cluster={} namespace={} started={} error={}",
-                scope.cluster(), store.scopeName(), started, String.valueOf(t));
+            String problem = describe(t);
+            if (!problem.equals(lastError)) {
+              lastError = problem;
+              LOG.error("pod list/watch failed, retrying: cluster={} namespace={} started={} error={}",
+                  scope.cluster(), store.scopeName(), started, problem);
+            }
             return true;
           });
       informers.add(informer);
@@ -81,6 +86,26 @@ public final class ClusterInformers implements AutoCloseable {
       }));
     }
     return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
+  }
+
+  /** Why the informers are not synced or watching, or null; shown in /readyz. */
+  public String lastError() {
+    return synced() && watching() ? null : lastError;
+  }
+
+  /** One line an operator can act on; a missing permission says which and where it is granted. */
+  static String describe(Throwable t) {
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c instanceof io.fabric8.kubernetes.client.KubernetesClientException k && k.getCode() == 403) {
+        return "permission denied (403): the service account needs get, list and watch on pods"
+            + " (config/kubernetes/rbac.yaml); API server said: "
+            + (k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : k.getMessage());
+      }
+      if (c instanceof io.fabric8.kubernetes.client.KubernetesClientException k && k.getCode() == 401) {
+        return "not authenticated (401): check the cluster's credentials";
+      }
+    }
+    return String.valueOf(t);
   }
 
   public boolean synced() {

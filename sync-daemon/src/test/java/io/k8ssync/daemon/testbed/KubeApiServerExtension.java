@@ -48,7 +48,7 @@ public final class KubeApiServerExtension implements BeforeAllCallback, AfterAll
     context.getStore(NS).put("api", new KubeApi(server.getKubeConfigYaml()));
   }
 
-  static String kubeVersion() {
+  public static String kubeVersion() {
     Path versionFile = TestBed.cache().resolve("kube-version");
     TestBed.file(versionFile, "build-k8s.sh");
     try {

@@ -65,6 +65,11 @@ public final class KubeProcesses implements AutoCloseable {
       return "https://127.0.0.1:" + port;
     }
 
+    /** The admin token (test-only, generated per run). */
+    public String token() {
+      return token;
+    }
+
     public KubernetesClient client() {
       Config config = new ConfigBuilder().withMasterUrl(url()).withOauthToken(token).withTrustCerts(true)
           .withRequestTimeout(10_000).build();
