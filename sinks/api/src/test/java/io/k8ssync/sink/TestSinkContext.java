@@ -39,7 +39,9 @@ public final class TestSinkContext implements SinkContext {
   @Override public String name() { return name; }
   @Override public Config config() { return config; }
   @Override public Selector selector() { return selector; }
-  @Override public boolean dryRun() { return false; }
+  public volatile boolean dryRun;
+
+  @Override public boolean dryRun() { return dryRun; }
   @Override public Clock clock() { return Clock.systemUTC(); }
 
   /** The daemon's clusters: "c1", the cluster of {@code PodStates}. */

@@ -45,6 +45,15 @@ class ConfigLoaderTest {
   }
 
   @Test
+  void theKubernetesConfigMapHoldsAValidConfig() throws Exception {
+    com.fasterxml.jackson.databind.JsonNode cm = new com.fasterxml.jackson.databind.ObjectMapper(
+        new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(Path.of("../config/kubernetes/configmap.yaml").toFile());
+    DaemonConfig c = loader.parse("configmap.yaml", cm.get("data").get("k8s-sync.yaml").asText());
+    assertTrue(c.clusters().get(0).inCluster());
+    assertEquals(9464, c.httpPort());
+  }
+
+  @Test
   void minimalConfigTakesDefaults() throws Exception {
     DaemonConfig c = loader.parse("test.yaml", MINIMAL);
     assertEquals(9464, c.httpPort());

@@ -94,6 +94,11 @@ public class UpstreamSink implements Sink {
 
   @Override
   public void start() {
+    if (context.dryRun()) {
+      // Reconcile writes; in dry-run the sink only says what its changes would do.
+      log.log(Level.INFO, "dry-run: reconcile is off for sink {0}", context.name());
+      return;
+    }
     long every = config.reconcileEvery().toMillis();
     Runnable pass = () -> {
       if (context.pods().synced()) {

@@ -95,7 +95,7 @@ final class HttpSink implements Sink {
 
   @Override
   public void start() {
-    if (!reassertEvery.isZero()) {
+    if (!reassertEvery.isZero() && !context.dryRun()) {
       scheduler.scheduleWithFixedDelay(this::reassertSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
           TimeUnit.MILLISECONDS);
     }

@@ -238,6 +238,21 @@ class ZooKeeperSinkTest {
   }
 
   @Test
+  void dryRunNeverReconciles() throws Exception {
+    Map<String, Object> c = new HashMap<>(Map.of("connect", zk.getConnectString(), "reconcileEvery", "20ms"));
+    context = new TestSinkContext("zk", new ZooKeeperSinkFactory().configDef(), c, Selector.ALL);
+    context.dryRun = true;
+    context.pods.add(pod("web-1", "10.0.0.1"));
+    Sink s = new ZooKeeperSinkFactory().create(context);
+    s.start();
+    sinks.add(s);
+    assertEquals(List.of("put web/10.0.0.1:8080 {\"weight\":1,\"max_fails\":2,\"fail_timeout\":10,\"down\":0,\"backup\":0}"),
+        s.plan(List.of(PodChange.of("c1/ns/web-1", null, pod("web-1", "10.0.0.1")))));
+    await().during(java.time.Duration.ofMillis(300)).until(() -> reader.checkExists().forPath("/nginx/upstreams") == null);
+    assertEquals(0.0, context.metric("reconcile_runs_total", "ok"));
+  }
+
+  @Test
   void reconcileRepairsInTransactions() throws Exception {
     Sink s = sink(Map.of());
     for (int i = 0; i < 150; i++) {
