@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
-#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry), with arguments
+#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql), with arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./mvnw -q -B -ntp -DskipTests install
@@ -13,11 +13,14 @@ what="${1:-all}"
 case "$what" in
   heap) java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark "$@" ;;
   dispatch) java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
+  mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
   all)
     java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark
     scripts/testbed/build-consul.sh
-    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|all] [args...]" >&2; exit 2 ;;
+    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark
+    scripts/testbed/mariadb.sh
+    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|all] [args...]" >&2; exit 2 ;;
 esac

@@ -1,0 +1,341 @@
+package io.k8ssync.sink.mysql;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.config.Config;
+import io.k8ssync.sink.config.Secret;
+import io.k8ssync.sink.template.Template;
+import java.lang.System.Logger.Level;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Timestamp;
+import java.sql.Types;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Keeps one row per pod (by uid): written with batched multi-row upserts, each column guarded by
+ * the resourceVersion so an older change never overwrites newer data; deleted pods are kept with
+ * {@code deleted_at} for the retention period, then purged in batches. A reconcile pass marks rows
+ * of pods that no longer exist as deleted and rewrites rows that drifted.
+ */
+final class MySqlSink implements Sink {
+
+  static final String[] COLUMNS = {"uid", "cluster", "namespace", "name", "service", "ip", "host_ip", "node", "phase",
+      "ready", "terminating", "labels", "created_at", "ready_since", "deleted_at", "updated_at", "resource_version"};
+
+  private final SinkContext context;
+  private final String table;
+  private final int batchSize;
+  private final Duration retention;
+  private final int purgeBatch;
+  private final Config config;
+  private final System.Logger log;
+  private final HikariDataSource pool;
+  private final ScheduledExecutorService scheduler;
+  private final SinkMetrics.Counter rows;
+  private final SinkMetrics.Counter purged;
+  private final SinkMetrics.Counter drift;
+  private final SinkMetrics.Counter reconciles;
+  private final SinkMetrics.Gauge lastReconcile;
+  private volatile boolean migrated;
+
+  MySqlSink(SinkContext context) {
+    this.context = context;
+    this.config = context.config();
+    this.table = config.getString("table");
+    this.batchSize = config.getInt("batchSize");
+    this.retention = config.getDuration("retention");
+    this.purgeBatch = config.getInt("purgeBatch");
+    this.log = context.logger();
+    HikariConfig h = new HikariConfig();
+    h.setJdbcUrl(config.getString("jdbcUrl"));
+    h.setUsername(config.getString("username"));
+    Secret password = config.getSecret("password");
+    if (password != null) {
+      h.setPassword(password.reveal());
+    }
+    h.setMaximumPoolSize(config.getInt("poolSize"));
+    h.setConnectionTimeout(config.getDuration("connectTimeout").toMillis());
+    // Start even when the database is down: batches fail as retriable until it is back.
+    h.setInitializationFailTimeout(-1);
+    h.setPoolName("k8s-sync-" + context.name());
+    this.pool = new HikariDataSource(h);
+    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "mysql-" + context.name());
+      t.setDaemon(true);
+      return t;
+    });
+    SinkMetrics m = context.metrics();
+    rows = m.counter("mysql_rows_written_total", "Pod rows upserted (inserted, updated or marked deleted)");
+    purged = m.counter("mysql_rows_purged_total", "Rows of deleted pods purged after the retention");
+    drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
+    reconciles = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
+    lastReconcile = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
+  }
+
+  @Override
+  public int maxBatchSize() {
+    return batchSize;
+  }
+
+  @Override
+  public void start() {
+    try {
+      ensureSchema();
+    } catch (SinkException e) {
+      log.log(Level.WARNING, "database not reachable at start, schema migration will be retried: sink={0} error={1}",
+          context.name(), e.getMessage());
+    }
+    if (!context.dryRun()) {
+      long purgeEvery = config.getDuration("purgeEvery").toMillis();
+      long reconcileEvery = config.getDuration("reconcileEvery").toMillis();
+      scheduler.scheduleWithFixedDelay(this::purgeSafely, purgeEvery, purgeEvery, TimeUnit.MILLISECONDS);
+      scheduler.scheduleWithFixedDelay(() -> {
+        if (context.pods().synced()) {
+          reconcileSafely();
+        }
+      }, 200, reconcileEvery, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  private void ensureSchema() throws SinkException {
+    if (migrated) {
+      return;
+    }
+    try (Connection c = pool.getConnection()) {
+      int version = Schema.migrate(c, table);
+      migrated = true;
+      log.log(Level.INFO, "schema ready: sink={0} table={1} version={2}", context.name(), table, version);
+    } catch (SQLException e) {
+      throw failure("schema migration", e);
+    }
+  }
+
+  @Override
+  public void apply(List<PodChange> batch) throws SinkException {
+    ensureSchema();
+    List<Row> rowsToWrite = new ArrayList<>(batch.size());
+    long now = System.currentTimeMillis();
+    for (PodChange c : batch) {
+      PodState p = c.latest();
+      rowsToWrite.add(new Row(p, c.after() == null ? now : 0, now));
+      if (c.before() != null && c.after() != null && !c.before().uid().equals(c.after().uid())) {
+        // The name was reused by a new incarnation: the old one is gone.
+        rowsToWrite.add(new Row(c.before(), now, now));
+      }
+    }
+    upsert(rowsToWrite);
+  }
+
+  /** One row to write; {@code deletedAt} 0 for a live pod. */
+  record Row(PodState pod, long deletedAt, long updatedAt) {}
+
+  void upsert(List<Row> batch) throws SinkException {
+    if (batch.isEmpty()) {
+      return;
+    }
+    try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(upsertSql(batch.size()))) {
+      int i = 1;
+      for (Row r : batch) {
+        PodState p = r.pod();
+        ps.setString(i++, p.uid());
+        ps.setString(i++, p.cluster());
+        ps.setString(i++, p.namespace());
+        ps.setString(i++, p.name());
+        ps.setString(i++, p.service());
+        ps.setString(i++, p.ip());
+        ps.setString(i++, p.hostIp());
+        ps.setString(i++, p.node());
+        ps.setString(i++, p.phase().name());
+        ps.setBoolean(i++, p.ready());
+        ps.setBoolean(i++, p.terminating());
+        ps.setString(i++, json(p.labels()));
+        setTime(ps, i++, p.createdAtMillis());
+        setTime(ps, i++, p.readySinceMillis());
+        setTime(ps, i++, r.deletedAt());
+        setTime(ps, i++, r.updatedAt());
+        ps.setLong(i++, version(p));
+      }
+      ps.executeUpdate();
+      rows.inc();
+    } catch (SQLException e) {
+      throw failure("upsert of " + batch.size() + " pods", e);
+    }
+  }
+
+  /**
+   * A multi-row upsert whose every column changes only when the row's resourceVersion is not newer
+   * than the incoming one; resource_version is assigned last, as MySQL evaluates left to right.
+   */
+  private String upsertSql(int n) {
+    StringBuilder sql = new StringBuilder("INSERT INTO ").append(table).append(" (").append(String.join(", ", COLUMNS))
+        .append(") VALUES ");
+    String one = "(" + "?, ".repeat(COLUMNS.length - 1) + "?)";
+    for (int r = 0; r < n; r++) {
+      sql.append(r == 0 ? "" : ", ").append(one);
+    }
+    sql.append(" ON DUPLICATE KEY UPDATE ");
+    for (int i = 1; i < COLUMNS.length - 1; i++) {
+      String col = COLUMNS[i];
+      sql.append(col).append(" = IF(VALUES(resource_version) >= resource_version, VALUES(").append(col).append("), ")
+          .append(col).append("), ");
+    }
+    sql.append("resource_version = GREATEST(resource_version, VALUES(resource_version))");
+    return sql.toString();
+  }
+
+  private static long version(PodState p) {
+    try {
+      return Long.parseLong(p.resourceVersion());
+    } catch (NumberFormatException | NullPointerException e) {
+      return 0;
+    }
+  }
+
+  private static void setTime(PreparedStatement ps, int i, long millis) throws SQLException {
+    if (millis == 0) {
+      ps.setNull(i, Types.TIMESTAMP);
+    } else {
+      ps.setTimestamp(i, new Timestamp(millis));
+    }
+  }
+
+  private static String json(Map<String, String> labels) {
+    StringBuilder out = new StringBuilder("{");
+    new TreeMap<>(labels).forEach((k, v) -> out.append(out.length() > 1 ? "," : "").append('"').append(Template.jsonEscape(k))
+        .append("\":\"").append(Template.jsonEscape(v)).append('"'));
+    return out.append('}').toString();
+  }
+
+  private void purgeSafely() {
+    try {
+      purge();
+    } catch (SinkException | RuntimeException e) {
+      log.log(Level.WARNING, "purge failed, the next run tries again: sink=" + context.name() + " error=" + e.getMessage());
+    }
+  }
+
+  /** Deletes rows of pods deleted longer ago than the retention, in batches. */
+  int purge() throws SinkException {
+    ensureSchema();
+    int total = 0;
+    try (Connection c = pool.getConnection();
+         PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE deleted_at < ? LIMIT " + purgeBatch)) {
+      ps.setTimestamp(1, new Timestamp(System.currentTimeMillis() - retention.toMillis()));
+      int n;
+      do {
+        n = ps.executeUpdate();
+        total += n;
+      } while (n == purgeBatch);
+    } catch (SQLException e) {
+      throw failure("purge", e);
+    }
+    if (total > 0) {
+      purged.inc();
+      log.log(Level.INFO, "purged deleted pods past retention: sink={0} rows={1}", context.name(), total);
+    }
+    return total;
+  }
+
+  private void reconcileSafely() {
+    try {
+      reconcile();
+      reconciles.inc("ok");
+      lastReconcile.set(System.currentTimeMillis() / 1000.0);
+    } catch (SinkException | RuntimeException e) {
+      reconciles.inc("failed");
+      log.log(Level.WARNING, "reconcile pass failed, the next one tries again: sink=" + context.name() + " error=" + e.getMessage());
+    }
+  }
+
+  /** Rows of live pods the cache does not have are marked deleted; missing or stale rows are rewritten. */
+  void reconcile() throws SinkException {
+    ensureSchema();
+    Map<String, Long> live = new HashMap<>();
+    try (Connection c = pool.getConnection();
+         PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version FROM " + table + " WHERE deleted_at IS NULL")) {
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          if (context.clusters().contains(rs.getString(2))) {
+            live.put(rs.getString(1), rs.getLong(3));
+          }
+        }
+      }
+    } catch (SQLException e) {
+      throw failure("reconcile listing", e);
+    }
+    long now = System.currentTimeMillis();
+    List<Row> writes = new ArrayList<>();
+    Map<String, PodState> cached = new HashMap<>();
+    for (PodState p : context.pods().pods()) {
+      cached.put(p.uid(), p);
+      Long have = live.get(p.uid());
+      if (have == null || have < version(p)) {
+        drift.inc(have == null ? "missing" : "changed");
+        writes.add(new Row(p, 0, now));
+      }
+    }
+    List<String> gone = new ArrayList<>();
+    live.keySet().forEach(uid -> {
+      if (!cached.containsKey(uid)) {
+        drift.inc("orphan");
+        gone.add(uid);
+      }
+    });
+    for (int from = 0; from < writes.size(); from += batchSize) {
+      upsert(writes.subList(from, Math.min(writes.size(), from + batchSize)));
+    }
+    for (int from = 0; from < gone.size(); from += batchSize) {
+      List<String> chunk = gone.subList(from, Math.min(gone.size(), from + batchSize));
+      String sql = "UPDATE " + table + " SET deleted_at = ?, updated_at = ? WHERE deleted_at IS NULL AND uid IN ("
+          + "?, ".repeat(chunk.size() - 1) + "?)";
+      try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        ps.setTimestamp(1, new Timestamp(now));
+        ps.setTimestamp(2, new Timestamp(now));
+        for (int i = 0; i < chunk.size(); i++) {
+          ps.setString(i + 3, chunk.get(i));
+        }
+        ps.executeUpdate();
+      } catch (SQLException e) {
+        throw failure("reconcile marking deleted", e);
+      }
+    }
+  }
+
+  /** Data errors (SQL state classes 22, 23) and syntax errors (42) cannot succeed on retry; the rest can. */
+  private static SinkException failure(String what, SQLException e) {
+    String state = e.getSQLState() == null ? "" : e.getSQLState();
+    if (state.startsWith("22") || state.startsWith("23") || state.startsWith("42")) {
+      return SinkException.fatal(what + " rejected by the database: " + e.getMessage(), e);
+    }
+    return SinkException.retriable(what + " failed: " + e.getMessage(), e);
+  }
+
+  @Override
+  public List<String> plan(List<PodChange> batch) {
+    return batch.stream().map(c -> (c.after() == null ? "mark deleted " : "upsert ") + c.latest().uid()
+        + " (" + c.key() + ", resourceVersion " + c.latest().resourceVersion() + ")").toList();
+  }
+
+  @Override
+  public void close() {
+    scheduler.shutdownNow();
+    pool.close();
+  }
+}

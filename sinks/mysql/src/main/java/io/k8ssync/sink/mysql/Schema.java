@@ -1,0 +1,78 @@
+package io.k8ssync.sink.mysql;
+
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.List;
+
+/**
+ * The pods table and its versioned migrations. At start the sink takes a named database lock,
+ * applies the migrations the schema-version table has not seen, in order, and records each, so an
+ * upgrade never needs manual SQL and two daemons starting at once do not migrate twice.
+ */
+final class Schema {
+
+  /** Migration N is {@code MIGRATIONS.get(N - 1)}; append only, never edit a released one. */
+  static List<String> migrations(String table) {
+    return List.of(
+        "CREATE TABLE IF NOT EXISTS " + table + " ("
+            + " uid VARCHAR(64) NOT NULL PRIMARY KEY,"
+            + " cluster VARCHAR(63) NOT NULL,"
+            + " namespace VARCHAR(63) NOT NULL,"
+            + " name VARCHAR(253) NOT NULL,"
+            + " service VARCHAR(63) NULL,"
+            + " ip VARCHAR(45) NULL,"
+            + " host_ip VARCHAR(45) NULL,"
+            + " node VARCHAR(253) NULL,"
+            + " phase VARCHAR(16) NOT NULL,"
+            + " ready BOOLEAN NOT NULL,"
+            + " terminating BOOLEAN NOT NULL,"
+            + " labels TEXT NOT NULL,"
+            + " created_at DATETIME(3) NULL,"
+            + " ready_since DATETIME(3) NULL,"
+            + " deleted_at DATETIME(3) NULL,"
+            + " updated_at DATETIME(3) NOT NULL,"
+            + " resource_version BIGINT NOT NULL,"
+            + " KEY idx_service (service, deleted_at),"
+            + " KEY idx_ip (ip, deleted_at),"
+            + " KEY idx_pod (cluster, namespace, name),"
+            + " KEY idx_deleted (deleted_at)"
+            + ") DEFAULT CHARSET=utf8mb4");
+  }
+
+  private Schema() {}
+
+  /** Brings the schema to the latest version; returns the version it is at. */
+  static int migrate(Connection c, String table) throws SQLException {
+    String versions = table + "_schema_version";
+    try (Statement s = c.createStatement()) {
+      try (ResultSet lock = s.executeQuery("SELECT GET_LOCK('" + versions + "', 60)")) {
+        if (!lock.next() || lock.getInt(1) != 1) {
+          throw new SQLException("could not take the migration lock " + versions + " within 60 s");
+        }
+      }
+      try {
+        s.execute("CREATE TABLE IF NOT EXISTS " + versions
+            + " (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(3) NOT NULL) DEFAULT CHARSET=utf8mb4");
+        int current = 0;
+        try (ResultSet rs = s.executeQuery("SELECT COALESCE(MAX(version), 0) FROM " + versions)) {
+          rs.next();
+          current = rs.getInt(1);
+        }
+        List<String> all = migrations(table);
+        for (int v = current + 1; v <= all.size(); v++) {
+          s.execute(all.get(v - 1));
+          try (PreparedStatement p = c.prepareStatement("INSERT INTO " + versions + " VALUES (?, NOW(3))")) {
+            p.setInt(1, v);
+            p.executeUpdate();
+          }
+        }
+        return all.size();
+      } finally {
+        s.executeQuery("SELECT RELEASE_LOCK('" + versions + "')").close();
+      }
+    }
+  }
+}

@@ -1,0 +1,188 @@
+package io.k8ssync.sink.mysql;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withIp;
+import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withVersion;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.TestSinkContext;
+import io.k8ssync.sink.testbed.MariaDb;
+import io.k8ssync.sink.testbed.TcpProxy;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** The mysql sink against the test bed's real MariaDB. */
+class MySqlSinkTest {
+
+  private final String table = "pods_" + UUID.randomUUID().toString().substring(0, 8);
+  private final List<Sink> sinks = new ArrayList<>();
+  private TestSinkContext context;
+
+  MySqlSinkTest() {
+    MariaDb.requireRunning();
+  }
+
+  @AfterEach
+  void dropTables() throws Exception {
+    sinks.forEach(Sink::close);
+    try (Connection c = db(); Statement s = c.createStatement()) {
+      s.execute("DROP TABLE IF EXISTS " + table);
+      s.execute("DROP TABLE IF EXISTS " + table + "_schema_version");
+    }
+  }
+
+  private static Connection db() throws Exception {
+    return DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
+  }
+
+  private Sink sink(String jdbcUrl, Map<String, Object> extra) throws Exception {
+    java.nio.file.Path password = java.nio.file.Files.createTempFile("db", ".pw");
+    java.nio.file.Files.writeString(password, MariaDb.PASSWORD);
+    Map<String, Object> c = new HashMap<>(Map.of("jdbcUrl", jdbcUrl, "username", MariaDb.USER,
+        "password", "${file:" + password + "}", "table", table, "connectTimeout", "1s"));
+    c.putAll(extra);
+    context = new TestSinkContext("db", new MySqlSinkFactory().configDef(), c, Selector.ALL);
+    Sink s = new MySqlSinkFactory().create(context);
+    s.start();
+    sinks.add(s);
+    return s;
+  }
+
+  private Sink sink(Map<String, Object> extra) throws Exception {
+    return sink(MariaDb.jdbcUrl(), extra);
+  }
+
+  private static void apply(Sink s, PodState before, PodState after) throws SinkException {
+    PodState any = after != null ? after : before;
+    s.apply(List.of(PodChange.of(any.key(), before, after)));
+  }
+
+  private List<String> query(String sql, Object... args) throws Exception {
+    try (Connection c = db(); PreparedStatement ps = c.prepareStatement(sql)) {
+      for (int i = 0; i < args.length; i++) {
+        ps.setObject(i + 1, args[i]);
+      }
+      List<String> out = new ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(rs.getString(1));
+        }
+      }
+      return out;
+    }
+  }
+
+  @Test
+  void schemaIsCreatedAndVersionedAtStartAndAnUpgradeIsANoOp() throws Exception {
+    sink(Map.of());
+    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"));
+    sink(Map.of());
+    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once");
+    assertTrue(query("SHOW INDEX FROM " + table).size() >= 5, "lookups by service and IP are indexed");
+  }
+
+  @Test
+  void lookupsByServiceAndByIp() throws Exception {
+    Sink s = sink(Map.of());
+    s.apply(List.of(PodChange.of("c1/ns/web-1", null, ready("web-1", "10.0.0.1")),
+        PodChange.of("c1/ns/web-2", null, ready("web-2", "10.0.0.2"))));
+    assertEquals(List.of("web-1", "web-2"),
+        query("SELECT name FROM " + table + " WHERE service = ? AND deleted_at IS NULL ORDER BY name", "web"));
+    assertEquals(List.of("web-2"), query("SELECT name FROM " + table + " WHERE ip = ? AND deleted_at IS NULL", "10.0.0.2"));
+    assertEquals(List.of("1"), query("SELECT ready FROM " + table + " WHERE uid = ?", "uid-web-1"));
+  }
+
+  @Test
+  void anOlderChangeNeverOverwritesANewerOne() throws Exception {
+    Sink s = sink(Map.of());
+    PodState v5 = withVersion(withIp(ready("web-1", "10.0.0.1"), "10.0.0.5"), "5");
+    PodState v3 = withVersion(ready("web-1", "10.0.0.1"), "3");
+    apply(s, null, v5);
+    apply(s, null, v3);
+    assertEquals(List.of("10.0.0.5"), query("SELECT ip FROM " + table + " WHERE uid = ?", "uid-web-1"));
+    assertEquals(List.of("5"), query("SELECT resource_version FROM " + table + " WHERE uid = ?", "uid-web-1"));
+    PodState v7 = withVersion(withReady(v5, false), "7");
+    apply(s, v5, v7);
+    assertEquals(List.of("0"), query("SELECT ready FROM " + table + " WHERE uid = ?", "uid-web-1"));
+  }
+
+  @Test
+  void deletedPodsAreKeptThenPurgedAfterTheRetention() throws Exception {
+    Sink s = sink(Map.of("retention", "1s", "purgeEvery", "100ms"));
+    PodState p = withVersion(ready("web-1", "10.0.0.1"), "4");
+    apply(s, null, p);
+    apply(s, p, null);
+    assertNotNull(query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-web-1").get(0), "soft delete");
+    assertEquals(List.of("web-1"), query("SELECT name FROM " + table + " WHERE ip = ?", "10.0.0.1"), "still queryable");
+    await().until(() -> query("SELECT uid FROM " + table).isEmpty());
+    assertTrue(context.metric("mysql_rows_purged_total") >= 1);
+  }
+
+  @Test
+  void reconcileMarksVanishedPodsDeletedAndFillsGaps() throws Exception {
+    Sink s = sink(Map.of("reconcileEvery", "100ms"));
+    PodState gone = withVersion(ready("old-1", "10.0.0.9"), "2");
+    apply(s, null, gone);
+    PodState kept = withVersion(ready("web-1", "10.0.0.1"), "3");
+    context.pods.add(kept);
+    await().until(() -> !query("SELECT uid FROM " + table + " WHERE uid = ?", "uid-web-1").isEmpty()
+        && query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-old-1").get(0) != null);
+    assertNull(query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-web-1").get(0));
+    assertTrue(context.metric("reconcile_drift_total", "orphan") >= 1);
+  }
+
+  @Test
+  void anOutageIsRetriableAndTheSinkRecovers() throws Exception {
+    try (TcpProxy proxy = new TcpProxy(MariaDb.HOST, MariaDb.PORT)) {
+      Sink s = sink("jdbc:mariadb://127.0.0.1:" + proxy.port() + "/" + MariaDb.DATABASE, Map.of());
+      apply(s, null, ready("web-1", "10.0.0.1"));
+      proxy.cut();
+      SinkException e = assertThrows(SinkException.class, () -> apply(s, null, ready("web-2", "10.0.0.2")));
+      assertTrue(e.retriable(), e.getMessage());
+      proxy.restore();
+      await().ignoreExceptions().until(() -> {
+        apply(s, null, ready("web-2", "10.0.0.2"));
+        return true;
+      });
+      assertEquals(List.of("web-1", "web-2"), query("SELECT name FROM " + table + " ORDER BY name"));
+    }
+  }
+
+  @Test
+  void theDatabaseDownAtStartDoesNotStopTheSink() throws Exception {
+    try (TcpProxy proxy = new TcpProxy(MariaDb.HOST, MariaDb.PORT)) {
+      proxy.cut();
+      Sink s = sink("jdbc:mariadb://127.0.0.1:" + proxy.port() + "/" + MariaDb.DATABASE, Map.of());
+      assertThrows(SinkException.class, () -> apply(s, null, ready("web-1", "10.0.0.1")));
+      proxy.restore();
+      await().ignoreExceptions().until(() -> {
+        apply(s, null, ready("web-1", "10.0.0.1"));
+        return true;
+      });
+      assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once it could");
+      assertFalse(query("SELECT uid FROM " + table).isEmpty());
+    }
+  }
+}
