@@ -2,6 +2,7 @@ package io.k8ssync.sink.upstream;
 
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Reconciliation;
 import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
@@ -15,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -60,10 +60,8 @@ public class UpstreamSink implements Sink {
   private final SinkMetrics.Counter drained;
   private final SinkMetrics.Counter deleted;
   private final SinkMetrics.Counter held;
-  private final SinkMetrics.Counter drift;
   private final SinkMetrics.Counter conflicts;
-  private final SinkMetrics.Counter reconciles;
-  private final SinkMetrics.Gauge lastReconcile;
+  private final Reconciliation reconciliation;
 
   public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
     this.context = context;
@@ -76,20 +74,14 @@ public class UpstreamSink implements Sink {
     for (int i = 0; i < serverLocks.length; i++) {
       serverLocks[i] = new java.util.concurrent.locks.ReentrantLock();
     }
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "upstream-" + context.name());
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler = Reconciliation.scheduler(context, "upstream");
+    this.reconciliation = new Reconciliation(context);
     SinkMetrics m = context.metrics();
     written = m.counter("upstream_entries_written_total", "Upstream servers written (registered or updated)");
     drained = m.counter("upstream_entries_drained_total", "Upstream servers set to down:1");
     deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
     held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal)", "reason");
-    drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
     conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
-    reconciles = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
-    lastReconcile = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
   }
 
   @Override
@@ -266,14 +258,8 @@ public class UpstreamSink implements Sink {
   }
 
   private void reconcileSafely() {
-    try {
-      reconcile();
-      reconciles.inc("ok");
+    if (reconciliation.runSafely(this::reconcile)) {
       lastReconcileMillis = System.currentTimeMillis();
-      lastReconcile.set(lastReconcileMillis / 1000.0);
-    } catch (SinkException | RuntimeException e) {
-      reconciles.inc("failed");
-      log.log(Level.WARNING, "reconcile pass failed, the next one tries again: sink=" + context.name() + " error=" + e.getMessage());
     }
   }
 
@@ -304,7 +290,7 @@ public class UpstreamSink implements Sink {
     for (Map.Entry<Server, UpsyncEntry> d : desired.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
       if (have == null || !have.equals(d.getValue())) {
-        drift.inc(have == null ? "missing" : "changed");
+        reconciliation.drift(have == null ? "missing" : "changed");
         repairs.add(d.getKey());
       }
     }
@@ -358,7 +344,7 @@ public class UpstreamSink implements Sink {
       int total = ownedByUpstream.get(e.getKey());
       boolean mass = orphans.size() > 1 && orphans.size() > config.massRemovalShare() * total;
       for (Server s : orphans) {
-        drift.inc("orphan");
+        reconciliation.drift("orphan");
         if (mass && !heldMassRemoval.contains(s)) {
           nextHeld.add(s);
           continue;

@@ -20,7 +20,9 @@ import java.util.concurrent.TimeUnit;
 public final class ConsulAgent implements AutoCloseable {
 
   private final Path binary = TestBed.binary(TestBed.cache().resolve("bin/consul"), "build-consul.sh");
-  private final int httpPort = TestBed.freePort();
+  /** http, grpc, serf lan, serf wan, server. */
+  private int[] ports = TestBed.freePorts(5);
+  private final int httpPort = ports[0];
   private final List<String> extraArgs;
   private Process process;
   private Path log;
@@ -35,10 +37,29 @@ public final class ConsulAgent implements AutoCloseable {
     return a;
   }
 
+  /**
+   * Starts the agent and waits for its leader. A port taken by someone else between choosing it and
+   * binding it makes consul exit at once: then it tries again with fresh ports (the HTTP port stays).
+   */
   public synchronized void start() {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        startOnce();
+        return;
+      } catch (IllegalStateException e) {
+        if (attempt == 3 || process == null || process.isAlive()) {
+          throw e;
+        }
+        int[] fresh = TestBed.freePorts(4);
+        ports = new int[] {httpPort, fresh[0], fresh[1], fresh[2], fresh[3]};
+      }
+    }
+  }
+
+  private void startOnce() {
     List<String> cmd = new ArrayList<>(List.of(binary.toString(), "agent", "-dev", "-bind=127.0.0.1", "-client=127.0.0.1",
-        "-http-port=" + httpPort, "-grpc-port=" + TestBed.freePort(), "-grpc-tls-port=-1", "-serf-lan-port=" + TestBed.freePort(),
-        "-serf-wan-port=" + TestBed.freePort(), "-server-port=" + TestBed.freePort(), "-dns-port=-1",
+        "-http-port=" + httpPort, "-grpc-port=" + ports[1], "-grpc-tls-port=-1", "-serf-lan-port=" + ports[2],
+        "-serf-wan-port=" + ports[3], "-server-port=" + ports[4], "-dns-port=-1",
         "-log-level=warn", "-disable-host-node-id=true"));
     cmd.addAll(extraArgs);
     try {

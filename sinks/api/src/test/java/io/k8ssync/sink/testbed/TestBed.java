@@ -38,6 +38,31 @@ public final class TestBed {
     return path;
   }
 
+  /** {@code n} distinct TCP ports free on loopback right now (held open together, so never the same twice). */
+  public static int[] freePorts(int n) {
+    ServerSocket[] held = new ServerSocket[n];
+    try {
+      int[] ports = new int[n];
+      for (int i = 0; i < n; i++) {
+        held[i] = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        ports[i] = held[i].getLocalPort();
+      }
+      return ports;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } finally {
+      for (ServerSocket s : held) {
+        try {
+          if (s != null) {
+            s.close();
+          }
+        } catch (IOException e) {
+          // closing a probe socket
+        }
+      }
+    }
+  }
+
   /** A TCP port free on loopback right now. */
   public static int freePort() {
     try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

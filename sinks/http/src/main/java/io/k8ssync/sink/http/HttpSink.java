@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -81,11 +80,7 @@ final class HttpSink implements Sink {
     for (int i = 0; i < locks.length; i++) {
       locks[i] = new Object();
     }
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "http-sink-" + context.name());
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
     SinkMetrics m = context.metrics();
     calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected)", "kind", "outcome");
     callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");

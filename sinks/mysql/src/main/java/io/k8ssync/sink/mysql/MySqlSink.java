@@ -4,6 +4,7 @@ import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Reconciliation;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
@@ -24,7 +25,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
@@ -50,9 +50,7 @@ final class MySqlSink implements Sink {
   private final ScheduledExecutorService scheduler;
   private final SinkMetrics.Counter rows;
   private final SinkMetrics.Counter purged;
-  private final SinkMetrics.Counter drift;
-  private final SinkMetrics.Counter reconciles;
-  private final SinkMetrics.Gauge lastReconcile;
+  private final Reconciliation reconciliation;
   private volatile boolean migrated;
 
   MySqlSink(SinkContext context) {
@@ -76,17 +74,11 @@ final class MySqlSink implements Sink {
     h.setInitializationFailTimeout(-1);
     h.setPoolName("k8s-sync-" + context.name());
     this.pool = new HikariDataSource(h);
-    this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "mysql-" + context.name());
-      t.setDaemon(true);
-      return t;
-    });
+    this.scheduler = Reconciliation.scheduler(context, "mysql");
+    this.reconciliation = new Reconciliation(context);
     SinkMetrics m = context.metrics();
     rows = m.counter("mysql_rows_written_total", "Pod rows upserted (inserted, updated or marked deleted)");
     purged = m.counter("mysql_rows_purged_total", "Rows of deleted pods purged after the retention");
-    drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
-    reconciles = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
-    lastReconcile = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
   }
 
   @Override
@@ -108,7 +100,7 @@ final class MySqlSink implements Sink {
       scheduler.scheduleWithFixedDelay(this::purgeSafely, purgeEvery, purgeEvery, TimeUnit.MILLISECONDS);
       scheduler.scheduleWithFixedDelay(() -> {
         if (context.pods().synced()) {
-          reconcileSafely();
+          reconciliation.runSafely(this::reconcile);
         }
       }, 200, reconcileEvery, TimeUnit.MILLISECONDS);
     }
@@ -253,17 +245,6 @@ final class MySqlSink implements Sink {
     return total;
   }
 
-  private void reconcileSafely() {
-    try {
-      reconcile();
-      reconciles.inc("ok");
-      lastReconcile.set(System.currentTimeMillis() / 1000.0);
-    } catch (SinkException | RuntimeException e) {
-      reconciles.inc("failed");
-      log.log(Level.WARNING, "reconcile pass failed, the next one tries again: sink=" + context.name() + " error=" + e.getMessage());
-    }
-  }
-
   /** Rows of live pods the cache does not have are marked deleted; missing or stale rows are rewritten. */
   void reconcile() throws SinkException {
     ensureSchema();
@@ -287,14 +268,14 @@ final class MySqlSink implements Sink {
       cached.put(p.uid(), p);
       Long have = live.get(p.uid());
       if (have == null || have < version(p)) {
-        drift.inc(have == null ? "missing" : "changed");
+        reconciliation.drift(have == null ? "missing" : "changed");
         writes.add(new Row(p, 0, now));
       }
     }
     List<String> gone = new ArrayList<>();
     live.keySet().forEach(uid -> {
       if (!cached.containsKey(uid)) {
-        drift.inc("orphan");
+        reconciliation.drift("orphan");
         gone.add(uid);
       }
     });

@@ -1,0 +1,61 @@
+package io.k8ssync.sink;
+
+import java.lang.System.Logger.Level;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * What every reconciling sink shares: its own scheduler thread, and the bookkeeping of a pass —
+ * drift found by kind, passes by outcome, the time of the last complete pass (which the
+ * K8sSyncReconcileStale alert watches). A pass that throws is counted and logged, and the schedule
+ * goes on (a scheduled task that throws would never run again).
+ */
+public final class Reconciliation {
+
+  /** One reconcile pass. */
+  @FunctionalInterface
+  public interface Pass {
+    void run() throws SinkException;
+  }
+
+  private final SinkContext context;
+  private final SinkMetrics.Counter drift;
+  private final SinkMetrics.Counter runs;
+  private final SinkMetrics.Gauge lastSuccess;
+
+  public Reconciliation(SinkContext context) {
+    this.context = context;
+    SinkMetrics m = context.metrics();
+    drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
+    runs = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
+    lastSuccess = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
+  }
+
+  /** A single daemon thread for this sink's timers (reconcile, drains, purges). */
+  public static ScheduledExecutorService scheduler(SinkContext context, String what) {
+    return Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, what + "-" + context.name());
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  public void drift(String kind) {
+    drift.inc(kind);
+  }
+
+  /** Runs a pass; returns true when it completed. Never throws. */
+  public boolean runSafely(Pass pass) {
+    try {
+      pass.run();
+      runs.inc("ok");
+      lastSuccess.set(System.currentTimeMillis() / 1000.0);
+      return true;
+    } catch (SinkException | RuntimeException e) {
+      runs.inc("failed");
+      context.logger().log(Level.WARNING, "reconcile pass failed, the next one tries again: sink=" + context.name()
+          + " error=" + e.getMessage());
+      return false;
+    }
+  }
+}
