@@ -120,6 +120,19 @@ class DaemonMockServerTest {
   }
 
   @Test
+  void aSinkThatThrowsAnErrorIsRetriedAndItsWorkerSurvives() throws Exception {
+    start("");
+    daemon.synced().get(30, TimeUnit.SECONDS);
+    Recording sink = RecordingSinkFactory.get(a);
+    sink.errorNext.set(2);
+    client.pods().inNamespace(ns).resource(pending(ns, "e1", "web")).create();
+    await().until(() -> transitionsOf(sink, "e1").size() == 1);
+    assertEquals(3, sink.attempts.get());
+    client.pods().inNamespace(ns).resource(pending(ns, "e2", "web")).create();
+    await().until(() -> transitionsOf(sink, "e2").size() == 1);
+  }
+
+  @Test
   void aBlockedSinkDoesNotStallTheOtherSinkOrTheInformer() throws Exception {
     start("");
     daemon.synced().get(30, TimeUnit.SECONDS);

@@ -143,10 +143,13 @@ public final class SinkRunner {
         return;
       }
       failed(batch, e.failedKeys(), e.retriable(), e, t0);
-    } catch (RuntimeException e) {
-      // A bug in a sink must not lose the desired state: treat it as retriable, loudly.
+    } catch (VirtualMachineError e) {
+      // Out of memory and the like: let the JVM fail fast (the container or unit restarts it).
+      throw e;
+    } catch (RuntimeException | LinkageError | AssertionError e) {
+      // A bug in a sink must neither lose the desired state nor kill this worker: retry, loudly.
       LOG.error("sink threw unexpectedly, will retry: sink={} batch={}", name, batch.size(), e);
-      failed(batch, Set.of(), true, e, t0);
+      failed(batch, Set.of(), true, e instanceof Exception ex ? ex : new IllegalStateException(e), t0);
     }
   }
 

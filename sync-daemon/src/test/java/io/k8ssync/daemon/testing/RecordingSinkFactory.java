@@ -30,6 +30,8 @@ public final class RecordingSinkFactory implements SinkFactory {
     public final AtomicInteger attempts = new AtomicInteger();
     /** Fail this many more apply calls with a retriable error. */
     public final AtomicInteger failNext = new AtomicInteger();
+    /** Throw this many more JVM errors (as a sink with a broken class path would). */
+    public final AtomicInteger errorNext = new AtomicInteger();
     /** Fail every apply call with a fatal error while set. */
     public volatile boolean fatal;
     /** While not null, apply blocks until a permit is released. */
@@ -47,6 +49,9 @@ public final class RecordingSinkFactory implements SinkFactory {
       Semaphore g = gate;
       if (g != null) {
         g.acquireUninterruptibly();
+      }
+      if (errorNext.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+        throw new NoClassDefFoundError("io/example/Missing");
       }
       if (fatal) {
         throw SinkException.fatal("told to fail for good", null);
