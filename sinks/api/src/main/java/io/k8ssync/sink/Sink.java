@@ -17,7 +17,8 @@ public interface Sink extends AutoCloseable {
   default void start() throws SinkException {}
 
   /**
-   * Applies a batch of changes of distinct pods (at most {@link #maxBatchSize()} of them). On a
+   * Applies a batch of changes, of distinct pods unless {@link #coalesce()} is false (at most
+   * {@link #maxBatchSize()} pods). On a
    * partial failure, throw a {@link SinkException} naming the failed keys; the rest count as done.
    */
   void apply(List<PodChange> batch) throws SinkException;
@@ -25,6 +26,15 @@ public interface Sink extends AutoCloseable {
   /** How many changes this sink takes at once; 1 for sinks that do not batch. */
   default int maxBatchSize() {
     return 1;
+  }
+
+  /**
+   * True (the default) when changes of a pod that pile up may be merged into one, as a sink that
+   * makes a system agree with the latest state wants. An event stream returns false: it then gets
+   * every change of a pod, in order, possibly several of one pod in one batch.
+   */
+  default boolean coalesce() {
+    return true;
   }
 
   /**

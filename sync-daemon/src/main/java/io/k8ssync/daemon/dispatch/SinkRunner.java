@@ -49,7 +49,7 @@ public final class SinkRunner {
     this.sink = sink;
     this.selector = selector;
     this.settings = settings;
-    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime);
+    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime, sink.coalesce());
     this.backoff = new RetryBackoff(settings.retry(), Math::random, System::nanoTime);
     this.timer = timer;
     this.metrics = metrics;
@@ -125,7 +125,7 @@ public final class SinkRunner {
   private void process(List<WorkQueue.Item> batch) {
     List<PodChange> changes = new ArrayList<>(batch.size());
     for (WorkQueue.Item item : batch) {
-      changes.add(item.change());
+      changes.addAll(item.changes());
     }
     long t0 = System.nanoTime();
     try {

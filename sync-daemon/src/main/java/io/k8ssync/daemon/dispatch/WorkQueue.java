@@ -30,10 +30,27 @@ import java.util.function.LongSupplier;
  */
 public final class WorkQueue {
 
-  /** A change handed to a worker; {@code since} is when its oldest part was queued (nanoTime). */
-  public record Item(String key, PodChange change, long since) {}
+  /**
+   * The changes of one pod handed to a worker, oldest first: one merged change in a coalescing
+   * queue, every change in order in one that keeps them. {@code since} is when the oldest was
+   * queued (nanoTime).
+   */
+  public record Item(String key, List<PodChange> changes, long since) {
+    public Item {
+      changes = List.copyOf(changes);
+    }
 
-  private record Pending(PodChange change, long since) {}
+    /** All of them as one change: the oldest before, the newest after. */
+    public PodChange change() {
+      PodChange merged = changes.get(0);
+      for (int i = 1; i < changes.size(); i++) {
+        merged = merged.then(changes.get(i));
+      }
+      return merged;
+    }
+  }
+
+  private record Pending(List<PodChange> changes, long since) {}
 
   /** What {@link #add} did with a change. */
   public enum Outcome { QUEUED, MERGED, FULL, SHUT_DOWN }
@@ -47,14 +64,41 @@ public final class WorkQueue {
   private final Set<String> blocked = new HashSet<>();
   private final int capacity;
   private final LongSupplier nanoTime;
+  private final boolean coalesce;
+  /** Changes held in {@code dirty}: one per key when coalescing. */
+  private int pendingChanges;
   private boolean shuttingDown;
 
   public WorkQueue(int capacity, LongSupplier nanoTime) {
+    this(capacity, nanoTime, true);
+  }
+
+  /**
+   * @param coalesce true: changes of a pod that pile up merge into one; false: every change is
+   *                 kept, in order (for event streams), and the capacity bounds pending changes
+   */
+  public WorkQueue(int capacity, LongSupplier nanoTime, boolean coalesce) {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be positive");
     }
     this.capacity = capacity;
     this.nanoTime = nanoTime;
+    this.coalesce = coalesce;
+  }
+
+  /** {@code older} followed by {@code newer}, as this queue keeps them. */
+  private List<PodChange> join(List<PodChange> older, List<PodChange> newer) {
+    if (coalesce) {
+      PodChange merged = older.get(0);
+      for (PodChange c : newer) {
+        merged = merged.then(c);
+      }
+      return List.of(merged);
+    }
+    List<PodChange> all = new ArrayList<>(older.size() + newer.size());
+    all.addAll(older);
+    all.addAll(newer);
+    return all;
   }
 
   public Outcome add(PodChange change) {
@@ -65,14 +109,19 @@ public final class WorkQueue {
         return Outcome.SHUT_DOWN;
       }
       Pending pending = dirty.get(key);
-      if (pending != null) {
-        dirty.put(key, new Pending(pending.change().then(change), pending.since()));
+      if (pending != null && coalesce) {
+        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since()));
         return Outcome.MERGED;
       }
-      if (dirty.size() >= capacity) {
+      if ((coalesce ? dirty.size() : pendingChanges) >= capacity) {
         return Outcome.FULL;
       }
-      dirty.put(key, new Pending(change, nanoTime.getAsLong()));
+      pendingChanges++;
+      if (pending != null) {
+        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since()));
+        return Outcome.MERGED;
+      }
+      dirty.put(key, new Pending(List.of(change), nanoTime.getAsLong()));
       if (!processing.containsKey(key) && !blocked.contains(key)) {
         ready.addLast(key);
         notEmpty.signal();
@@ -101,8 +150,9 @@ public final class WorkQueue {
       while (items.size() < max && !ready.isEmpty()) {
         String key = ready.pollFirst();
         Pending p = dirty.remove(key);
+        pendingChanges -= coalesce ? 1 : p.changes().size();
         processing.put(key, p.since());
-        items.add(new Item(key, p.change(), p.since()));
+        items.add(new Item(key, p.changes(), p.since()));
       }
       return items;
     } finally {
@@ -136,8 +186,9 @@ public final class WorkQueue {
     try {
       processing.remove(key);
       Pending newer = dirty.get(key);
-      PodChange merged = newer == null ? item.change() : item.change().then(newer.change());
-      dirty.put(key, new Pending(merged, item.since()));
+      List<PodChange> all = newer == null ? join(item.changes(), List.of()) : join(item.changes(), newer.changes());
+      pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
+      dirty.put(key, new Pending(all, item.since()));
       blocked.add(key);
     } finally {
       lock.unlock();

@@ -116,6 +116,31 @@ class WorkQueueTest {
   }
 
   @Test
+  void aQueueThatKeepsEveryChangeHandsThemOutInOrderAndRetriesThemInFront() throws Exception {
+    WorkQueue events = new WorkQueue(3, now::get, false);
+    PodChange c1 = PodChange.of(a1.key(), null, a0);
+    PodChange c2 = PodChange.of(a1.key(), a0, a1);
+    PodChange c3 = PodChange.of(a1.key(), a1, a2);
+    events.add(c1);
+    assertEquals(WorkQueue.Outcome.MERGED, events.add(c2));
+    List<WorkQueue.Item> first = events.take(10, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(c1, c2), first.get(0).changes(), "both, in order, not merged");
+    events.add(c3);
+    events.retry(first.get(0));
+    events.release(a1.key());
+    assertEquals(List.of(c1, c2, c3), events.take(10, 0, TimeUnit.MILLISECONDS).get(0).changes());
+  }
+
+  @Test
+  void aQueueThatKeepsEveryChangeBoundsTheChangesNotTheKeys() {
+    WorkQueue events = new WorkQueue(3, now::get, false);
+    assertEquals(WorkQueue.Outcome.QUEUED, events.add(PodChange.of(a1.key(), null, a0)));
+    assertEquals(WorkQueue.Outcome.MERGED, events.add(PodChange.of(a1.key(), a0, a1)));
+    assertEquals(WorkQueue.Outcome.MERGED, events.add(PodChange.of(a1.key(), a1, a2)));
+    assertEquals(WorkQueue.Outcome.FULL, events.add(PodChange.of(a1.key(), a2, null)));
+  }
+
+  @Test
   void awaitIdleReturnsOnceEverythingIsDone() throws Exception {
     queue.add(PodChange.of(a1.key(), null, a1));
     assertTrue(!queue.awaitIdle(0, TimeUnit.MILLISECONDS));
