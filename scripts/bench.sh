@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
-#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql), with arguments
+#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka), with arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./mvnw -q -B -ntp -DskipTests install
@@ -13,6 +13,7 @@ what="${1:-all}"
 case "$what" in
   heap) java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark "$@" ;;
   dispatch) java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
+  kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
   all)
@@ -21,6 +22,7 @@ case "$what" in
     scripts/testbed/build-consul.sh
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark
     scripts/testbed/mariadb.sh
-    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|all] [args...]" >&2; exit 2 ;;
+    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
+    java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|all] [args...]" >&2; exit 2 ;;
 esac

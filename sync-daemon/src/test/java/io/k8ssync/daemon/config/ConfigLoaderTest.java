@@ -119,7 +119,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownSinkType() {
-    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: consul, http, log, mysql, recording, zookeeper",
+    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: consul, http, kafka, log, mysql, recording, zookeeper",
         error("clusters: [{name: prod}]\nsinks: [{name: out, type: kafkaa}]\n"));
   }
 

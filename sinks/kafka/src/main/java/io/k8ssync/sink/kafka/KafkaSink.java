@@ -1,0 +1,189 @@
+package io.k8ssync.sink.kafka;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.config.Config;
+import io.k8ssync.sink.config.Secret;
+import java.lang.System.Logger.Level;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+/**
+ * One CloudEvent per pod transition on a topic, keyed by pod uid so every event of a pod lands in
+ * one partition, in order. The sink's queue keeps every change (no coalescing); a batch leaves the
+ * queue only when the broker acknowledged all of it (idempotent producer, acks=all), so a broker
+ * outage backs up this sink's queue only and loses nothing.
+ */
+final class KafkaSink implements Sink {
+
+  private final SinkContext context;
+  private final String topic;
+  private final boolean includeUpdated;
+  private final Properties props;
+  private final Config config;
+  private final System.Logger log;
+  private final SinkMetrics.Counter events;
+  private volatile KafkaProducer<String, String> producer;
+
+  KafkaSink(SinkContext context) {
+    this.context = context;
+    this.config = context.config();
+    this.topic = config.getString("topic");
+    this.includeUpdated = config.getBoolean("includeUpdated");
+    this.log = context.logger();
+    this.props = properties(config);
+    this.events = context.metrics().counter("kafka_events_total", "Events acknowledged by the broker, by type", "type");
+  }
+
+  static Properties properties(Config c) {
+    Properties p = new Properties();
+    p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, c.getString("bootstrapServers"));
+    p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
+    p.put(ProducerConfig.ACKS_CONFIG, "all");
+    p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
+    p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, c.getString("compression"));
+    p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(c.getDuration("linger").toMillis()));
+    long delivery = c.getDuration("deliveryTimeout").toMillis();
+    p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Long.toString(delivery));
+    long linger = c.getDuration("linger").toMillis();
+    p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Long.toString(Math.max(1, Math.min(delivery - linger, 30_000))));
+    p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Math.min(delivery, 10_000)));
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    p.put("security.protocol", c.getString("securityProtocol"));
+    if (c.getString("caFile") != null) {
+      p.put("ssl.truststore.type", "PEM");
+      p.put("ssl.truststore.location", c.getString("caFile"));
+    }
+    if (c.getString("securityProtocol").startsWith("SASL")) {
+      Secret password = c.getSecret("saslPassword");
+      String module = c.getString("saslMechanism").equals("PLAIN")
+          ? "org.apache.kafka.common.security.plain.PlainLoginModule"
+          : "org.apache.kafka.common.security.scram.ScramLoginModule";
+      p.put("sasl.mechanism", c.getString("saslMechanism"));
+      p.put("sasl.jaas.config", module + " required username=\"" + c.getString("saslUsername") + "\" password=\""
+          + (password == null ? "" : password.reveal()) + "\";");
+    }
+    return p;
+  }
+
+  @Override
+  public boolean coalesce() {
+    return false;
+  }
+
+  @Override
+  public int maxBatchSize() {
+    return 1000;
+  }
+
+  @Override
+  public void start() throws SinkException {
+    try {
+      producer(); // builds the producer (no connection yet), so a bad setting fails the start
+    } catch (org.apache.kafka.common.KafkaException e) {
+      throw SinkException.fatal("kafka producer settings rejected: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
+    }
+    if (config.getBoolean("createTopic") && !context.dryRun()) {
+      try (Admin admin = Admin.create(props)) {
+        int rf = config.getInt("replicationFactor");
+        admin.createTopics(List.of(new NewTopic(topic, Optional.of(config.getInt("partitions")),
+            rf < 0 ? Optional.empty() : Optional.of((short) rf)))).all().get(30, TimeUnit.SECONDS);
+        log.log(Level.INFO, "created topic {0}", topic);
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof TopicExistsException)) {
+          log.log(Level.WARNING, "could not create topic " + topic + ": " + e.getCause());
+        }
+      } catch (Exception e) {
+        log.log(Level.WARNING, "could not create topic " + topic + ": " + e);
+      }
+    }
+  }
+
+  private KafkaProducer<String, String> producer() {
+    KafkaProducer<String, String> p = producer;
+    if (p == null) {
+      synchronized (this) {
+        if (producer == null) {
+          producer = new KafkaProducer<>(props);
+        }
+        p = producer;
+      }
+    }
+    return p;
+  }
+
+  @Override
+  public void apply(List<PodChange> batch) throws SinkException {
+    Instant now = Instant.now(context.clock());
+    List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
+    List<String> types = new ArrayList<>(batch.size());
+    try {
+      for (PodChange c : batch) {
+        String type = PodEvents.type(c.transition(), includeUpdated);
+        if (type == null) {
+          continue;
+        }
+        sent.add(producer().send(new ProducerRecord<>(topic, c.latest().uid(), PodEvents.json(c, type, now))));
+        types.add(type);
+      }
+      producer().flush();
+      for (Future<RecordMetadata> f : sent) {
+        f.get();
+      }
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof org.apache.kafka.common.errors.AuthorizationException
+          || cause instanceof org.apache.kafka.common.errors.AuthenticationException
+          || cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+        throw SinkException.fatal("events refused by the broker: " + cause, cause);
+      }
+      // Timeouts, a broker down, a leader moving: retry the batch; ids let consumers drop duplicates.
+      throw SinkException.retriable("events not acknowledged: " + cause, cause);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw SinkException.retriable("interrupted while sending events", e);
+    } catch (org.apache.kafka.common.KafkaException e) {
+      throw SinkException.retriable("events not sent: " + e, e);
+    }
+    types.forEach(events::inc);
+  }
+
+  @Override
+  public List<String> plan(List<PodChange> batch) {
+    List<String> out = new ArrayList<>();
+    for (PodChange c : batch) {
+      String type = PodEvents.type(c.transition(), includeUpdated);
+      if (type != null) {
+        out.add("send " + type + " key=" + c.latest().uid() + " id=" + PodEvents.id(c, type) + " to " + topic);
+      }
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    KafkaProducer<String, String> p = producer;
+    if (p != null) {
+      p.close(java.time.Duration.ofSeconds(10));
+    }
+  }
+
+}
