@@ -238,6 +238,29 @@ class ZooKeeperSinkTest {
   }
 
   @Test
+  void noReconcileBeforeTheInitialListIsComplete() throws Exception {
+    Sink first = sink(Map.of());
+    for (int i = 1; i <= 3; i++) {
+      apply(first, null, pod("web-" + i, "10.0.0." + i));
+    }
+    first.close();
+    sinks.remove(first);
+    Map<String, Object> c = new HashMap<>(Map.of("connect", zk.getConnectString(), "reconcileEvery", "20ms"));
+    context = new TestSinkContext("zk", new ZooKeeperSinkFactory().configDef(), c, Selector.ALL);
+    context.synced = false; // the cache is still empty: every entry would look like an orphan
+    Sink s = new ZooKeeperSinkFactory().create(context);
+    s.start();
+    sinks.add(s);
+    await().during(java.time.Duration.ofMillis(400)).until(() -> context.metric("reconcile_runs_total", "ok") == 0.0);
+    assertTrue(upstream("web").values().stream().noneMatch(UpsyncEntry::down), "nothing drained before the list is in");
+    context.pods.addAll(List.of(pod("web-1", "10.0.0.1"), pod("web-2", "10.0.0.2"), pod("web-3", "10.0.0.3")));
+    context.synced = true;
+    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 1);
+    assertEquals(3, upstream("web").size());
+    assertTrue(upstream("web").values().stream().noneMatch(UpsyncEntry::down));
+  }
+
+  @Test
   void dryRunNeverReconciles() throws Exception {
     Map<String, Object> c = new HashMap<>(Map.of("connect", zk.getConnectString(), "reconcileEvery", "20ms"));
     context = new TestSinkContext("zk", new ZooKeeperSinkFactory().configDef(), c, Selector.ALL);
