@@ -17,6 +17,11 @@ public final class MariaDb {
   /** A test-only password for a loopback-only database; not a secret. */
   public static final String PASSWORD = "k8s_sync_test";
 
+  /** A user that may only connect over TLS. */
+  public static final String TLS_USER = "k8s_sync_tls";
+  /** The CA that signed the server's certificate (scripts/testbed/mariadb.sh). */
+  public static final String TLS_CA = "/etc/mysql/k8s-sync-test-tls/ca.pem";
+
   private MariaDb() {}
 
   public static String jdbcUrl() {

@@ -171,6 +171,25 @@ class MySqlSinkTest {
   }
 
   @Test
+  void tlsWithTheServersCaWorksForAUserThatRequiresTls() throws Exception {
+    String verified = MariaDb.jdbcUrl() + "?sslMode=verify-full&serverSslCert=" + MariaDb.TLS_CA;
+    Sink tls = sink(verified, Map.of("username", MariaDb.TLS_USER));
+    apply(tls, null, ready("web-1", "10.0.0.1"));
+    assertEquals(List.of("web-1"), query("SELECT name FROM " + table));
+
+    Sink plain = sink(MariaDb.jdbcUrl() + "?sslMode=disable", Map.of("username", MariaDb.TLS_USER, "table", table));
+    assertThrows(SinkException.class, () -> apply(plain, null, ready("web-2", "10.0.0.2")), "the TLS-only user is refused in clear");
+
+    java.nio.file.Path otherCa = java.nio.file.Files.createTempDirectory("ca").resolve("other.pem");
+    Process p = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=other",
+        "-keyout", otherCa.resolveSibling("other.key").toString(), "-out", otherCa.toString()).redirectErrorStream(true).start();
+    p.getInputStream().readAllBytes();
+    assertEquals(0, p.waitFor());
+    Sink wrongCa = sink(MariaDb.jdbcUrl() + "?sslMode=verify-full&serverSslCert=" + otherCa, Map.of("username", MariaDb.TLS_USER));
+    assertThrows(SinkException.class, () -> apply(wrongCa, null, ready("web-3", "10.0.0.3")), "a server the CA did not sign is refused");
+  }
+
+  @Test
   void theDatabaseDownAtStartDoesNotStopTheSink() throws Exception {
     try (TcpProxy proxy = new TcpProxy(MariaDb.HOST, MariaDb.PORT)) {
       proxy.cut();
