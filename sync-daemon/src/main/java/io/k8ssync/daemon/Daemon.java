@@ -93,6 +93,7 @@ public final class Daemon implements AutoCloseable {
     }
     cache.addListener(dispatcher);
     dispatcher.start();
+    metrics.leader.set(1);
 
     metrics.gauge("cache_pods", "Pods in the in-memory cache", cache::size);
     metrics.gaugePerKey("informer_synced", "1 once the cluster's informers delivered their initial list",
@@ -192,6 +193,7 @@ public final class Daemon implements AutoCloseable {
       return;
     }
     LOG.info("shutting down: draining sink queues for up to {}ms", config.shutdownTimeout().toMillis());
+    metrics.leader.set(0);
     if (http != null) {
       http.shuttingDown();
     }

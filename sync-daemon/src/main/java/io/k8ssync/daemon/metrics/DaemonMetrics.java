@@ -35,6 +35,7 @@ public final class DaemonMetrics {
   public final Histogram readyToAppliedSeconds;
   public final Gauge lastSuccess;
   public final Gauge buildInfo;
+  public final Gauge leader;
 
   private final Map<String, SinkMetrics> sinkMetrics = new ConcurrentHashMap<>();
   /** Series defined by sinks, shared by all sinks of one type. */
@@ -79,6 +80,9 @@ public final class DaemonMetrics {
     lastSuccess = Gauge.builder().name(PREFIX + "sink_last_success_timestamp_seconds")
         .help("Unix time of the last successful apply of a sink")
         .labelNames("sink").register(registry);
+    leader = Gauge.builder().name(PREFIX + "leader")
+        .help("1 while this instance applies changes to the sinks; without leader election every running instance does")
+        .register(registry);
     buildInfo = Gauge.builder().name(PREFIX + "build_info")
         .help("Always 1; the version label says what runs")
         .labelNames("version").register(registry);
