@@ -1,23 +1,12 @@
 package io.k8ssync.benchmarks;
 
-import io.k8ssync.daemon.metrics.DaemonMetrics;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.PodStateView;
-import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.Sink;
-import io.k8ssync.sink.SinkContext;
-import io.k8ssync.sink.SinkMetrics;
-import io.k8ssync.sink.config.Config;
-import io.k8ssync.sink.config.ConfigDef;
 import io.k8ssync.sink.kafka.KafkaSinkFactory;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
-import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
@@ -37,25 +26,8 @@ public final class KafkaThroughputBenchmark {
       kafka.format();
       kafka.startup();
       kafka.waitForReadyBrokers();
-      Config config = new KafkaSinkFactory().configDef().parse("bench", Map.of("bootstrapServers", kafka.bootstrapServers(),
-          "topic", "bench-events", "partitions", 6, "replicationFactor", 1), ConfigDef.SecretReader.DEFAULT);
-      DaemonMetrics metrics = new DaemonMetrics(new PrometheusRegistry());
-      SinkContext ctx = new SinkContext() {
-        @Override public String name() { return "kafka"; }
-        @Override public Config config() { return config; }
-        @Override public Selector selector() { return Selector.ALL; }
-        @Override public boolean dryRun() { return false; }
-        @Override public SinkMetrics metrics() { return metrics.forSink("kafka"); }
-        @Override public Clock clock() { return Clock.systemUTC(); }
-        @Override public Set<String> clusters() { return Set.of("bench"); }
-        @Override public PodStateView pods() {
-          return new PodStateView() {
-            @Override public boolean synced() { return true; }
-            @Override public Collection<PodState> pods() { return List.of(); }
-            @Override public Collection<PodState> podsOfService(String service) { return List.of(); }
-          };
-        }
-      };
+      BenchContext ctx = new BenchContext("kafka", new KafkaSinkFactory(), Map.of("bootstrapServers", kafka.bootstrapServers(),
+          "topic", "bench-events", "partitions", 6, "replicationFactor", 1), null, false);
       Sink sink = new KafkaSinkFactory().create(ctx);
       sink.start();
       System.out.printf("events=%d batch=%d%n", events, sink.maxBatchSize());

@@ -1,29 +1,18 @@
 package io.k8ssync.benchmarks;
 
-import io.k8ssync.daemon.metrics.DaemonMetrics;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.PodStateView;
-import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.Sink;
-import io.k8ssync.sink.SinkContext;
-import io.k8ssync.sink.SinkMetrics;
-import io.k8ssync.sink.config.Config;
-import io.k8ssync.sink.config.ConfigDef;
 import io.k8ssync.sink.mysql.MySqlSinkFactory;
 import io.k8ssync.sink.testbed.MariaDb;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
-import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -48,25 +37,9 @@ public final class MySqlUpsertBenchmark {
       s.execute("DROP TABLE IF EXISTS " + table);
       s.execute("DROP TABLE IF EXISTS " + table + "_schema_version");
     }
-    Config config = new MySqlSinkFactory().configDef().parse("bench", Map.of("jdbcUrl", MariaDb.jdbcUrl(), "username", MariaDb.USER,
-        "password", "${file:" + pw + "}", "table", table, "poolSize", workers), ConfigDef.SecretReader.DEFAULT);
-    DaemonMetrics metrics = new DaemonMetrics(new PrometheusRegistry());
-    SinkContext ctx = new SinkContext() {
-      @Override public String name() { return "mysql"; }
-      @Override public Config config() { return config; }
-      @Override public Selector selector() { return Selector.ALL; }
-      @Override public boolean dryRun() { return true; } // no background reconcile or purge during the measurement
-      @Override public SinkMetrics metrics() { return metrics.forSink("mysql"); }
-      @Override public Clock clock() { return Clock.systemUTC(); }
-      @Override public Set<String> clusters() { return Set.of("bench"); }
-      @Override public PodStateView pods() {
-        return new PodStateView() {
-          @Override public boolean synced() { return true; }
-          @Override public Collection<PodState> pods() { return List.of(); }
-          @Override public Collection<PodState> podsOfService(String service) { return List.of(); }
-        };
-      }
-    };
+    // Dry-run keeps the sink's background reconcile and purge off during the measurement; apply still writes.
+    BenchContext ctx = new BenchContext("mysql", new MySqlSinkFactory(), Map.of("jdbcUrl", MariaDb.jdbcUrl(),
+        "username", MariaDb.USER, "password", "${file:" + pw + "}", "table", table, "poolSize", workers), null, true);
     Sink sink = new MySqlSinkFactory().create(ctx);
     sink.start();
     System.out.printf("rows=%d workers=%d batch=%d%n", rows, workers, sink.maxBatchSize());

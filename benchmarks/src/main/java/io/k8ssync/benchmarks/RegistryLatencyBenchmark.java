@@ -6,30 +6,23 @@ import io.k8ssync.daemon.dispatch.RetryBackoff;
 import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.metrics.DaemonMetrics;
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.PodStateView;
 import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.Sink;
-import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkFactory;
-import io.k8ssync.sink.SinkMetrics;
-import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.consul.ConsulSinkFactory;
 import io.k8ssync.sink.testbed.ConsulAgent;
 import io.k8ssync.sink.zookeeper.ZooKeeperSinkFactory;
-import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.curator.framework.CuratorFramework;
@@ -136,20 +129,10 @@ public final class RegistryLatencyBenchmark {
 
   private void run(String name, SinkFactory factory, Map<String, Object> config, Reader reader, int pods, int seconds, int rate)
       throws Exception {
-    DaemonMetrics metrics = new DaemonMetrics(new PrometheusRegistry());
     PodStateCache cache = new PodStateCache();
     cache.syncedWhen(() -> true);
-    Config parsed = factory.configDef().parse("bench", config, io.k8ssync.sink.config.ConfigDef.SecretReader.DEFAULT);
-    SinkContext ctx = new SinkContext() {
-      @Override public String name() { return name; }
-      @Override public Config config() { return parsed; }
-      @Override public Selector selector() { return Selector.ALL; }
-      @Override public boolean dryRun() { return false; }
-      @Override public SinkMetrics metrics() { return metrics.forSink(name); }
-      @Override public PodStateView pods() { return cache; }
-      @Override public Clock clock() { return Clock.systemUTC(); }
-      @Override public Set<String> clusters() { return Set.of("bench"); }
-    };
+    BenchContext ctx = new BenchContext(name, factory, config, cache, false);
+    DaemonMetrics metrics = ctx.daemonMetrics();
     Sink sink = factory.create(ctx);
     sink.start();
     Dispatcher dispatcher = new Dispatcher(metrics);
