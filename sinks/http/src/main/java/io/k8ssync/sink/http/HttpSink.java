@@ -2,7 +2,6 @@ package io.k8ssync.sink.http;
 
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
@@ -13,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -30,11 +30,20 @@ import java.util.function.LongSupplier;
  */
 final class HttpSink implements Sink {
 
-  /** What this sink put online (or tried to) for a pod; {@code confirmed} once the target said yes. */
+  /**
+   * What this sink put online (or tried to) for a pod; {@code confirmed} once the target said yes.
+   * A rejected online stays here unconfirmed: the target may hold it anyway, so its offline still goes out.
+   */
   private record Registered(PodState state, boolean confirmed) {
     boolean sameInstance(PodState p) {
-      return p != null && state.uid().equals(p.uid()) && state.address().equals(p.address());
+      return HttpSink.sameInstance(state, p);
     }
+  }
+
+  /** One registration at the target: the fields online and offline requests identify an instance by. */
+  private static boolean sameInstance(PodState a, PodState b) {
+    return a != null && b != null && a.uid().equals(b.uid()) && Objects.equals(a.service(), b.service())
+        && Objects.equals(a.address(), b.address());
   }
 
   private static final Duration SYNC_WAIT = Duration.ofMillis(200);
@@ -82,7 +91,7 @@ final class HttpSink implements Sink {
     }
     this.scheduler = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
     SinkMetrics m = context.metrics();
-    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected)", "kind", "outcome");
+    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected, skipped)", "kind", "outcome");
     callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
     drains = m.counter("http_drains_total", "Drain checks after offline, by outcome (drained, timeout)", "outcome");
     drainSeconds = m.histogram("http_drain_seconds", "Time from offline until the drain check ended");
@@ -112,11 +121,19 @@ final class HttpSink implements Sink {
     Registered reg = registered.get(key);
 
     if (reg != null && !(wanted && reg.sameInstance(after))) {
-      // Offline the exact address we put online, before anything else happens to this pod.
-      call(offline, reg.state(), key);
+      // Offline the exact address we put online, before anything else happens to this pod, unless
+      // another pod now holds that address and the call would take it offline.
+      PodState old = reg.state();
+      PodState holder = addressHolder(old, key);
+      if (holder != null) {
+        calls.inc("offline", "skipped");
+        log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3}, "
+            + "which is desired online and would be taken offline by this call", context.name(), key, old.address(), holder.key());
+      } else if (call(offline, old, key)) {
+        scheduleDrain(old);
+      }
       registered.remove(key);
-      onlineSince.remove(reg.state().uid());
-      scheduleDrain(reg.state());
+      onlineSince.remove(old.uid());
       reg = null;
     }
     if (!wanted) {
@@ -135,7 +152,7 @@ final class HttpSink implements Sink {
     if (remaining > 0) {
       throw SinkException.deferred("warm-up", Duration.ofNanos(remaining), Set.of(key));
     }
-    // Remember before calling: a call that timed out may still have landed, and must be undone.
+    // Remember before calling: a call that timed out, or was refused (409), may have landed and must be undone.
     registered.put(key, new Registered(after, false));
     call(online, after, key);
     registered.put(key, new Registered(after, true));
@@ -155,11 +172,38 @@ final class HttpSink implements Sink {
     return since + wait - now;
   }
 
-  private void call(Request request, PodState pod, String key) throws SinkException {
-    call(request, pod, key, request.kind());
+  /**
+   * Another pod of the cache, desired online now at {@code old}'s address, whose registration the
+   * offline of {@code old} would remove (same offline URL); null when there is none. An IP reused
+   * quickly lets the old pod's offline arrive after the new pod's online.
+   */
+  private PodState addressHolder(PodState old, String key) {
+    if (old.address() == null) {
+      return null;
+    }
+    for (PodState p : context.pods().podsWithIp(old.ip())) {
+      if (!p.key().equals(key) && old.address().equals(p.address()) && context.desiredOnline(p)) {
+        try {
+          if (offline.render(old).uri().equals(offline.render(p).uri())) {
+            return p;
+          }
+        } catch (IllegalArgumentException e) {
+          // Not renderable: not provably the same entry; the offline goes out and reports its own error.
+        }
+      }
+    }
+    return null;
   }
 
-  private void call(Request request, PodState pod, String key, String kind) throws SinkException {
+  private boolean call(Request request, PodState pod, String key) throws SinkException {
+    return call(request, pod, key, request.kind());
+  }
+
+  /**
+   * Sends one call. True when the target accepted it; false when it rejected an offline, which is
+   * then done (retrying cannot help and the next online must not wait). Throws on anything else.
+   */
+  private boolean call(Request request, PodState pod, String key, String kind) throws SinkException {
     Request.Rendered r;
     try {
       r = request.render(pod);
@@ -176,7 +220,7 @@ final class HttpSink implements Sink {
         calls.inc(kind, "ok");
         log.log(Level.INFO, "{0}: sink={1} pod={2} address={3} status={4} ms={5}",
             kind, context.name(), key, pod.address(), o.status(), Math.round(seconds * 1000));
-        return;
+        return true;
       case RETRY:
         calls.inc(kind, "retry");
         throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: "
@@ -184,11 +228,13 @@ final class HttpSink implements Sink {
             o.error());
       default:
         calls.inc(kind, "rejected");
-        if (request == online || request == offline) {
-          registered.remove(key);
+        log.log(Level.WARNING, "{0} rejected, not retried: sink={1} pod={2} address={3} status={4} body={5}",
+            kind, context.name(), key, pod.address(), o.status(), truncate(o.body()));
+        if (request == offline) {
+          // E.g. 404: the target holds no such instance, so nothing is left to undo.
+          return false;
         }
-        log.log(Level.WARNING, "{0} rejected, not retried: sink={1} pod={2} status={3} body={4}",
-            kind, context.name(), key, o.status(), truncate(o.body()));
+        // A rejected online or re-assertion keeps its registration, so the pod's offline still goes out.
         throw SinkException.fatal(kind + " " + r.method() + " " + r.uri() + " rejected with status " + o.status(), null);
     }
   }
@@ -259,11 +305,13 @@ final class HttpSink implements Sink {
   public List<String> plan(List<PodChange> batch) {
     List<String> actions = new ArrayList<>();
     for (PodChange c : batch) {
-      String removed = Registration.addressToRemove(c, context.selector());
-      if (removed != null) {
+      boolean wasOnline = context.desiredOnline(c.before());
+      boolean isOnline = context.desiredOnline(c.after());
+      boolean same = wasOnline && isOnline && sameInstance(c.before(), c.after());
+      if (wasOnline && !same) {
         actions.add("offline " + offline.render(c.before()));
       }
-      if (context.desiredOnline(c.after()) && (removed != null || !context.desiredOnline(c.before()))) {
+      if (isOnline && !same) {
         actions.add("online " + online.render(c.after()));
       }
     }

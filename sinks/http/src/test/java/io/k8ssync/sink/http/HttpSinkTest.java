@@ -30,6 +30,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -84,6 +85,12 @@ class HttpSinkTest {
 
   private static PodState pod(String name, String ip) {
     return ready(name, ip);
+  }
+
+  private static PodState withServiceAndPort(PodState p, String service, int port) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), service, p.ip(), p.hostIp(), port, p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
   }
 
   @Test
@@ -174,20 +181,27 @@ class HttpSinkTest {
     PodState down = withReady(up, false);
     apply(null, down);
     PodState last = down;
+    // Every flip is its own change, as when the sink keeps up: nothing is coalesced.
     for (int i = 0; i < 21; i++) {
       PodState next = i % 2 == 0 ? up : down;
       apply(last, next);
       last = next;
     }
     List<String> kinds = target.kinds();
+    assertEquals(21, kinds.size(), "one call per flip: " + kinds);
     for (int i = 0; i < kinds.size(); i++) {
       assertEquals(i % 2 == 0 ? "online" : "offline", kinds.get(i), "calls alternate: " + kinds);
     }
+    assertTrue(target.calls.stream().allMatch(c -> c.rawQuery().startsWith("ip=10.0.0.1&port=8080")));
     assertEquals("online", kinds.get(kinds.size() - 1), "ends online, as the pod is ready");
-    assertEquals(1, sink.registeredKeys().size());
+    assertEquals(Set.of(up.key()), sink.registeredKeys());
     // A merged change whose before and after are both online makes no call.
     apply(up, up);
-    assertEquals(kinds.size(), target.calls.size());
+    assertEquals(21, target.calls.size());
+    apply(up, down);
+    assertEquals(22, target.calls.size());
+    assertEquals("offline", target.kinds().get(21), "one more flip ends offline");
+    assertTrue(sink.registeredKeys().isEmpty());
   }
 
   @Test
@@ -225,7 +239,119 @@ class HttpSinkTest {
     assertFalse(e.retriable());
     assertTrue(e.getMessage().contains("rejected with status 400"), e.getMessage());
     assertEquals(1.0, context.metric("http_calls_total", "online", "rejected"));
-    assertTrue(sink.registeredKeys().isEmpty(), "a rejected online is not held as online");
+    assertEquals(Set.of("c1/ns/web-1"), sink.registeredKeys(), "a rejected online is held, unconfirmed, for its offline");
+  }
+
+  @Test
+  void aRejectedOnlineStillGetsItsOffline() throws Exception {
+    sink(Map.of());
+    target.reply("/online", new RecordingTarget.Reply(409, "already registered"));
+    PodState p = pod("web-1", "10.0.0.1");
+    assertFalse(assertThrows(SinkException.class, () -> apply(null, p)).retriable());
+    apply(p, withReady(p, false));
+    assertEquals(List.of("online", "offline"), target.kinds(), "the target may hold the instance anyway");
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(1).rawQuery());
+    assertTrue(sink.registeredKeys().isEmpty());
+  }
+
+  @Test
+  void aRejectedReassertionStillGetsItsOffline() throws Exception {
+    sink(Map.of("reassertEvery", "20ms"));
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    target.reply("/online", new RecordingTarget.Reply(409, "already registered"));
+    await().until(() -> context.metric("http_calls_total", "reassert", "rejected") >= 1.0);
+    assertEquals(Set.of(p.key()), sink.registeredKeys());
+    apply(p, null);
+    List<String> kinds = target.kinds();
+    assertEquals("offline", kinds.get(kinds.size() - 1), "offline after the rejected re-assertion: " + kinds);
+    assertTrue(sink.registeredKeys().isEmpty());
+  }
+
+  @Test
+  void aRejectedOfflineCountsAsDoneAndTheNewOnlineStillGoesOut() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    target.reply("/offline", new RecordingTarget.Reply(404, "{\"error\":\"no such instance\"}"));
+    PodState moved = withIp(p, "10.0.0.2");
+    apply(p, moved);
+    assertEquals(List.of("online", "offline", "online"), target.kinds(), "a new address");
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(1).rawQuery());
+    assertTrue(target.calls.get(2).rawQuery().startsWith("ip=10.0.0.2&"));
+    assertEquals(1.0, context.metric("http_calls_total", "offline", "rejected"));
+
+    target.reply("/offline", new RecordingTarget.Reply(404, ""));
+    PodState reborn = withUid(moved, "uid-2");
+    apply(moved, reborn);
+    assertEquals(List.of("online", "offline", "online", "offline", "online"), target.kinds(), "a new incarnation");
+    assertEquals(2.0, context.metric("http_calls_total", "offline", "rejected"));
+    assertEquals(3.0, context.metric("http_calls_total", "online", "ok"));
+
+    apply(reborn, null);
+    assertEquals(6, target.calls.size());
+    assertEquals("ip=10.0.0.2&port=8080", target.calls.get(5).rawQuery(), "the new incarnation is the one held online");
+    assertTrue(sink.registeredKeys().isEmpty());
+  }
+
+  @Test
+  void aServiceOrPortChangeTakesTheOldRegistrationOfflineFirst() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p);
+    PodState renamed = withServiceAndPort(p, "api", 8080);
+    assertEquals(2, sink.plan(List.of(PodChange.of(p.key(), p, renamed))).size(), "dry-run names both calls");
+    apply(p, renamed);
+    assertEquals(List.of("online", "offline", "online"), target.kinds());
+    assertEquals("/offline/web", target.calls.get(1).path());
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(1).rawQuery());
+    assertEquals("/online/api", target.calls.get(2).path());
+
+    PodState moved = withServiceAndPort(renamed, "api", 9090);
+    apply(renamed, moved);
+    assertEquals(List.of("online", "offline", "online", "offline", "online"), target.kinds());
+    assertEquals("/offline/api", target.calls.get(3).path());
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(3).rawQuery());
+    assertTrue(target.calls.get(4).rawQuery().startsWith("ip=10.0.0.1&port=9090&"));
+
+    apply(moved, null);
+    assertEquals("/offline/api", target.calls.get(5).path());
+    assertEquals("ip=10.0.0.1&port=9090", target.calls.get(5).rawQuery(), "the offline goes to the latest registration");
+  }
+
+  @Test
+  void aReusedAddressIsNotTakenOfflineUnderItsNewPod() throws Exception {
+    sink(Map.of());
+    PodState a = pod("web-1", "10.0.0.1");
+    apply(null, a);
+    // web-1 is gone; web-2 got its IP and went online before web-1's deletion reached the sink.
+    PodState b = pod("web-2", "10.0.0.1");
+    context.pods.add(b);
+    apply(null, b);
+    apply(a, null);
+    assertEquals(List.of("online", "online"), target.kinds(), "web-2 stays online");
+    assertEquals(1.0, context.metric("http_calls_total", "offline", "skipped"));
+    assertEquals(Set.of(b.key()), sink.registeredKeys());
+
+    // web-2's own offline still goes out.
+    PodState bDown = withReady(b, false);
+    context.pods.remove(b);
+    context.pods.add(bDown);
+    apply(b, bDown);
+    assertEquals(List.of("online", "online", "offline"), target.kinds());
+
+    // Not skipped when the pod at the IP is not desired online, has another port, or another service
+    // (the offline URL names the service, so it cannot reach that pod's entry).
+    target.calls.clear();
+    PodState c = pod("web-3", "10.0.0.3");
+    context.pods.add(withReady(pod("web-4", "10.0.0.3"), false));
+    context.pods.add(withServiceAndPort(pod("web-5", "10.0.0.3"), "web", 9090));
+    context.pods.add(withServiceAndPort(pod("web-6", "10.0.0.3"), "api", 8080));
+    apply(null, c);
+    apply(c, null);
+    assertEquals(List.of("online", "offline"), target.kinds());
+    assertEquals("ip=10.0.0.3&port=8080", target.calls.get(1).rawQuery());
+    assertEquals(1.0, context.metric("http_calls_total", "offline", "skipped"));
   }
 
   @Test
