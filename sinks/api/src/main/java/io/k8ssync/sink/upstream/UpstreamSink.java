@@ -36,6 +36,7 @@ public class UpstreamSink implements Sink {
 
   private static final int REPAIR_BATCH = 64;
   private static final Pattern UPSTREAM = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?");
+  private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
 
   /** An upstream server: which upstream, which address, for which cluster. */
   record Server(String cluster, String upstream, String address) {}
@@ -61,6 +62,9 @@ public class UpstreamSink implements Sink {
   private final SinkMetrics.Counter deleted;
   private final SinkMetrics.Counter held;
   private final SinkMetrics.Counter conflicts;
+  private final SinkMetrics.Counter rejected;
+  private final SinkMetrics.Counter deleteRetries;
+  private final SinkMetrics.Counter deletesMissed;
   private final Reconciliation reconciliation;
 
   public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
@@ -82,6 +86,10 @@ public class UpstreamSink implements Sink {
     deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
     held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal)", "reason");
     conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
+    rejected = m.counter("upstream_entries_rejected_total", "Pods not registered, by reason (not_ipv4: upsync keys must be IPv4:port)", "reason");
+    deleteRetries = m.counter("upstream_delete_retries_total", "Deletions of drained servers that failed and were scheduled again");
+    deletesMissed = m.counter("upstream_deletes_missed_total",
+        "Deletions that removed nothing: the entry was gone, not ours, or changed meanwhile (a lost check-and-set)");
   }
 
   @Override
@@ -118,22 +126,68 @@ public class UpstreamSink implements Sink {
 
   private void applyOne(PodChange change) throws SinkException {
     PodState after = change.after();
+    Server old = serverToRemove(change);
+    SinkException refused = null;
     if (context.desiredOnline(after)) {
-      Server s = server(after);
-      try (Held h = shared(s)) {
-        register(s, entryOf(after, false));
-      }
-    }
-    String removed = Registration.addressToRemove(change, context.selector());
-    if (removed != null) {
-      PodState before = change.before();
-      Server s = new Server(before.cluster(), upstreamOf(before), removed);
-      try (Held h = shared(s)) {
-        if (!wanted(s)) {
-          drain(s, entryOf(before, true));
+      if (!ipv4(after)) {
+        rejected.inc("not_ipv4");
+        log.log(Level.WARNING, "not registered: nginx-upsync needs an IPv4 address and this pod has another: sink={0} pod={1} uid={2}",
+            context.name(), after.key(), after.uid());
+      } else {
+        try {
+          Server s = server(after);
+          try (Held h = shared(s)) {
+            register(s, entryOf(after, false));
+          }
+        } catch (SinkException e) {
+          if (e.retriable() || old == null) {
+            throw e;
+          }
+          // Refused for good at its new server: the pod still leaves its old one.
+          refused = e;
         }
       }
     }
+    if (old != null) {
+      try (Held h = shared(old)) {
+        if (!wanted(old)) {
+          drain(old, entryOf(change.before(), true));
+        }
+      }
+    }
+    if (refused != null) {
+      throw refused;
+    }
+  }
+
+  /**
+   * The server this change takes the pod off, or null: its old address (the shared rule), or its
+   * old upstream when a new service or template value moved it to another upstream at the same address.
+   */
+  private Server serverToRemove(PodChange change) {
+    PodState before = change.before();
+    if (!context.desiredOnline(before) || !ipv4(before)) {
+      return null; // not online before, or rejected: nothing was written
+    }
+    Server was;
+    try {
+      was = server(before);
+    } catch (SinkException e) {
+      return null; // an invalid upstream name was never written
+    }
+    if (Registration.addressToRemove(change, context.selector()) != null) {
+      return was;
+    }
+    try {
+      return was.equals(server(change.after())) ? null : was;
+    } catch (SinkException e) {
+      return was; // the new upstream name is invalid: the pod is wanted in no upstream
+    }
+  }
+
+  /** nginx-upsync reads a server key's last segment as IPv4:port; any other address would break the upstream. */
+  private static boolean ipv4(PodState p) {
+    return p.ip() != null && IPV4.matcher(p.ip()).matches();
   }
 
   private void register(Server s, UpsyncEntry entry) throws SinkException {
@@ -152,19 +206,27 @@ public class UpstreamSink implements Sink {
     // A new server makes room for servers kept only because they were the last one.
     for (Server h : new ArrayList<>(heldLast)) {
       if (h.upstream().equals(s.upstream())) {
-        scheduler.execute(() -> finishDrain(h));
+        scheduler.execute(() -> {
+          if (heldLast.contains(h)) { // not already freed by an earlier registration
+            finishDrain(h);
+          }
+        });
       }
     }
   }
 
   private void drain(Server s, UpsyncEntry downEntry) throws SinkException {
-    if (registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
-      markUp(s, false);
-      drained.inc();
-      log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
-          context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
-      scheduleDeletion(s, config.drainDelay().toMillis());
+    if (!registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
+      conflicts.inc();
+      log.log(Level.WARNING, "drain left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}: sink={3}",
+          s.upstream(), s.address(), s.cluster(), context.name());
+      return;
     }
+    markUp(s, false);
+    drained.inc();
+    log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
+        context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
+    scheduleDeletion(s, config.drainDelay().toMillis());
   }
 
   private void scheduleDeletion(Server s, long delayMillis) {
@@ -209,6 +271,7 @@ public class UpstreamSink implements Sink {
         delete(s);
       }
     } catch (SinkException | RuntimeException e) {
+      deleteRetries.inc();
       log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
           + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
       scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
@@ -221,6 +284,10 @@ public class UpstreamSink implements Sink {
     if (registry.delete(s.cluster(), s.upstream(), s.address())) {
       deleted.inc();
       log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+    } else {
+      deletesMissed.inc();
+      log.log(Level.WARNING, "deleting a drained server removed nothing (gone, not ours, or changed meanwhile); reconcile looks again: "
+          + "sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
     }
   }
 
@@ -244,7 +311,7 @@ public class UpstreamSink implements Sink {
   private boolean wanted(Server s) {
     String ip = s.address().substring(0, s.address().lastIndexOf(':'));
     for (PodState p : context.pods().podsWithIp(ip)) {
-      if (p.cluster().equals(s.cluster()) && s.address().equals(p.address()) && context.desiredOnline(p)) {
+      if (p.cluster().equals(s.cluster()) && s.address().equals(p.address()) && context.desiredOnline(p) && ipv4(p)) {
         try {
           if (upstreamOf(p).equals(s.upstream())) {
             return true;
@@ -268,7 +335,7 @@ public class UpstreamSink implements Sink {
     Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(context.clusters());
     Map<Server, UpsyncEntry> desired = new HashMap<>();
     for (PodState p : context.pods().pods()) {
-      if (context.desiredOnline(p)) {
+      if (context.desiredOnline(p) && ipv4(p)) {
         try {
           desired.put(server(p), entryOf(p, false));
         } catch (SinkException e) {
@@ -354,10 +421,15 @@ public class UpstreamSink implements Sink {
           try (Held h = shared(s)) {
             if (!wanted(s)) {
               UpsyncEntry e0 = owned.get(s);
-              if (e0.down()) {
-                finish = true;
-              } else {
+              if (!e0.down()) {
                 drain(s, e0.withDown(true));
+              } else if (heldLast.contains(s)) {
+                finish = true; // its drain delay is over: only the last-server rule keeps it
+              } else {
+                // Down when this process found it (a restart mid-drain): how long is unknown, so it gets a whole drain delay.
+                log.log(Level.INFO, "found draining: sink={0} upstream={1} server={2} deleteInMs={3}",
+                    context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
+                scheduleDeletion(s, config.drainDelay().toMillis());
               }
             }
           }
@@ -417,17 +489,21 @@ public class UpstreamSink implements Sink {
   public List<String> plan(List<PodChange> batch) {
     List<String> out = new ArrayList<>();
     for (PodChange c : batch) {
-      try {
-        if (context.desiredOnline(c.after())) {
-          Server s = server(c.after());
-          out.add("put " + s.upstream() + "/" + s.address() + " " + entryOf(c.after(), false).toJson());
+      if (context.desiredOnline(c.after())) {
+        try {
+          if (!ipv4(c.after())) {
+            out.add("reject " + c.key() + ": not an IPv4 address");
+          } else {
+            Server s = server(c.after());
+            out.add("put " + s.upstream() + "/" + s.address() + " " + entryOf(c.after(), false).toJson());
+          }
+        } catch (SinkException e) {
+          out.add("reject " + c.key() + ": " + e.getMessage());
         }
-        String removed = Registration.addressToRemove(c, context.selector());
-        if (removed != null) {
-          out.add("drain " + upstreamOf(c.before()) + "/" + removed + " (down:1, delete after " + config.drainDelay().toMillis() + "ms)");
-        }
-      } catch (SinkException e) {
-        out.add("reject " + c.key() + ": " + e.getMessage());
+      }
+      Server old = serverToRemove(c);
+      if (old != null) {
+        out.add("drain " + old.upstream() + "/" + old.address() + " (down:1, delete after " + config.drainDelay().toMillis() + "ms)");
       }
     }
     return out;

@@ -48,7 +48,8 @@ public final class ConsulSinkFactory implements SinkFactory {
         .withConnectTimeoutMillis(timeout).withReadTimeoutMillis(timeout).withWriteTimeoutMillis(timeout);
     Secret token = c.getSecret("aclToken");
     if (token != null) {
-      b.withAclToken(token.reveal());
+      // As the X-Consul-Token header: withAclToken would append ?token= to every URL, into proxy and access logs.
+      b.withTokenAuth(token.reveal());
     }
     if (c.getString("caFile") != null) {
       Path ca = Path.of(c.getString("caFile"));

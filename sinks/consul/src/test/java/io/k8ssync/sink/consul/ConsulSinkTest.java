@@ -107,8 +107,11 @@ class ConsulSinkTest {
           List<String> goneBefore = List.copyOf(terminated);
           Map<String, UpsyncEntry> view = reader.next(Duration.ofMillis(300));
           views.add(view);
+          // Every pod was ready before the first read: from then on some server must take traffic.
           if (view.isEmpty()) {
             violations.add("empty upstream");
+          } else if (view.values().stream().allMatch(UpsyncEntry::down)) {
+            violations.add("no server with down:0 " + view);
           }
           view.forEach((addr, e) -> {
             if (!e.down() && goneBefore.contains(addr)) {
@@ -140,7 +143,7 @@ class ConsulSinkTest {
 
   @Test
   void aRestartedDaemonMidChurnRemovesNoLiveServer() throws Exception {
-    Sink first = sink(Map.of());
+    Sink first = sink(Map.of("drainDelay", "2s"));
     List<PodState> live = List.of(ready("web-1", "10.0.0.1"), ready("web-2", "10.0.0.2"), ready("web-3", "10.0.0.3"));
     for (PodState p : live) {
       apply(first, null, p);
@@ -150,13 +153,17 @@ class ConsulSinkTest {
     first.close();
     sinks.remove(first);
 
-    Sink second = sink(Map.of("reconcileEvery", "50ms"));
+    Sink second = sink(Map.of("reconcileEvery", "50ms", "drainDelay", "2s"));
     context.pods.addAll(List.of(live.get(0), live.get(1), withReady(live.get(2), false)));
-    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 3);
+    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 2);
     Map<String, UpsyncEntry> view = upstream("web");
+    assertTrue(view.containsKey("10.0.0.3:8080") && view.get("10.0.0.3:8080").down(),
+        "the one that was draining gets its whole drain delay again, not deleted at the first pass: " + view);
+    await().until(() -> !upstream("web").containsKey("10.0.0.3:8080"));
+    view = upstream("web");
     assertFalse(view.get("10.0.0.1:8080").down());
     assertFalse(view.get("10.0.0.2:8080").down());
-    assertFalse(view.containsKey("10.0.0.3:8080"), "the one that was draining is finished");
+    assertEquals(1.0, context.metric("upstream_entries_deleted_total"), "the one that was draining is finished");
   }
 
   @Test
@@ -259,6 +266,50 @@ class ConsulSinkTest {
     Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes());
     assertTrue(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, String.join(" ", cmd) + "\n" + out);
+  }
+
+  @Test
+  void aclTokenTravelsInAHeaderNeverInTheUrl() throws Exception {
+    consul.close();
+    List<String> uris = new CopyOnWriteArrayList<>();
+    List<String> tokens = new CopyOnWriteArrayList<>();
+    // A stand-in for Consul that records what reaches it (and what a proxy's access log would keep).
+    com.sun.net.httpserver.HttpServer fake = com.sun.net.httpserver.HttpServer.create(
+        new java.net.InetSocketAddress(java.net.InetAddress.getLoopbackAddress(), 0), 0);
+    fake.createContext("/", exchange -> {
+      uris.add(exchange.getRequestURI().toString());
+      tokens.add(String.valueOf(exchange.getRequestHeaders().getFirst("X-Consul-Token")));
+      boolean get = "GET".equals(exchange.getRequestMethod());
+      byte[] body = "true".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+      exchange.getResponseHeaders().add("Content-Type", "application/json");
+      exchange.sendResponseHeaders(get ? 404 : 200, get ? -1 : body.length);
+      if (!get) {
+        exchange.getResponseBody().write(body);
+      }
+      exchange.close();
+    });
+    fake.start();
+    try {
+      Path token = Files.createTempFile("consul", ".token");
+      Files.writeString(token, "header-token-7\n");
+      TestSinkContext ctx = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
+          Map.of("url", "http://127.0.0.1:" + fake.getAddress().getPort(), "aclToken", "${file:" + token + "}",
+              "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
+      Sink s = new ConsulSinkFactory().create(ctx);
+      sinks.add(s);
+      try {
+        apply(s, null, ready("web-1", "10.0.0.1"));
+      } catch (SinkException e) {
+        // only what was sent matters here, not how the stand-in's answers were read
+      }
+      assertFalse(uris.isEmpty(), "the sink called the stand-in");
+      for (String uri : uris) {
+        assertFalse(uri.contains("header-token-7") || uri.contains("token="), "token in the URL: " + uri);
+      }
+      assertEquals(List.of("header-token-7"), tokens.stream().distinct().toList(), "every request carries X-Consul-Token");
+    } finally {
+      fake.stop(0);
+    }
   }
 
   @Test

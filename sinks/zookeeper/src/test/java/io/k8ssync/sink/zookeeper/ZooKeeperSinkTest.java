@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -34,6 +35,7 @@ import org.apache.curator.test.TestingServer;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.ZooDefs;
 import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Stat;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -91,8 +93,28 @@ class ZooKeeperSinkTest {
     return out;
   }
 
+  /**
+   * One view nginx could have seen: null when servers were added or removed while it was read (the
+   * parent's cversion moved), since entries read one by one across such a change never coexisted.
+   */
+  private Map<String, UpsyncEntry> consistentUpstream(String name) throws Exception {
+    Stat before = reader.checkExists().forPath("/nginx/upstreams/" + name);
+    Map<String, UpsyncEntry> view = upstream(name);
+    Stat after = reader.checkExists().forPath("/nginx/upstreams/" + name);
+    if (before == null || after == null) {
+      return before == null && after == null ? view : null;
+    }
+    return before.getCversion() == after.getCversion() ? view : null;
+  }
+
   private static PodState pod(String name, String ip) {
     return ready(name, ip);
+  }
+
+  private static PodState withService(PodState p, String service) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), service, p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
   }
 
   @Test
@@ -159,15 +181,23 @@ class ZooKeeperSinkTest {
     context.pods.addAll(live);
     List<String> terminated = new CopyOnWriteArrayList<>();
     List<String> violations = new CopyOnWriteArrayList<>();
+    java.util.concurrent.atomic.AtomicInteger views = new java.util.concurrent.atomic.AtomicInteger();
     AtomicBoolean reading = new AtomicBoolean(true);
     Thread nginx = new Thread(() -> {
       while (reading.get()) {
         try {
           List<String> goneBefore = List.copyOf(terminated);
-          Map<String, UpsyncEntry> view = upstream("web");
+          Map<String, UpsyncEntry> view = consistentUpstream("web");
+          if (view == null) {
+            continue;
+          }
+          views.incrementAndGet();
           List<String> up = view.entrySet().stream().filter(e -> !e.getValue().down()).map(Map.Entry::getKey).toList();
+          // Every pod was ready before the first read: from then on some server must take traffic.
           if (view.isEmpty()) {
             violations.add("empty upstream");
+          } else if (up.isEmpty()) {
+            violations.add("no server with down:0 " + view);
           }
           for (String gone : goneBefore) {
             if (up.contains(gone)) {
@@ -194,6 +224,117 @@ class ZooKeeperSinkTest {
     reading.set(false);
     nginx.join();
     assertEquals(List.of(), violations);
+    assertTrue(views.get() > 0, "the reader saw the upstream");
+  }
+
+  @Test
+  void aServiceChangeAtTheSameAddressDrainsTheOldUpstreamEntry() throws Exception {
+    Sink s = sink(Map.of());
+    context.synced = false; // no reconcile pass: only the change below may move the server
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    apply(s, null, a);
+    apply(s, null, b);
+    context.pods.addAll(List.of(a, b));
+
+    PodState moved = withService(a, "api"); // same uid, same address, another upstream
+    context.pods.set(0, moved);
+    apply(s, a, moved);
+    assertFalse(upstream("api").get("10.0.0.1:8080").down(), "registered in its new upstream");
+    assertTrue(upstream("web").get("10.0.0.1:8080").down(), "drained at once in its old one");
+    await().until(() -> upstream("web").keySet().equals(Set.of("10.0.0.2:8080")));
+    assertFalse(upstream("api").get("10.0.0.1:8080").down(), "deleting the old entry leaves the new one alone");
+    assertEquals(1.0, context.metric("upstream_entries_deleted_total"));
+  }
+
+  @Test
+  void aPodWithoutAnIpv4AddressIsRejectedCountedAndNeverWritten() throws Exception {
+    Sink s = sink(Map.of());
+    PodState v4 = pod("web-1", "10.0.0.1");
+    PodState v6 = pod("web-2", "fd00:10::2");
+    apply(s, null, v4);
+    apply(s, null, v6);
+    context.pods.addAll(List.of(v4, v6));
+    assertEquals(Set.of("10.0.0.1:8080"), upstream("web").keySet(), "upsync needs IPv4:port keys");
+    assertEquals(1.0, context.metric("upstream_entries_rejected_total", "not_ipv4"));
+
+    UpstreamTestAccess.reconcile(s);
+    assertEquals(Set.of("10.0.0.1:8080"), upstream("web").keySet(), "reconcile does not write it either");
+
+    context.pods.set(1, withTerminating(v6));
+    apply(s, v6, withTerminating(v6));
+    assertEquals(Set.of("10.0.0.1:8080"), upstream("web").keySet(), "nor does its offline");
+    assertEquals(0.0, context.metric("upstream_entries_drained_total"));
+  }
+
+  @Test
+  void aRestartLetsADrainingServerServeItsWholeDrainDelay() throws Exception {
+    Sink first = sink(Map.of("drainDelay", "2s"));
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    PodState c = pod("web-3", "10.0.0.3");
+    for (PodState p : List.of(a, b, c)) {
+      apply(first, null, p);
+    }
+    apply(first, c, withReady(c, false));
+    first.close(); // mid-drain: web-3 is down:1, its deletion never ran
+    sinks.remove(first);
+
+    Sink second = sink(Map.of("drainDelay", "2s", "reconcileEvery", "50ms"));
+    context.pods.addAll(List.of(a, b, withReady(c, false)));
+    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 2);
+    Map<String, UpsyncEntry> view = upstream("web");
+    assertTrue(view.containsKey("10.0.0.3:8080") && view.get("10.0.0.3:8080").down(),
+        "still draining after the restart, not deleted at the first pass: " + view);
+    await().until(() -> !upstream("web").containsKey("10.0.0.3:8080"));
+    assertEquals(1.0, context.metric("upstream_entries_deleted_total"));
+    assertTrue(upstream("web").values().stream().noneMatch(UpsyncEntry::down));
+    second.close();
+  }
+
+  @Test
+  void aRefusedDrainAndADeletionThatRemovedNothingAreCounted() throws Exception {
+    Sink s = sink(Map.of("drainDelay", "2s"));
+    context.synced = false; // no reconcile pass: only the changes below act
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    PodState c = pod("web-3", "10.0.0.3");
+    for (PodState p : List.of(a, b, c)) {
+      apply(s, null, p);
+    }
+    context.pods.addAll(List.of(a, b, c));
+
+    // Someone took web-1's key over (our marker is gone): the drain must leave it alone, visibly.
+    reader.delete().forPath("/k8s-sync/owners/c1/web/10.0.0.1:8080");
+    context.pods.set(0, withReady(a, false));
+    apply(s, a, withReady(a, false));
+    assertFalse(upstream("web").get("10.0.0.1:8080").down(), "a foreign key is not written");
+    assertEquals(1.0, context.metric("upstream_foreign_entries_total"));
+
+    // Someone removed web-2's node while it drained: the deletion finds nothing to remove.
+    context.pods.set(1, withReady(b, false));
+    apply(s, b, withReady(b, false));
+    reader.delete().forPath("/nginx/upstreams/web/10.0.0.2:8080");
+    await().until(() -> context.metric("upstream_deletes_missed_total") == 1.0);
+    assertEquals(0.0, context.metric("upstream_entries_deleted_total"));
+  }
+
+  @Test
+  void aFailedDeletionIsCountedAndRetried() throws Exception {
+    Sink s = sink(Map.of("drainDelay", "1s"));
+    context.synced = false; // no reconcile pass: only the drain timer deletes
+    PodState a = pod("web-1", "10.0.0.1");
+    PodState b = pod("web-2", "10.0.0.2");
+    apply(s, null, a);
+    apply(s, null, b);
+    context.pods.addAll(List.of(withReady(a, false), b));
+    apply(s, a, withReady(a, false));
+    zk.stop();
+    await().atMost(java.time.Duration.ofSeconds(20)).until(() -> context.metric("upstream_delete_retries_total") >= 1);
+    zk.restart();
+    await().atMost(java.time.Duration.ofSeconds(30)).ignoreExceptions()
+        .until(() -> upstream("web").keySet().equals(Set.of("10.0.0.2:8080")));
+    assertEquals(1.0, context.metric("upstream_entries_deleted_total"));
   }
 
   @Test
