@@ -8,9 +8,13 @@ COPY sinks/api/pom.xml sinks/api/
 COPY sinks/http/pom.xml sinks/http/
 COPY sinks/zookeeper/pom.xml sinks/zookeeper/
 COPY sinks/consul/pom.xml sinks/consul/
+COPY sinks/mysql/pom.xml sinks/mysql/
+COPY sinks/kafka/pom.xml sinks/kafka/
 COPY sync-daemon/pom.xml sync-daemon/
 COPY benchmarks/pom.xml benchmarks/
-RUN mvn -B -ntp -q -pl sync-daemon -am dependency:go-offline -DexcludeReactor=true || true
+# Every module of pom.xml must be here or Maven refuses to start. From 3.9.0 go-offline skips this
+# build's own modules instead of looking for them (unbuilt yet) in a repository.
+RUN mvn -B -ntp -q -pl sync-daemon -am org.apache.maven.plugins:maven-dependency-plugin:3.9.0:go-offline -DexcludeReactor=true
 COPY . .
 RUN mvn -B -ntp -q -pl sync-daemon -am -DskipTests package
 

@@ -13,7 +13,12 @@ public interface SinkMetrics {
   Histogram histogram(String name, String help, String... labelNames);
 
   interface Counter {
-    void inc(String... labelValues);
+    /** Adds {@code amount} (not negative), e.g. the rows one statement wrote. */
+    void inc(long amount, String... labelValues);
+
+    default void inc(String... labelValues) {
+      inc(1, labelValues);
+    }
   }
 
   interface Gauge {

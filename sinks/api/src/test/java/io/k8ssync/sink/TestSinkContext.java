@@ -66,7 +66,7 @@ public final class TestSinkContext implements SinkContext {
     return new SinkMetrics() {
       @Override
       public Counter counter(String n, String help, String... labelNames) {
-        return values -> add(n, values, 1);
+        return (amount, values) -> add(n, values, amount);
       }
 
       @Override

@@ -27,7 +27,7 @@ final class PrometheusSinkMetrics implements SinkMetrics {
   public Counter counter(String name, String help, String... labelNames) {
     io.prometheus.metrics.core.metrics.Counter c = shared(name, () -> io.prometheus.metrics.core.metrics.Counter.builder()
         .name(DaemonMetrics.PREFIX + name).help(help).labelNames(withSink(labelNames)).register(registry));
-    return values -> c.labelValues(withSink(sink, values)).inc();
+    return (amount, values) -> c.labelValues(withSink(sink, values)).inc(amount);
   }
 
   @Override

@@ -22,6 +22,8 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
+import org.apache.kafka.common.errors.AuthenticationException;
+import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -40,6 +42,7 @@ final class KafkaSink implements Sink {
   private final Config config;
   private final System.Logger log;
   private final SinkMetrics.Counter events;
+  private final SinkMetrics.Counter errors;
   private volatile KafkaProducer<String, String> producer;
 
   KafkaSink(SinkContext context) {
@@ -50,6 +53,8 @@ final class KafkaSink implements Sink {
     this.log = context.logger();
     this.props = properties(config);
     this.events = context.metrics().counter("kafka_events_total", "Events acknowledged by the broker, by type", "type");
+    this.errors = context.metrics().counter("kafka_errors_total",
+        "Failures the broker's answer explains, by kind (topic_create, authentication, authorization)", "kind");
   }
 
   static Properties properties(Config c) {
@@ -78,10 +83,16 @@ final class KafkaSink implements Sink {
           ? "org.apache.kafka.common.security.plain.PlainLoginModule"
           : "org.apache.kafka.common.security.scram.ScramLoginModule";
       p.put("sasl.mechanism", c.getString("saslMechanism"));
-      p.put("sasl.jaas.config", module + " required username=\"" + c.getString("saslUsername") + "\" password=\""
-          + (password == null ? "" : password.reveal()) + "\";");
+      p.put("sasl.jaas.config", module + " required username=" + jaasQuoted(c.getString("saslUsername"))
+          + " password=" + jaasQuoted(password == null ? "" : password.reveal()) + ";");
     }
     return p;
+  }
+
+  /** A JAAS quoted string: a double quote or backslash in a password must neither end it nor add options. */
+  static String jaasQuoted(String value) {
+    String v = value == null ? "" : value;
+    return "\"" + v.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
   }
 
   @Override
@@ -109,9 +120,11 @@ final class KafkaSink implements Sink {
         log.log(Level.INFO, "created topic {0}", topic);
       } catch (ExecutionException e) {
         if (!(e.getCause() instanceof TopicExistsException)) {
+          errors.inc("topic_create");
           log.log(Level.WARNING, "could not create topic " + topic + ": " + e.getCause());
         }
       } catch (Exception e) {
+        errors.inc("topic_create");
         log.log(Level.WARNING, "could not create topic " + topic + ": " + e);
       }
     }
@@ -150,9 +163,8 @@ final class KafkaSink implements Sink {
       }
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
-      if (cause instanceof org.apache.kafka.common.errors.AuthorizationException
-          || cause instanceof org.apache.kafka.common.errors.AuthenticationException
-          || cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
+      throwIfRefused(cause);
+      if (cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
         throw SinkException.fatal("events refused by the broker: " + cause, cause);
       }
       // Timeouts, a broker down, a leader moving: retry the batch; ids let consumers drop duplicates.
@@ -161,9 +173,39 @@ final class KafkaSink implements Sink {
       Thread.currentThread().interrupt();
       throw SinkException.retriable("interrupted while sending events", e);
     } catch (org.apache.kafka.common.KafkaException e) {
+      throwIfRefused(e);
       throw SinkException.retriable("events not sent: " + e, e);
     }
     types.forEach(events::inc);
+  }
+
+  /**
+   * A refused login or missing ACL is fixed by an operator, so the events stay queued and are retried (the
+   * failing-sink alert pages meanwhile). The producer is replaced: an idempotent producer whose producer-id
+   * request was refused stays failed for good.
+   */
+  private void throwIfRefused(Throwable failure) throws SinkException {
+    for (Throwable t = failure; t != null; t = t.getCause()) {
+      if (t instanceof AuthenticationException || t instanceof AuthorizationException) {
+        String kind = t instanceof AuthenticationException ? "authentication" : "authorization";
+        errors.inc(kind);
+        log.log(Level.WARNING, "broker refused the sink ({0}), events kept for retry: sink={1} user={2} topic={3} error={4}",
+            kind, context.name(), config.getString("saslUsername"), topic, t.getMessage());
+        discardProducer();
+        throw SinkException.retriable("events refused by the broker (" + kind + "): " + t.getMessage(), t);
+      }
+    }
+  }
+
+  private void discardProducer() {
+    KafkaProducer<String, String> p;
+    synchronized (this) {
+      p = producer;
+      producer = null;
+    }
+    if (p != null) {
+      p.close(java.time.Duration.ZERO);
+    }
   }
 
   @Override

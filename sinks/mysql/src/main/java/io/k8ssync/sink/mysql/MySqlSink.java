@@ -22,8 +22,10 @@ import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -50,6 +52,7 @@ final class MySqlSink implements Sink {
   private final ScheduledExecutorService scheduler;
   private final SinkMetrics.Counter rows;
   private final SinkMetrics.Counter purged;
+  private final SinkMetrics.Counter errors;
   private final Reconciliation reconciliation;
   private volatile boolean migrated;
 
@@ -79,6 +82,7 @@ final class MySqlSink implements Sink {
     SinkMetrics m = context.metrics();
     rows = m.counter("mysql_rows_written_total", "Pod rows upserted (inserted, updated or marked deleted)");
     purged = m.counter("mysql_rows_purged_total", "Rows of deleted pods purged after the retention");
+    errors = m.counter("mysql_errors_total", "Failures of the sink's own background work, by kind (purge)", "kind");
   }
 
   @Override
@@ -122,17 +126,49 @@ final class MySqlSink implements Sink {
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
     ensureSchema();
-    List<Row> rowsToWrite = new ArrayList<>(batch.size());
     long now = System.currentTimeMillis();
+    try {
+      upsert(rowsOf(batch, now));
+    } catch (SinkException e) {
+      if (e.retriable() || batch.size() == 1) {
+        throw e;
+      }
+      // One bad pod must not cost the others their rows: find it by writing them one at a time.
+      applyOneByOne(batch, now);
+    }
+  }
+
+  private void applyOneByOne(List<PodChange> batch, long now) throws SinkException {
+    Set<String> rejected = new LinkedHashSet<>();
+    SinkException last = null;
     for (PodChange c : batch) {
-      PodState p = c.latest();
-      rowsToWrite.add(new Row(p, c.after() == null ? now : 0, now));
-      if (c.before() != null && c.after() != null && !c.before().uid().equals(c.after().uid())) {
-        // The name was reused by a new incarnation: the old one is gone.
-        rowsToWrite.add(new Row(c.before(), now, now));
+      try {
+        upsert(rowsOf(List.of(c), now));
+      } catch (SinkException e) {
+        if (e.retriable()) {
+          throw e;
+        }
+        rejected.add(c.key());
+        last = e;
       }
     }
-    upsert(rowsToWrite);
+    if (last != null) {
+      throw SinkException.partial(rejected.size() + " of " + batch.size() + " pods rejected, last: " + last.getMessage(),
+          last.getCause(), false, rejected);
+    }
+  }
+
+  private static List<Row> rowsOf(List<PodChange> batch, long now) {
+    List<Row> out = new ArrayList<>(batch.size());
+    for (PodChange c : batch) {
+      PodState p = c.latest();
+      out.add(new Row(p, c.after() == null ? now : 0, now));
+      if (c.before() != null && c.after() != null && !c.before().uid().equals(c.after().uid())) {
+        // The name was reused by a new incarnation: the old one is gone.
+        out.add(new Row(c.before(), now, now));
+      }
+    }
+    return out;
   }
 
   /** One row to write; {@code deletedAt} 0 for a live pod. */
@@ -165,7 +201,7 @@ final class MySqlSink implements Sink {
         ps.setLong(i++, version(p));
       }
       ps.executeUpdate();
-      rows.inc();
+      rows.inc(batch.size());
     } catch (SQLException e) {
       throw failure("upsert of " + batch.size() + " pods", e);
     }
@@ -219,6 +255,7 @@ final class MySqlSink implements Sink {
     try {
       purge();
     } catch (SinkException | RuntimeException e) {
+      errors.inc("purge");
       log.log(Level.WARNING, "purge failed, the next run tries again: sink=" + context.name() + " error=" + e.getMessage());
     }
   }
@@ -239,7 +276,7 @@ final class MySqlSink implements Sink {
       throw failure("purge", e);
     }
     if (total > 0) {
-      purged.inc();
+      purged.inc(total);
       log.log(Level.INFO, "purged deleted pods past retention: sink={0} rows={1}", context.name(), total);
     }
     return total;
@@ -299,13 +336,21 @@ final class MySqlSink implements Sink {
     }
   }
 
-  /** Data errors (SQL state classes 22, 23) and syntax errors (42) cannot succeed on retry; the rest can. */
-  private static SinkException failure(String what, SQLException e) {
-    String state = e.getSQLState() == null ? "" : e.getSQLState();
-    if (state.startsWith("22") || state.startsWith("23") || state.startsWith("42")) {
-      return SinkException.fatal(what + " rejected by the database: " + e.getMessage(), e);
-    }
-    return SinkException.retriable(what + " failed: " + e.getMessage(), e);
+  /** A dropped table and refused grants are retried like an outage; only bad data or bad SQL drops the change. */
+  private SinkException failure(String what, SQLException e) {
+    return switch (SqlErrors.classify(e)) {
+      case TABLE_MISSING -> {
+        if (migrated) {
+          migrated = false;
+          log.log(Level.WARNING, "table missing, the next attempt migrates the schema again: sink={0} table={1}",
+              context.name(), table);
+        }
+        yield SinkException.retriable(what + " failed, table missing: " + e.getMessage(), e);
+      }
+      case ACCESS_DENIED -> SinkException.retriable(what + " denied, check the database user's grants: " + e.getMessage(), e);
+      case REJECTED -> SinkException.fatal(what + " rejected by the database: " + e.getMessage(), e);
+      case RETRIABLE -> SinkException.retriable(what + " failed: " + e.getMessage(), e);
+    };
   }
 
   @Override

@@ -61,6 +61,11 @@ final class Schema {
           rs.next();
           current = rs.getInt(1);
         }
+        if (current > 0 && !exists(c, table)) {
+          // The table was dropped under us: its recorded versions describe nothing now, so build it again from 1.
+          s.execute("DELETE FROM " + versions);
+          current = 0;
+        }
         List<String> all = migrations(table);
         for (int v = current + 1; v <= all.size(); v++) {
           s.execute(all.get(v - 1));
@@ -72,6 +77,16 @@ final class Schema {
         return all.size();
       } finally {
         s.executeQuery("SELECT RELEASE_LOCK('" + versions + "')").close();
+      }
+    }
+  }
+
+  private static boolean exists(Connection c, String table) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement(
+        "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?")) {
+      p.setString(1, table);
+      try (ResultSet rs = p.executeQuery()) {
+        return rs.next() && rs.getInt(1) > 0;
       }
     }
   }

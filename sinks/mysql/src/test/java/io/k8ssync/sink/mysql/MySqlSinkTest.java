@@ -137,7 +137,7 @@ class MySqlSinkTest {
     assertNotNull(query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-web-1").get(0), "soft delete");
     assertEquals(List.of("web-1"), query("SELECT name FROM " + table + " WHERE ip = ?", "10.0.0.1"), "still queryable");
     await().until(() -> query("SELECT uid FROM " + table).isEmpty());
-    assertTrue(context.metric("mysql_rows_purged_total") >= 1);
+    assertEquals(1.0, context.metric("mysql_rows_purged_total"), "one row purged, counted once");
   }
 
   @Test
@@ -151,6 +151,43 @@ class MySqlSinkTest {
         && query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-old-1").get(0) != null);
     assertNull(query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-web-1").get(0));
     assertTrue(context.metric("reconcile_drift_total", "orphan") >= 1);
+  }
+
+  @Test
+  void rowsAreCountedOnePerPod() throws Exception {
+    Sink s = sink(Map.of());
+    s.apply(List.of(PodChange.of("c1/ns/web-1", null, ready("web-1", "10.0.0.1")),
+        PodChange.of("c1/ns/web-2", null, ready("web-2", "10.0.0.2"))));
+    assertEquals(2.0, context.metric("mysql_rows_written_total"));
+  }
+
+  @Test
+  void aDroppedTableIsRetriableAndTheNextApplyCreatesItAgain() throws Exception {
+    Sink s = sink(Map.of());
+    context.synced = false; // no reconcile pass may meet the missing table before the apply does
+    apply(s, null, ready("web-1", "10.0.0.1"));
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      st.execute("DROP TABLE " + table);
+    }
+    PodState web2 = ready("web-2", "10.0.0.2");
+    SinkException e = assertThrows(SinkException.class, () -> apply(s, null, web2));
+    assertTrue(e.retriable(), e.getMessage());
+    apply(s, null, web2);
+    assertEquals(List.of("web-2"), query("SELECT name FROM " + table));
+    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated again, recorded once");
+  }
+
+  @Test
+  void aRejectedPodIsDroppedAloneAndTheRestOfTheBatchIsWritten() throws Exception {
+    Sink s = sink(Map.of());
+    PodState tooLong = ready("x".repeat(300), "10.0.0.9"); // longer than the name and uid columns
+    SinkException e = assertThrows(SinkException.class, () -> s.apply(List.of(
+        PodChange.of("c1/ns/web-1", null, ready("web-1", "10.0.0.1")),
+        PodChange.of(tooLong.key(), null, tooLong),
+        PodChange.of("c1/ns/web-2", null, ready("web-2", "10.0.0.2")))));
+    assertFalse(e.retriable(), e.getMessage());
+    assertEquals(java.util.Set.of(tooLong.key()), e.failedKeys());
+    assertEquals(List.of("web-1", "web-2"), query("SELECT name FROM " + table + " ORDER BY name"));
   }
 
   @Test
