@@ -22,8 +22,14 @@ final class Clients {
       } catch (IOException e) {
         throw new UncheckedIOException("cannot read kubeconfig " + spec.kubeconfig() + " of cluster " + spec.scope().cluster(), e);
       }
+    } else if (spec.inCluster()) {
+      // The pod's service account only: a kubeconfig found by the default lookup ($KUBECONFIG,
+      // ~/.kube/config) must not win over it. The switch is process-wide because fabric8 reads it
+      // again when it refreshes the (rotating) token; ConfigLoader allows no default-lookup
+      // cluster beside an in-cluster one.
+      System.setProperty(Config.KUBERNETES_AUTH_TRYKUBECONFIG_SYSTEM_PROPERTY, "false");
+      config = Config.autoConfigure(null);
     } else {
-      // In a pod with no kubeconfig, autoConfigure uses the service account token.
       config = Config.autoConfigure(spec.context());
     }
     return new KubernetesClientBuilder().withConfig(config).build();

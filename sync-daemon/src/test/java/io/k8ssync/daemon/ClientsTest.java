@@ -1,0 +1,53 @@
+package io.k8ssync.daemon;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.k8ssync.daemon.config.DaemonConfig;
+import io.k8ssync.daemon.informer.ClusterInformers;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** How a cluster is reached: in-cluster means the service account, even where a kubeconfig lies around. */
+class ClientsTest {
+
+  @Test
+  void inClusterUsesTheServiceAccountNotAKubeconfigFoundByTheDefaultLookup(@TempDir Path dir) throws Exception {
+    Path kubeconfig = dir.resolve("config");
+    Files.writeString(kubeconfig, String.join("\n",
+        "apiVersion: v1", "kind: Config",
+        "clusters: [{name: c, cluster: {server: 'https://from-kubeconfig.invalid:6443'}}]",
+        "users: [{name: u, user: {token: kubeconfig-token}}]",
+        "contexts: [{name: c, context: {cluster: c, user: u}}]", "current-context: c", ""));
+    Path token = dir.resolve("token");
+    Files.writeString(token, "service-account-token");
+    Map<String, String> props = Map.of(
+        Config.KUBERNETES_KUBECONFIG_FILE, kubeconfig.toString(),
+        Config.KUBERNETES_SERVICE_HOST_PROPERTY, "10.96.0.1",
+        Config.KUBERNETES_SERVICE_PORT_PROPERTY, "443",
+        Config.KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN_FILE_SYSTEM_PROPERTY, token.toString());
+    props.forEach(System::setProperty);
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    try {
+      try (KubernetesClient lookup = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, null, null))) {
+        assertTrue(lookup.getConfiguration().getMasterUrl().contains("from-kubeconfig.invalid"),
+            "the default lookup finds the kubeconfig: " + lookup.getConfiguration().getMasterUrl());
+      }
+      try (KubernetesClient inCluster = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, true, null, null))) {
+        assertTrue(inCluster.getConfiguration().getMasterUrl().startsWith("https://10.96.0.1:443"),
+            inCluster.getConfiguration().getMasterUrl());
+        assertEquals("service-account-token", inCluster.getConfiguration().getAutoOAuthToken());
+      }
+    } finally {
+      props.keySet().forEach(System::clearProperty);
+      System.clearProperty(Config.KUBERNETES_AUTH_TRYKUBECONFIG_SYSTEM_PROPERTY);
+    }
+  }
+}
