@@ -24,7 +24,9 @@ import java.util.function.LongSupplier;
  *   <li>a failed change goes back with {@link #retry}, merged in front of anything newer, and the
  *       key stays blocked until its backoff has passed, so per-pod order holds across failures;</li>
  *   <li>the number of pending keys is bounded: {@link #add} refuses a new key when full (the
- *       caller counts and logs it); merges and retries are always taken.</li>
+ *       caller counts and logs it); merges, retries and the next state of a key in flight are
+ *       always taken;</li>
+ *   <li>a standby can {@link #expire} what it queued long ago.</li>
  * </ul>
  * Thread-safe; one lock guards all state.
  */
@@ -50,7 +52,8 @@ public final class WorkQueue {
     }
   }
 
-  private record Pending(List<PodChange> changes, long since) {}
+  /** Changes not yet taken: {@code since} when the oldest was queued, {@code latest} the newest (nanoTime). */
+  private record Pending(List<PodChange> changes, long since, long latest) {}
 
   /** What {@link #add} did with a change. */
   public enum Outcome { QUEUED, MERGED, FULL, SHUT_DOWN }
@@ -109,19 +112,23 @@ public final class WorkQueue {
         return Outcome.SHUT_DOWN;
       }
       Pending pending = dirty.get(key);
+      long now = nanoTime.getAsLong();
       if (pending != null && coalesce) {
-        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since()));
+        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since(), now));
         return Outcome.MERGED;
       }
-      if ((coalesce ? dirty.size() : pendingChanges) >= capacity) {
+      // A pod being applied right now always gets its newest state queued (at most one extra key
+      // per worker): refusing it would leave the sink with an older state than the cache.
+      boolean full = coalesce ? dirty.size() >= capacity && !processing.containsKey(key) : pendingChanges >= capacity;
+      if (full) {
         return Outcome.FULL;
       }
       pendingChanges++;
       if (pending != null) {
-        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since()));
+        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since(), now));
         return Outcome.MERGED;
       }
-      dirty.put(key, new Pending(List.of(change), nanoTime.getAsLong()));
+      dirty.put(key, new Pending(List.of(change), now, now));
       if (!processing.containsKey(key) && !blocked.contains(key)) {
         ready.addLast(key);
         notEmpty.signal();
@@ -188,7 +195,7 @@ public final class WorkQueue {
       Pending newer = dirty.get(key);
       List<PodChange> all = newer == null ? join(item.changes(), List.of()) : join(item.changes(), newer.changes());
       pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
-      dirty.put(key, new Pending(all, item.since()));
+      dirty.put(key, new Pending(all, item.since(), newer == null ? nanoTime.getAsLong() : newer.latest()));
       blocked.add(key);
     } finally {
       lock.unlock();
@@ -203,6 +210,37 @@ public final class WorkQueue {
         ready.addLast(key);
         notEmpty.signal();
       }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Removes the pods whose newest queued change is older than {@code maxAgeNanos} and that are
+   * neither in flight nor waiting for a retry. A standby uses it to keep only the recent changes
+   * that a takeover replays. Returns the number of changes removed (the caller counts and logs them).
+   */
+  public int expire(long maxAgeNanos) {
+    lock.lock();
+    try {
+      long cutoff = nanoTime.getAsLong() - maxAgeNanos;
+      int removed = 0;
+      var it = dirty.entrySet().iterator();
+      while (it.hasNext()) {
+        var e = it.next();
+        Pending p = e.getValue();
+        if (p.latest() - cutoff < 0 && !processing.containsKey(e.getKey()) && !blocked.contains(e.getKey())) {
+          int n = coalesce ? 1 : p.changes().size();
+          pendingChanges -= n;
+          removed += p.changes().size();
+          it.remove();
+        }
+      }
+      if (removed > 0) {
+        ready.removeIf(k -> !dirty.containsKey(k));
+        signalIfIdle();
+      }
+      return removed;
     } finally {
       lock.unlock();
     }

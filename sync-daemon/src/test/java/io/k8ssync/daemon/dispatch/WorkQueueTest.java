@@ -147,4 +147,42 @@ class WorkQueueTest {
     queue.done(takeAll().get(0));
     assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS));
   }
+
+  @Test
+  void aFullQueueStillTakesTheNextStateOfAKeyInFlight() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    PodState c = ready("c", "10.0.0.3");
+    PodState d = ready("d", "10.0.0.4");
+    queue.add(PodChange.of(a1.key(), null, a1));
+    WorkQueue.Item inFlight = takeAll().get(0);
+    queue.add(PodChange.of(b.key(), null, b));
+    queue.add(PodChange.of(c.key(), null, c));
+    queue.add(PodChange.of(d.key(), null, d));
+    assertEquals(WorkQueue.Outcome.FULL, queue.add(PodChange.of("ns/e", null, ready("e", "10.0.0.5"))), "a new key is refused");
+    assertEquals(WorkQueue.Outcome.QUEUED, queue.add(PodChange.of(a1.key(), a1, a2)), "the pod being applied is not");
+    queue.done(inFlight);
+    List<WorkQueue.Item> rest = takeAll();
+    assertEquals(4, rest.size());
+    assertSame(a2, rest.get(3).change().after(), "its newest state runs after the one in flight");
+  }
+
+  @Test
+  void expireForgetsOnlyPodsWhoseNewestChangeIsOldAndNotInFlightOrRetrying() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    PodState c = ready("c", "10.0.0.3");
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.add(PodChange.of(b.key(), null, b));
+    queue.add(PodChange.of(c.key(), null, c));
+    WorkQueue.Item aItem = queue.take(1, 0, TimeUnit.MILLISECONDS).get(0);
+    queue.retry(aItem); // a waits for its backoff
+    now.addAndGet(TimeUnit.SECONDS.toNanos(90));
+    queue.add(PodChange.of(c.key(), c, withReady(c, false))); // c changed again just now
+    assertEquals(1, queue.expire(TimeUnit.SECONDS.toNanos(60)), "only b: a is retrying, c changed recently");
+    assertEquals(2, queue.depth());
+    queue.release(a1.key());
+    List<WorkQueue.Item> left = takeAll();
+    assertEquals(List.of(c.key(), a1.key()), left.stream().map(WorkQueue.Item::key).toList());
+    assertNull(left.get(0).change().before(), "c keeps all it queued: created, then unready");
+    assertEquals(0, queue.expire(0), "nothing is pending");
+  }
 }
