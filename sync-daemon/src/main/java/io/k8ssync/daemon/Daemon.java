@@ -9,9 +9,11 @@ import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.dispatch.Dispatcher;
 import io.k8ssync.daemon.dispatch.SinkRunner;
+import io.k8ssync.daemon.ha.LeaderElection;
 import io.k8ssync.daemon.informer.ClusterInformers;
 import io.k8ssync.daemon.metrics.DaemonMetrics;
 import io.k8ssync.daemon.metrics.HealthServer;
+import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.PodStateView;
 import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.Sink;
@@ -22,11 +24,14 @@ import io.k8ssync.sink.config.Config;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import java.io.IOException;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.Collection;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -52,6 +57,8 @@ public final class Daemon implements AutoCloseable {
   private final Dispatcher dispatcher;
   private final Map<String, ClusterInformers> informers = new LinkedHashMap<>();
   private final List<KubernetesClient> ownedClients = new ArrayList<>();
+  private final DaemonConfig.LeaderElectionSpec leaderSpec;
+  private LeaderElection election;
   private HealthServer http;
   private CompletableFuture<Void> synced = new CompletableFuture<>();
 
@@ -67,6 +74,7 @@ public final class Daemon implements AutoCloseable {
     this.dryRun = dryRun || config.dryRun();
     this.metrics = new DaemonMetrics(new PrometheusRegistry());
     this.dispatcher = new Dispatcher(metrics);
+    this.leaderSpec = config.leaderElection();
   }
 
   /** Starts sinks, the HTTP endpoints, then the informers. Fails if a sink cannot start. */
@@ -92,8 +100,23 @@ public final class Daemon implements AutoCloseable {
       LOG.info("sink started: sink={} type={} selector={}", spec.name(), spec.type(), spec.selector());
     }
     cache.addListener(dispatcher);
+    if (leaderSpec != null) {
+      // A standby from the start: changes queue up, nothing is applied until the Lease is ours.
+      dispatcher.deactivate();
+      metrics.leader.set(0);
+      Duration retention = leaderSpec.standbyRetention();
+      long every = Math.max(100, retention.toMillis() / 4);
+      dispatcher.timer().scheduleWithFixedDelay(() -> {
+        try {
+          dispatcher.expireStandby(retention);
+        } catch (RuntimeException e) {
+          LOG.warn("standby queue expiry failed, next period tries again", e);
+        }
+      }, every, every, TimeUnit.MILLISECONDS);
+    } else {
+      metrics.leader.set(1);
+    }
     dispatcher.start();
-    metrics.leader.set(1);
 
     metrics.gauge("cache_pods", "Pods in the in-memory cache", cache::size);
     metrics.gaugePerKey("informer_synced", "1 once the cluster's informers delivered their initial list",
@@ -106,9 +129,13 @@ public final class Daemon implements AutoCloseable {
     LOG.info("http endpoints up: port={} paths=/metrics,/healthz,/readyz", http.port());
 
     List<CompletableFuture<Void>> starts = new ArrayList<>();
+    KubernetesClient leaseClient = null;
     for (DaemonConfig.ClusterSpec spec : config.clusters()) {
       KubernetesClient client = clients.apply(spec);
       ownedClients.add(client);
+      if (leaderSpec != null && leaderSpec.cluster().equals(spec.scope().cluster())) {
+        leaseClient = client;
+      }
       ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics);
       informers.put(spec.scope().cluster(), ci);
     }
@@ -118,6 +145,27 @@ public final class Daemon implements AutoCloseable {
     }
     synced = CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new))
         .thenRun(() -> LOG.info("all informers synced: pods={}", cache.size()));
+    if (leaderSpec != null) {
+      election = new LeaderElection(leaseClient, leaderSpec, new LeaderElection.Listener() {
+        @Override public void startedLeading() {
+          metrics.leaderTransitions.labelValues("leader").inc();
+          metrics.leader.set(1);
+          dispatcher.activate();
+        }
+
+        @Override public void stoppedLeading() {
+          dispatcher.deactivate();
+          metrics.leader.set(0);
+          metrics.leaderTransitions.labelValues("standby").inc();
+        }
+      });
+      election.start();
+    }
+  }
+
+  /** True while this instance applies changes: always without leader election. */
+  public boolean leading() {
+    return leaderSpec == null || (election != null && election.leading());
   }
 
   private SinkContext context(DaemonConfig.SinkSpec spec) {
@@ -125,7 +173,13 @@ public final class Daemon implements AutoCloseable {
     java.util.Set<String> clusterNames = config.clusters().stream().map(c -> c.scope().cluster())
         .collect(java.util.stream.Collectors.toUnmodifiableSet());
     boolean dry = dryRun;
-    PodStateView view = cache;
+    // Sinks reconcile, re-assert and purge only once synced: a standby never counts as synced.
+    PodStateView view = new PodStateView() {
+      @Override public boolean synced() { return cache.synced() && leading(); }
+      @Override public Collection<PodState> pods() { return cache.pods(); }
+      @Override public Collection<PodState> podsOfService(String service) { return cache.podsOfService(service); }
+      @Override public Collection<PodState> podsWithIp(String ip) { return cache.podsWithIp(ip); }
+    };
     return new SinkContext() {
       @Override public String name() { return spec.name(); }
       @Override public Config config() { return spec.config(); }
@@ -174,6 +228,11 @@ public final class Daemon implements AutoCloseable {
       ready &= s && w;
     }
     ready &= !informers.isEmpty();
+    body.put("role", leaderSpec == null ? "single" : leading() ? "leader" : "standby");
+    if (election != null) {
+      body.put("identity", election.identity());
+      body.put("leader", election.leader());
+    }
     ArrayNode failing = body.putArray("failingSinks");
     for (SinkRunner r : dispatcher.runners()) {
       if (r.failing()) {
@@ -200,6 +259,10 @@ public final class Daemon implements AutoCloseable {
     informers.values().forEach(ClusterInformers::close);
     if (prior == State.STARTED) {
       dispatcher.shutdown(config.shutdownTimeout());
+    }
+    // Only now, with the queues drained, hand the Lease over: a standby then takes over at once.
+    if (election != null) {
+      election.close();
     }
     ownedClients.forEach(KubernetesClient::close);
     if (http != null) {

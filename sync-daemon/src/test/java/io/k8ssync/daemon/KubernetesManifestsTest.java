@@ -32,6 +32,8 @@ import org.junit.jupiter.api.Test;
  */
 class KubernetesManifestsTest {
 
+  // A ServiceAccount's token carries these groups too; kubectl's --as alone would not, and without
+  // system:authenticated nobody may even ask "can I?" (create selfsubjectaccessreviews).
   private static final String SA = "system:serviceaccount:k8s-sync:k8s-sync";
 
   @Test
@@ -48,9 +50,17 @@ class KubernetesManifestsTest {
         assertTrue(dryRun.contains(kind), kind + " in:\n" + dryRun);
       }
       kubectl(kubectl, api, "apply", "-f", "../config/kubernetes/rbac.yaml");
-      assertEquals("yes", kubectl(kubectl, api, "auth", "can-i", "watch", "pods", "--all-namespaces", "--as", SA).strip());
-      assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "delete", "pods", "--all-namespaces", "--as", SA).strip());
-      assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as", SA).strip());
+      // The API server answers before its post-start hook has created the default roles; until
+      // then nobody but the admin may even ask "can I?".
+      try (KubernetesClient admin = api.client()) {
+        await().atMost(Duration.ofSeconds(60)).until(() ->
+            admin.rbac().clusterRoleBindings().withName("system:basic-user").get() != null);
+      }
+      assertEquals("yes", kubectl(kubectl, api, "auth", "can-i", "watch", "pods", "--all-namespaces", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
+      assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "delete", "pods", "--all-namespaces", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
+      assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
+      assertEquals("yes", kubectl(kubectl, api, "auth", "can-i", "update", "leases", "-n", "k8s-sync", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
+      assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "update", "leases", "-n", "default", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
 
       try (KubernetesClient admin = api.client()) {
         admin.pods().inNamespace("default").resource(TestPods.pending("default", "web-1", "web")).create();
@@ -59,6 +69,8 @@ class KubernetesManifestsTest {
       try {
         daemon.synced().get(60, TimeUnit.SECONDS);
         await().until(() -> daemon.cache().size() == 1);
+        // Leader election as the manifests configure it, with only the Role's rights on leases.
+        await().atMost(Duration.ofSeconds(30)).until(daemon::leading);
       } finally {
         daemon.close();
       }
@@ -85,6 +97,7 @@ class KubernetesManifestsTest {
     String yaml = String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
         "clusters: [{name: rbac}]",
+        "leaderElection: {enabled: true, namespace: k8s-sync, leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 500ms}",
         "sinks: [{name: out, type: log, config: {stream: stderr}}]", "");
     Config asServiceAccount = new ConfigBuilder(api.client().getConfiguration())
         .withImpersonateUsername(SA)

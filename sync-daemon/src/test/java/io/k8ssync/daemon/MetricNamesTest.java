@@ -57,8 +57,9 @@ class MetricNamesTest {
 
     String ns = "metrics";
     try (TestingServer zk = new TestingServer(true); ConsulAgent consul = ConsulAgent.started(); RecordingTarget gw = new RecordingTarget()) {
-      gw.reply("/online", new RecordingTarget.Reply(503, ""), new RecordingTarget.Reply(200, ""));
-      gw.reply("/offline", new RecordingTarget.Reply(400, "no such instance"));
+      // web-1: a retry, then online; web-2: refused (4xx), which drops the change as fatal.
+      gw.reply("/online", new RecordingTarget.Reply(503, ""), new RecordingTarget.Reply(200, ""),
+          new RecordingTarget.Reply(400, "unknown service"));
       String yaml = String.join("\n",
           "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
           "clusters: [{name: mock, namespaces: [" + ns + "]}]",

@@ -76,11 +76,25 @@ public final class ConfigLoader {
             "found true together with kubeconfig/context; expected one way to reach the cluster");
       }
     }
+    List<Config> inCluster = root.getSections("clusters").stream().filter(c -> c.getBoolean("inCluster")).toList();
+    if (inCluster.size() > 1) {
+      throw new ConfigException(inCluster.get(1).keyPath("inCluster"),
+          "found true on a second cluster; expected at most one cluster reached through the pod's service account");
+    }
+    if (!inCluster.isEmpty()) {
+      for (Config c : root.getSections("clusters")) {
+        if (!c.getBoolean("inCluster") && !c.isSet("kubeconfig")) {
+          throw new ConfigException(c.keyPath("kubeconfig"), "found no value beside an inCluster cluster;"
+              + " expected the path of this cluster's kubeconfig (the default lookup is off in-cluster)");
+        }
+      }
+    }
     Config retry = root.getSection("dispatch").getSection("retry");
     if (retry.getDuration("maxDelay").compareTo(retry.getDuration("baseDelay")) < 0) {
       throw new ConfigException(retry.keyPath("maxDelay"), "found " + retry.getDuration("maxDelay").toMillis()
           + "ms; expected at least baseDelay (" + retry.getDuration("baseDelay").toMillis() + "ms)");
     }
+    leaderElection(root);
     List<DaemonConfig.SinkSpec> sinks = new ArrayList<>();
     for (Config s : root.getSections("sinks")) {
       String type = s.getString("type");
@@ -97,6 +111,27 @@ public final class ConfigLoader {
       sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, sinkConfig));
     }
     return new DaemonConfig(root, List.copyOf(sinks));
+  }
+
+  /** client-go's rules: leaseDuration > renewDeadline > retryPeriod, and the Lease's cluster is watched. */
+  private static void leaderElection(Config root) throws ConfigException {
+    Config le = root.getSection("leaderElection");
+    if (!le.getBoolean("enabled")) {
+      return;
+    }
+    if (le.isSet("cluster") && root.getSections("clusters").stream()
+        .noneMatch(c -> c.getString("name").equals(le.getString("cluster")))) {
+      throw new ConfigException(le.keyPath("cluster"), "found " + ConfigException.show(le.getString("cluster"))
+          + "; expected the name of one of the configured clusters");
+    }
+    if (le.getDuration("renewDeadline").compareTo(le.getDuration("leaseDuration")) >= 0) {
+      throw new ConfigException(le.keyPath("renewDeadline"), "found " + le.getDuration("renewDeadline").toMillis()
+          + "ms; expected less than leaseDuration (" + le.getDuration("leaseDuration").toMillis() + "ms)");
+    }
+    if (le.getDuration("retryPeriod").compareTo(le.getDuration("renewDeadline")) >= 0) {
+      throw new ConfigException(le.keyPath("retryPeriod"), "found " + le.getDuration("retryPeriod").toMillis()
+          + "ms; expected less than renewDeadline (" + le.getDuration("renewDeadline").toMillis() + "ms)");
+    }
   }
 
   private static void unique(List<Config> sections, String what) throws ConfigException {

@@ -96,8 +96,25 @@ public final class DaemonConfig {
       .section("selector", SELECTOR, "which pods this sink manages; empty matches all")
       .define("config", RAW_OBJECT, null, "the sink's own settings, checked against its type");
 
+  static final ConfigDef LEADER_ELECTION = new ConfigDef()
+      .define("enabled", BOOLEAN, false, "run several replicas: only the holder of a Kubernetes Lease writes to sinks")
+      .define("cluster", STRING, null, Validator.matches(NAME, NAME_DOC), "cluster holding the Lease; default: the first cluster")
+      .define("namespace", STRING, "k8s-sync", Validator.matches(K8S_NAME, "a namespace name"), "namespace of the Lease")
+      .define("leaseName", STRING, "k8s-sync", Validator.matches(K8S_NAME, "a Lease name"),
+          "name of the Lease; one per group of replicas that share the sinks")
+      .define("identity", STRING, null, Validator.nonEmpty(), "this replica's name in the Lease; default: $POD_NAME, else host name and a random suffix")
+      .define("leaseDuration", DURATION, Duration.ofSeconds(15), Validator.durationAtLeast(Duration.ofSeconds(1)),
+          "how long a standby waits after the last renewal before it takes over")
+      .define("renewDeadline", DURATION, Duration.ofSeconds(10), Validator.durationAtLeast(Duration.ofMillis(500)),
+          "a leader that could not renew for this long stops writing; below leaseDuration")
+      .define("retryPeriod", DURATION, Duration.ofSeconds(2), Validator.durationAtLeast(Duration.ofMillis(100)),
+          "how often to try to acquire or renew; below renewDeadline")
+      .define("standbyRetention", DURATION, Duration.ofMinutes(2), Validator.durationAtLeast(Duration.ofSeconds(1)),
+          "a standby keeps the changes of this last period queued, so a takeover replays what the old leader may have missed");
+
   public static final ConfigDef ROOT = new ConfigDef()
       .section("daemon", DAEMON, "process-wide settings")
+      .section("leaderElection", LEADER_ELECTION, "high availability through a Kubernetes Lease (off by default)")
       .sectionList("clusters", CLUSTER, true, "the Kubernetes clusters to watch")
       .section("pods", PODS, "how pods state their identity")
       .section("dispatch", DISPATCH, "the per-sink work queues")
@@ -148,6 +165,23 @@ public final class DaemonConfig {
     return new PodRules(pods.getString("serviceLabel"), keep, Set.copyOf(pods.getList("keepAnnotations")),
         pods.getInt("defaultWeight"));
   }
+
+  /** Leader election settings; null when it is off. */
+  public LeaderElectionSpec leaderElection() {
+    Config le = root.getSection("leaderElection");
+    if (!le.getBoolean("enabled")) {
+      return null;
+    }
+    String cluster = le.isSet("cluster") ? le.getString("cluster") : root.getSections("clusters").get(0).getString("name");
+    return new LeaderElectionSpec(cluster, le.getString("namespace"), le.getString("leaseName"), le.getString("identity"),
+        le.getDuration("leaseDuration"), le.getDuration("renewDeadline"), le.getDuration("retryPeriod"),
+        le.getDuration("standbyRetention"));
+  }
+
+  /** Where the Lease lives and its timings; identity null means "derive one". */
+  public record LeaderElectionSpec(String cluster, String namespace, String leaseName, String identity,
+                                   Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
+                                   Duration standbyRetention) {}
 
   public List<SinkSpec> sinks() {
     return sinks;

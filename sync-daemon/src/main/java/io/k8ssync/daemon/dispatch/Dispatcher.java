@@ -36,8 +36,8 @@ public final class Dispatcher implements Consumer<PodChange> {
     this.timer = t;
     metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue", "sink", runners, r -> r.queue().depth());
     metrics.gaugePerKey("sink_oldest_pending_seconds",
-        "Age of the oldest change a sink has not applied yet: the sync lag", "sink", runners,
-        r -> r.queue().oldestPendingSeconds());
+        "Age of the oldest change a sink has not applied yet: the sync lag (0 on a standby, which applies nothing)",
+        "sink", runners, r -> r.active() ? r.queue().oldestPendingSeconds() : 0);
     metrics.gaugePerKey("sink_consecutive_failures", "Failed apply calls in a row", "sink", runners,
         r -> r.consecutiveFailures());
     metrics.gaugePerKey("sink_healthy", "1 unless the sink failed its threshold of times in a row", "sink", runners,
@@ -73,11 +73,43 @@ public final class Dispatcher implements Consumer<PodChange> {
     runners.values().forEach(SinkRunner::start);
   }
 
+  /** Leader: every sink applies, starting with what queued while standby. */
+  public void activate() {
+    runners.values().forEach(SinkRunner::activate);
+  }
+
+  /** Standby: no sink applies anything from now on; changes keep queuing for a takeover. */
+  public void deactivate() {
+    runners.values().forEach(SinkRunner::deactivate);
+  }
+
+  /**
+   * On a standby, forgets queued changes older than {@code retention}: the leader applied them long
+   * ago, and a takeover only needs to replay the recent ones. Counted and logged per sink.
+   */
+  public void expireStandby(Duration retention) {
+    for (SinkRunner r : runners.values()) {
+      if (r.active()) {
+        continue;
+      }
+      int n = r.queue().expire(retention.toNanos());
+      if (n > 0) {
+        metrics.queueDropped.labelValues(r.name(), "standby_expired").inc(n);
+        LOG.info("standby: forgot {} queued changes older than {}s: sink={} (the leader applies changes; a takeover replays the last {}s)",
+            n, retention.toSeconds(), r.name(), retention.toSeconds());
+      }
+    }
+  }
+
   /** Drains every queue in parallel up to {@code deadline}, then stops workers and closes sinks. */
   public void shutdown(Duration deadline) {
     long end = System.nanoTime() + deadline.toNanos();
     runners.values().forEach(r -> r.queue().shutDown());
     for (SinkRunner r : runners.values()) {
+      if (!r.active()) {
+        LOG.info("standby shutdown: sink={} leaves {} queued changes to the leader", r.name(), r.queue().depth());
+        continue;
+      }
       try {
         r.drain(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
       } catch (InterruptedException e) {

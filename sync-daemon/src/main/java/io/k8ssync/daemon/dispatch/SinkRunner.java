@@ -42,6 +42,9 @@ public final class SinkRunner {
   private final AtomicInteger consecutiveFailures = new AtomicInteger();
   private final AtomicLong applied = new AtomicLong();
   private volatile boolean running;
+  /** False on a standby replica: changes queue up, but nothing is applied. Guarded by {@code gate} for waits. */
+  private volatile boolean active = true;
+  private final Object gate = new Object();
 
   public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
                     ScheduledExecutorService timer, DaemonMetrics metrics) {
@@ -77,6 +80,27 @@ public final class SinkRunner {
     return consecutiveFailures.get();
   }
 
+  /** True while this runner applies changes (always, unless leader election made it a standby). */
+  public boolean active() {
+    return active;
+  }
+
+  /**
+   * Stops applying at once: no apply starts after this returns (one already running finishes).
+   * Changes keep queuing, so a later {@link #activate} applies what came meanwhile.
+   */
+  public void deactivate() {
+    active = false;
+  }
+
+  /** Applies changes again, starting with those that queued while inactive. */
+  public void activate() {
+    synchronized (gate) {
+      active = true;
+      gate.notifyAll();
+    }
+  }
+
   public void start() {
     running = true;
     for (int i = 0; i < settings.workers(); i++) {
@@ -96,7 +120,7 @@ public final class SinkRunner {
     if (outcome == WorkQueue.Outcome.FULL || outcome == WorkQueue.Outcome.SHUT_DOWN) {
       String reason = outcome == WorkQueue.Outcome.FULL ? "full" : "shutdown";
       metrics.queueDropped.labelValues(name, reason).inc();
-      LOG.error("change dropped: sink={} pod={} transition={} reason={} queueCapacity={}; the next reconcile repairs it",
+      LOG.error("change dropped: sink={} pod={} transition={} reason={} queueCapacity={}; a sink with a reconcile repairs it on its next pass, others lose it",
           name, change.key(), change.transition(), reason, settings.queueCapacity());
     }
   }
@@ -109,6 +133,15 @@ public final class SinkRunner {
   private void work() {
     int max = Math.max(1, sink.maxBatchSize());
     while (running) {
+      if (!active) {
+        try {
+          awaitActive();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+        continue;
+      }
       List<WorkQueue.Item> batch;
       try {
         batch = queue.take(max, 200, TimeUnit.MILLISECONDS);
@@ -122,7 +155,23 @@ public final class SinkRunner {
     }
   }
 
+  private void awaitActive() throws InterruptedException {
+    synchronized (gate) {
+      while (!active && running) {
+        gate.wait(200);
+      }
+    }
+  }
+
   private void process(List<WorkQueue.Item> batch) {
+    if (!active) {
+      // Leadership was lost between take and apply: put the changes back, untouched and in order.
+      for (WorkQueue.Item item : batch) {
+        queue.retry(item);
+        queue.release(item.key());
+      }
+      return;
+    }
     List<PodChange> changes = new ArrayList<>(batch.size());
     for (WorkQueue.Item item : batch) {
       changes.addAll(item.changes());
@@ -244,6 +293,9 @@ public final class SinkRunner {
   /** Stops the workers and closes the sink. Call after {@link #drain}. */
   public void stop() {
     running = false;
+    synchronized (gate) {
+      gate.notifyAll();
+    }
     for (Thread t : workers) {
       t.interrupt();
     }

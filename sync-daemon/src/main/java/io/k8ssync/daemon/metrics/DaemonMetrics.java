@@ -36,6 +36,7 @@ public final class DaemonMetrics {
   public final Gauge lastSuccess;
   public final Gauge buildInfo;
   public final Gauge leader;
+  public final Counter leaderTransitions;
 
   private final Map<String, SinkMetrics> sinkMetrics = new ConcurrentHashMap<>();
   /** Series defined by sinks, shared by all sinks of one type. */
@@ -53,7 +54,7 @@ public final class DaemonMetrics {
         .help("Pods whose labels or annotations failed validation and are registered nowhere, by field")
         .labelNames("cluster", "reason").register(registry);
     queueDropped = Counter.builder().name(PREFIX + "queue_dropped_total")
-        .help("Changes a sink queue could not take, by sink and reason (full, shutdown, fatal)")
+        .help("Changes a sink queue could not take or let go unapplied, by sink and reason (full, shutdown, fatal, standby_expired)")
         .labelNames("sink", "reason").register(registry);
     sinkApplied = Counter.builder().name(PREFIX + "sink_applied_total")
         .help("Pod changes a sink applied successfully")
@@ -83,6 +84,9 @@ public final class DaemonMetrics {
     leader = Gauge.builder().name(PREFIX + "leader")
         .help("1 while this instance applies changes to the sinks; without leader election every running instance does")
         .register(registry);
+    leaderTransitions = Counter.builder().name(PREFIX + "leader_transitions_total")
+        .help("Times this instance became leader or standby, by role it took")
+        .labelNames("role").register(registry);
     buildInfo = Gauge.builder().name(PREFIX + "build_info")
         .help("Always 1; the version label says what runs")
         .labelNames("version").register(registry);

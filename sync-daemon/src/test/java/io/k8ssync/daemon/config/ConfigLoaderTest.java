@@ -51,6 +51,7 @@ class ConfigLoaderTest {
     DaemonConfig c = loader.parse("configmap.yaml", cm.get("data").get("k8s-sync.yaml").asText());
     assertTrue(c.clusters().get(0).inCluster());
     assertEquals(9464, c.httpPort());
+    assertEquals("k8s-sync", c.leaderElection().namespace(), "the Lease lives where the Role allows it");
   }
 
   @Test
@@ -71,7 +72,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownTopLevelKey() {
-    assertEquals("config error at sinkz: unknown key; expected one of: daemon, clusters, pods, dispatch, sinks",
+    assertEquals("config error at sinkz: unknown key; expected one of: daemon, leaderElection, clusters, pods, dispatch, sinks",
         error(MINIMAL + "sinkz: []\n"));
   }
 
@@ -135,6 +136,33 @@ class ConfigLoaderTest {
   void inClusterWithKubeconfigIsAmbiguous() {
     assertEquals("config error at clusters[0].inCluster: found true together with kubeconfig/context; expected one way to reach the cluster",
         error("clusters: [{name: prod, inCluster: true, kubeconfig: /x}]\nsinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void inClusterBesideADefaultLookupClusterIsAnError() {
+    assertEquals("config error at clusters[1].kubeconfig: found no value beside an inCluster cluster;"
+        + " expected the path of this cluster's kubeconfig (the default lookup is off in-cluster)",
+        error("clusters: [{name: prod, inCluster: true}, {name: uat}]\nsinks: [{name: out, type: log}]\n"));
+  }
+
+  @Test
+  void leaderElectionTimingsFollowClientGoRules() {
+    assertEquals("config error at leaderElection.renewDeadline: found 15000ms; expected less than leaseDuration (15000ms)",
+        error(MINIMAL + "leaderElection: {enabled: true, renewDeadline: 15s}\n"));
+    assertEquals("config error at leaderElection.retryPeriod: found 10000ms; expected less than renewDeadline (10000ms)",
+        error(MINIMAL + "leaderElection: {enabled: true, retryPeriod: 10s}\n"));
+    assertEquals("config error at leaderElection.cluster: found \"uat\"; expected the name of one of the configured clusters",
+        error(MINIMAL + "leaderElection: {enabled: true, cluster: uat}\n"));
+  }
+
+  @Test
+  void leaderElectionDefaultsToTheFirstCluster() throws Exception {
+    DaemonConfig c = loader.parse("test.yaml", "clusters: [{name: prod}, {name: uat, kubeconfig: /k}]\n"
+        + "sinks: [{name: out, type: log}]\nleaderElection: {enabled: true}\n");
+    assertEquals("prod", c.leaderElection().cluster());
+    assertEquals("k8s-sync", c.leaderElection().leaseName());
+    assertEquals(java.time.Duration.ofSeconds(15), c.leaderElection().leaseDuration());
+    assertEquals(null, loader.parse("test.yaml", MINIMAL).leaderElection(), "off unless enabled");
   }
 
   @Test

@@ -21,6 +21,11 @@ public final class TestPods {
         .build();
   }
 
+  /** A pod bound to a node: its deletion is graceful (the API server keeps it, terminating, for its kubelet). */
+  public static Pod scheduled(String namespace, String name) {
+    return new PodBuilder(pending(namespace, name, "web")).editSpec().withNodeName("node-1").endSpec().build();
+  }
+
   /** Sets podIP, phase Running and the Ready condition, as the kubelet would. */
   public static Pod withReadyStatus(Pod p, String ip, boolean ready) {
     return new PodBuilder(p).withNewStatus().withPhase("Running").withPodIP(ip).withHostIP("192.168.0.1")

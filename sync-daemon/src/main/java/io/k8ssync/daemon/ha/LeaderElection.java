@@ -1,0 +1,225 @@
+package io.k8ssync.daemon.ha;
+
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
+import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaderElectionRecord;
+import io.fabric8.kubernetes.client.extended.leaderelection.resourcelock.LeaseLock;
+import io.k8ssync.daemon.config.DaemonConfig.LeaderElectionSpec;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Competes for a Kubernetes Lease with fabric8's {@link LeaderElector} and tells a {@link Listener}
+ * when this replica starts or stops leading. fabric8's elector runs one term: once it stops
+ * leading (renewal failed past the deadline, or another holder took the Lease), a fresh elector
+ * competes again, so a replica that lost its lease becomes a standby instead of idling.
+ *
+ * <p>Two safeguards against two leaders at once. The Lease has its own client, without fabric8's
+ * request retries and with a request timeout of one retry period: with the defaults, one renewal
+ * against an unreachable API server retries for over a minute, long after a standby may take the
+ * Lease. And a watchdog stops leading as soon as no renewal succeeded within the renew deadline,
+ * whatever the elector believes.
+ *
+ * <p>Lifecycle: {@link #start} once, {@link #close} once (idempotent); close releases the Lease
+ * when held, so a standby takes over at once instead of after the lease duration.
+ */
+public final class LeaderElection implements AutoCloseable {
+
+  private static final Logger LOG = LoggerFactory.getLogger(LeaderElection.class);
+
+  /** Told about role changes, on the elector's thread: must not block. */
+  public interface Listener {
+    void startedLeading();
+
+    void stoppedLeading();
+  }
+
+  private final KubernetesClient client;
+  private final ScheduledExecutorService watchdog;
+  private final LeaderElectionSpec spec;
+  private final String identity;
+  private final Listener listener;
+  private final AtomicBoolean leading = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicReference<CompletableFuture<?>> term = new AtomicReference<>();
+  private volatile String leader;
+  /** nanoTime of the last successful write of the Lease by this replica. */
+  private volatile long lastRenewal;
+
+  /** @param cluster a client of the cluster holding the Lease; a copy of its config is used, it stays the caller's */
+  public LeaderElection(KubernetesClient cluster, LeaderElectionSpec spec, Listener listener) {
+    int timeoutMs = (int) Math.max(100, spec.retryPeriod().toMillis());
+    this.client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(cluster.getConfiguration())
+        .withRequestRetryBackoffLimit(0)
+        .withRequestTimeout(timeoutMs)
+        .withConnectionTimeout(timeoutMs)
+        .build()).build();
+    this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "lease-watchdog");
+      t.setDaemon(true);
+      return t;
+    });
+    this.spec = spec;
+    this.identity = spec.identity() != null ? spec.identity() : defaultIdentity();
+    this.listener = listener;
+  }
+
+  /** $POD_NAME in a Deployment (unique per replica); elsewhere the host name plus a random suffix. */
+  static String defaultIdentity() {
+    String pod = System.getenv("POD_NAME");
+    if (pod != null && !pod.isBlank()) {
+      return pod;
+    }
+    String host;
+    try {
+      host = InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      host = "k8s-sync";
+    }
+    return host + "-" + UUID.randomUUID().toString().substring(0, 8);
+  }
+
+  public String identity() {
+    return identity;
+  }
+
+  public boolean leading() {
+    return leading.get();
+  }
+
+  /** The holder of the Lease as last seen; null when unknown. */
+  public String leader() {
+    return leader;
+  }
+
+  public void start() {
+    LOG.info("leader election: competing for lease {}/{} in cluster {} as {} (leaseDuration={}s renewDeadline={}s)",
+        spec.namespace(), spec.leaseName(), spec.cluster(), identity, spec.leaseDuration().toSeconds(),
+        spec.renewDeadline().toSeconds());
+    long every = Math.max(50, spec.retryPeriod().toMillis() / 2);
+    watchdog.scheduleWithFixedDelay(this::checkRenewal, every, every, TimeUnit.MILLISECONDS);
+    compete();
+  }
+
+  private void checkRenewal() {
+    try {
+      if (leading.get() && System.nanoTime() - lastRenewal > spec.renewDeadline().toNanos()) {
+        LOG.warn("leader election: no renewal of the lease for {}ms (deadline {}ms)", 
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastRenewal), spec.renewDeadline().toMillis());
+        onStop();
+        // End the elector's term too: it would keep renewing without ever telling us we lead again.
+        CompletableFuture<?> f = term.get();
+        if (f != null) {
+          f.cancel(true);
+        }
+      }
+    } catch (RuntimeException e) {
+      LOG.warn("lease watchdog failed, next period checks again", e);
+    }
+  }
+
+  /** The Lease, telling us when our own write of it succeeded. */
+  private final class ObservedLeaseLock extends LeaseLock {
+    ObservedLeaseLock() {
+      super(spec.namespace(), spec.leaseName(), identity);
+    }
+
+    @Override
+    public synchronized void create(KubernetesClient c, LeaderElectionRecord r) {
+      long t0 = System.nanoTime();
+      super.create(c, r);
+      renewed(r, t0);
+    }
+
+    @Override
+    public synchronized void update(KubernetesClient c, LeaderElectionRecord r) {
+      long t0 = System.nanoTime();
+      super.update(c, r);
+      renewed(r, t0);
+    }
+
+    private void renewed(LeaderElectionRecord r, long startedAt) {
+      if (identity.equals(r.getHolderIdentity())) {
+        // Measured from the start of the request: the API server may have stored it any time after.
+        lastRenewal = startedAt;
+      }
+    }
+  }
+
+  private void compete() {
+    if (closed.get()) {
+      return;
+    }
+    LeaderElector elector = client.leaderElector().withConfig(new LeaderElectionConfigBuilder()
+        .withName("k8s-sync")
+        .withLock(new ObservedLeaseLock())
+        .withLeaseDuration(spec.leaseDuration())
+        .withRenewDeadline(spec.renewDeadline())
+        .withRetryPeriod(spec.retryPeriod())
+        .withReleaseOnCancel(true)
+        .withLeaderCallbacks(new LeaderCallbacks(this::onStart, this::onStop, this::onNewLeader))
+        .build()).build();
+    CompletableFuture<?> f = elector.start();
+    term.set(f);
+    f.whenComplete((v, t) -> {
+      onStop();
+      if (!closed.get()) {
+        LOG.info("leader election: term over, competing again as {}", identity);
+        compete();
+      }
+    });
+  }
+
+  private void onStart() {
+    if (System.nanoTime() - lastRenewal > spec.renewDeadline().toNanos()) {
+      return; // a stale report: the watchdog would end this term at once
+    }
+    if (leading.compareAndSet(false, true)) {
+      LOG.info("leader election: {} is now the leader: applying changes to the sinks", identity);
+      listener.startedLeading();
+    }
+  }
+
+  // fabric8 may report the end of a term twice (lost record, then the term's end): act once.
+  private void onStop() {
+    if (leading.compareAndSet(true, false)) {
+      LOG.warn("leader election: {} lost the lease: stopped applying changes, now a standby", identity);
+      listener.stoppedLeading();
+    }
+  }
+
+  private void onNewLeader(String holder) {
+    leader = holder;
+    if (holder != null && !holder.equals(identity)) {
+      LOG.info("leader election: leader is {}; {} stands by with a warm cache", holder, identity);
+    }
+  }
+
+  /** Stops competing; releases the Lease if held. Call after the sink queues drained. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    watchdog.shutdownNow();
+    CompletableFuture<?> f = term.get();
+    if (f != null) {
+      f.cancel(true);
+    }
+    onStop();
+    client.close();
+  }
+}

@@ -1,0 +1,167 @@
+package io.k8ssync.daemon.ha;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.k8ssync.daemon.Daemon;
+import io.k8ssync.daemon.config.ConfigLoader;
+import io.k8ssync.daemon.config.SinkTypes;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.RecordingSinkFactory;
+import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
+import io.k8ssync.daemon.testing.TestPods;
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.testbed.TcpProxy;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Two replicas against a real kube-apiserver, competing for one Lease: only the leader applies
+ * changes; the standby keeps a warm cache and takes over, replaying what the leader may have
+ * missed; a leader that cannot renew its Lease stops applying before the standby may take it.
+ */
+@ExtendWith(KubeApiServerExtension.class)
+class LeaderElectionTest {
+
+  static Daemon replica(String identity, String ns, String sink, Supplier<KubernetesClient> clients) throws Exception {
+    String yaml = String.join("\n",
+        "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
+        "leaderElection: {enabled: true, namespace: " + ns + ", identity: " + identity
+            + ", leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 300ms}",
+        "clusters: [{name: real, namespaces: [" + ns + "]}]",
+        "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
+        "sinks: [{name: " + sink + ", type: recording}]", "");
+    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
+        spec -> clients.get(), false);
+    d.start();
+    d.synced().get(60, TimeUnit.SECONDS);
+    return d;
+  }
+
+  static String namespace(KubernetesClient client, String prefix) {
+    String ns = prefix + "-" + UUID.randomUUID().toString().substring(0, 6);
+    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+    return ns;
+  }
+
+  static void readyPod(KubernetesClient client, String ns, String name, String ip) {
+    client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, name)).create();
+    TestPods.markReady(client, ns, name, ip, true);
+  }
+
+  /** The body of the replica's /readyz, as a probe or an operator sees it. */
+  static String readyz(Daemon d) throws Exception {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + d.httpPort() + "/readyz"))
+        .build(), HttpResponse.BodyHandlers.ofString()).body();
+  }
+
+  static boolean sawOnline(Recording r, String pod) {
+    return r.applied.stream().filter(c -> c.key().endsWith("/" + pod)).map(PodChange::after)
+        .anyMatch(Registration::desiredOnline);
+  }
+
+  static boolean sawAny(Recording r, String pod) {
+    return r.applied.stream().anyMatch(c -> c.key().endsWith("/" + pod));
+  }
+
+  @Test
+  void onlyTheLeaderAppliesAndTheStandbyReplaysWhatItQueuedWhenItTakesOver(KubeApi api) throws Exception {
+    try (KubernetesClient client = api.client()) {
+      String ns = namespace(client, "ha");
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", api::client);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", api::client);
+        Recording recA = RecordingSinkFactory.get("rec-" + ns + "-a");
+        Recording recB = RecordingSinkFactory.get("rec-" + ns + "-b");
+
+        readyPod(client, ns, "web-1", "10.244.7.1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recA, "web-1"));
+        Daemon standby = b;
+        await().atMost(Duration.ofSeconds(30)).until(() -> standby.cache().size() == 1
+            && standby.dispatcher().runner("rec-" + ns + "-b").queue().depth() == 1);
+        assertFalse(b.leading(), "one leader");
+        assertTrue(recB.applied.isEmpty(), "a standby applies nothing: " + recB.applied);
+        assertTrue(readyz(b).contains("\"role\":\"standby\""), readyz(b));
+        assertTrue(readyz(a).contains("\"role\":\"leader\""), readyz(a));
+
+        // A graceful stop drains, then releases the Lease: the standby takes over at once and
+        // replays the change it queued, so nothing the old leader missed is lost.
+        a.close();
+        await().atMost(Duration.ofSeconds(30)).until(standby::leading);
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-1"));
+
+        readyPod(client, ns, "web-2", "10.244.7.2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
+        assertFalse(sawAny(recA, "web-2"), "the old leader applies nothing after it stepped down");
+        assertEquals(1.0, b.metrics().leader.get());
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
+  @Test
+  void aLeaderCutOffFromTheApiServerStopsApplyingAndTheStandbyTakesOver(KubeApi api) throws Exception {
+    Config direct = Config.fromKubeconfig(api.kubeconfig());
+    URI server = URI.create(direct.getMasterUrl());
+    try (KubernetesClient client = api.client();
+         TcpProxy proxy = new TcpProxy(server.getHost(), server.getPort())) {
+      String ns = namespace(client, "cut");
+      Supplier<KubernetesClient> throughProxy = () -> {
+        Config c = Config.fromKubeconfig(api.kubeconfig());
+        c.setMasterUrl("https://" + server.getHost() + ":" + proxy.port() + "/");
+        return new KubernetesClientBuilder().withConfig(c).build();
+      };
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", throughProxy);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", api::client);
+        Recording recA = RecordingSinkFactory.get("rec-" + ns + "-a");
+        Recording recB = RecordingSinkFactory.get("rec-" + ns + "-b");
+        readyPod(client, ns, "web-1", "10.244.8.1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recA, "web-1"));
+
+        proxy.cut();
+        await().atMost(Duration.ofSeconds(30)).until(() -> !a.leading());
+        Daemon standby = b;
+        await().atMost(Duration.ofSeconds(30)).until(standby::leading);
+
+        readyPod(client, ns, "web-2", "10.244.8.2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
+
+        // The old leader's watch comes back: it sees the new pod, as a standby, and applies nothing.
+        proxy.restore();
+        await().atMost(Duration.ofSeconds(60)).until(() -> a.cache().size() == 2);
+        assertFalse(a.leading(), "the Lease stays with the replica that took it");
+        assertFalse(sawAny(recA, "web-2"), "a replica that lost its Lease applies nothing: " + recA.applied);
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+}
