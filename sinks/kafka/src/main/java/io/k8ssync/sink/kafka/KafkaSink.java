@@ -10,7 +10,9 @@ import io.k8ssync.sink.config.Secret;
 import java.lang.System.Logger.Level;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
@@ -146,20 +148,34 @@ final class KafkaSink implements Sink {
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
     Instant now = Instant.now(context.clock());
-    List<Future<RecordMetadata>> sent = new ArrayList<>(batch.size());
+    // In rounds: the n-th change of a pod is sent only once its (n-1)-th was acknowledged. After a
+    // delivery timeout the producer bumps its epoch and would write a later record of the same
+    // partition, so a change sent in the same round as its predecessor could overtake it.
+    Map<String, List<PodChange>> byPod = new LinkedHashMap<>();
+    for (PodChange c : batch) {
+      byPod.computeIfAbsent(c.key(), k -> new ArrayList<>(1)).add(c);
+    }
+    int rounds = byPod.values().stream().mapToInt(List::size).max().orElse(0);
     List<String> types = new ArrayList<>(batch.size());
     try {
-      for (PodChange c : batch) {
-        String type = PodEvents.type(c.transition(), includeUpdated);
-        if (type == null) {
-          continue;
+      for (int round = 0; round < rounds; round++) {
+        List<Future<RecordMetadata>> sent = new ArrayList<>(byPod.size());
+        for (List<PodChange> changes : byPod.values()) {
+          if (changes.size() <= round) {
+            continue;
+          }
+          PodChange c = changes.get(round);
+          String type = PodEvents.type(c.transition(), includeUpdated);
+          if (type == null) {
+            continue;
+          }
+          sent.add(producer().send(new ProducerRecord<>(topic, c.latest().uid(), PodEvents.json(c, type, now))));
+          types.add(type);
         }
-        sent.add(producer().send(new ProducerRecord<>(topic, c.latest().uid(), PodEvents.json(c, type, now))));
-        types.add(type);
-      }
-      producer().flush();
-      for (Future<RecordMetadata> f : sent) {
-        f.get();
+        producer().flush();
+        for (Future<RecordMetadata> f : sent) {
+          f.get();
+        }
       }
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
