@@ -5,13 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Main;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
 import io.k8ssync.daemon.testing.TestPods;
-import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -97,7 +95,7 @@ class FailoverTest {
         b = Replica.start(dir, "replica-b", kubeconfig, ns, zk.getConnectString());
         Replica standby = b;
         await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b stands by"));
-        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertEquals(desired(client, ns), served(reader)));
+        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertEquals(TestPods.readyAddresses(client, ns), served(reader)));
 
         Random random = new Random(42);
         for (int op = 0; op < 300; op++) {
@@ -118,7 +116,7 @@ class FailoverTest {
           }
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b is now the leader"));
-        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertEquals(desired(client, ns), served(reader),
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertEquals(TestPods.readyAddresses(client, ns), served(reader),
             "the upstream serves exactly the ready pods; replica-b log tail:\n" + tail(standby.log())));
         assertEquals(List.of(), violations, "a pod ready throughout was never drained or removed");
       } finally {
@@ -139,19 +137,6 @@ class FailoverTest {
     return path.substring(path.lastIndexOf('/') + 1);
   }
 
-  /** ip:port of every pod that should take traffic, from the API server itself. */
-  private static Set<String> desired(KubernetesClient client, String ns) {
-    Set<String> out = new java.util.TreeSet<>();
-    for (Pod p : client.pods().inNamespace(ns).list().getItems()) {
-      boolean ready = p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
-          .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
-      if (ready && p.getMetadata().getDeletionTimestamp() == null) {
-        out.add(p.getStatus().getPodIP() + ":8080");
-      }
-    }
-    return out;
-  }
-
   /** Every server of the upstream, which must all be up (drained ones are deleted after drainDelay). */
   private static Set<String> served(CuratorFramework zk) throws Exception {
     Set<String> out = new java.util.TreeSet<>();
@@ -159,7 +144,12 @@ class FailoverTest {
       return out;
     }
     for (String server : zk.getChildren().forPath(ROOT + "/web")) {
-      byte[] data = zk.getData().forPath(ROOT + "/web/" + server);
+      byte[] data;
+      try {
+        data = zk.getData().forPath(ROOT + "/web/" + server);
+      } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
+        continue; // deleted since the listing: a drain completing
+      }
       out.add(UpsyncEntry.parse(new String(data, StandardCharsets.UTF_8)).down() ? server + " (down)" : server);
     }
     return out;

@@ -38,6 +38,23 @@ public final class TestPods {
     client.pods().inNamespace(namespace).withName(name).editStatus(p -> withReadyStatus(p, ip, ready));
   }
 
+  /** True when the pod's Ready condition is True and it is not being deleted: what should take traffic. */
+  public static boolean readyAndAlive(Pod p) {
+    return p.getMetadata().getDeletionTimestamp() == null && p.getStatus() != null && p.getStatus().getConditions() != null
+        && p.getStatus().getConditions().stream().anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  /** ip:8080 of every pod of the namespace that should take traffic, from the API server itself. */
+  public static java.util.Set<String> readyAddresses(KubernetesClient client, String namespace) {
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    for (Pod p : client.pods().inNamespace(namespace).list().getItems()) {
+      if (readyAndAlive(p)) {
+        out.add(p.getStatus().getPodIP() + ":8080");
+      }
+    }
+    return out;
+  }
+
   public static Pod withFinalizer(Pod p) {
     return new PodBuilder(p).editMetadata().withFinalizers(List.of(FINALIZER)).endMetadata().build();
   }
