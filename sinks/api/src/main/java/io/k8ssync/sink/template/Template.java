@@ -116,6 +116,11 @@ public final class Template {
       if (c < 0x20 || c == 0x7f) {
         throw new IllegalArgumentException("a header value may not contain control characters");
       }
+      if (c > 0x7e) {
+        // The JDK client refuses most of them with an unchecked error at send time; ASCII is what
+        // every gateway reads the same way.
+        throw new IllegalArgumentException("a header value may only contain printable ASCII");
+      }
     }
     return value;
   }

@@ -508,4 +508,133 @@ class HttpSinkTest {
             "auth", Map.of("bearerToken", "hunter2")), Selector.ALL));
     assertFalse(e.getMessage().contains("hunter2"));
   }
+
+  private static PodState withAnnotation(PodState p, String key, String value) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), Map.of(key, value), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  @Test
+  void headerValuesWithLineBreaksAreRefusedAndNeverSent() throws Exception {
+    sink(Map.of("online", Map.of("url", target.url() + "/online/{service}?ip={ip}",
+        "headers", Map.of("X-Team", "{annotation.team}", "X-Pod", "{pod}"))));
+    List<String> hostile = List.of("pay\r\nX-Injected: yes", "pay\nX-Injected: yes", "pay\rX-Injected: yes",
+        "pay\r\n\r\nGET /admin HTTP/1.1", "pay\u0000", "pay\u007f");
+    int n = 0;
+    for (String value : hostile) {
+      n++;
+      PodState p = withAnnotation(pod("web-" + n, "10.0.0." + n), "team", value);
+      SinkException e = assertThrows(SinkException.class, () -> apply(null, p), "for " + value.replace("\r", "\\r"));
+      assertFalse(e.retriable(), "the same value fails every time: " + e.getMessage());
+      assertEquals("online request for " + p.key() + " cannot be built: a header value may not contain control characters",
+          e.getMessage(), "names the pod, not the value");
+      assertTrue(target.calls.isEmpty(), "nothing is sent: " + target.calls);
+      assertEquals(n, context.metric("http_calls_total", "online", "rejected"));
+    }
+
+    // Beyond ASCII the JDK client would throw at send time; the sink refuses it the same way, by name.
+    for (String value : List.of("caf\u00e9", "\u652f\u4ed8")) {
+      n++;
+      PodState p = withAnnotation(pod("web-" + n, "10.0.0." + n), "team", value);
+      SinkException e = assertThrows(SinkException.class, () -> apply(null, p));
+      assertFalse(e.retriable());
+      assertEquals("online request for " + p.key() + " cannot be built: a header value may only contain printable ASCII",
+          e.getMessage());
+      assertEquals(n, context.metric("http_calls_total", "online", "rejected"));
+    }
+    assertTrue(target.calls.isEmpty(), "nothing is sent: " + target.calls);
+
+    // Quotes, commas, semicolons and colons are ordinary header text: sent verbatim, in their own header only.
+    String quoted = "\"pay\" 'ments'; a=b, X-Injected: \"yes\"";
+    PodState p = withAnnotation(pod("web-ok", "10.0.0.99"), "team", quoted);
+    apply(null, p);
+    assertEquals(1, target.calls.size());
+    RecordingTarget.Call call = target.calls.get(0);
+    assertEquals(List.of(quoted), call.headers().get("X-team"));
+    assertEquals("web-ok", call.header("X-pod"));
+    assertNull(call.header("X-injected"));
+  }
+
+  /** The sink's context with its log kept in {@code lines}, formatted as the logger would. */
+  private static io.k8ssync.sink.SinkContext logging(TestSinkContext c, List<String> lines) {
+    System.Logger logger = new System.Logger() {
+      @Override public String getName() { return "io.k8ssync.sink." + c.name(); }
+      @Override public boolean isLoggable(System.Logger.Level level) { return true; }
+      @Override
+      public void log(System.Logger.Level level, java.util.ResourceBundle bundle, String msg, Throwable thrown) {
+        StringBuilder line = new StringBuilder(String.valueOf(msg));
+        for (Throwable t = thrown; t != null; t = t.getCause()) {
+          line.append(" | ").append(t);
+        }
+        lines.add(line.toString());
+      }
+      @Override
+      public void log(System.Logger.Level level, java.util.ResourceBundle bundle, String format, Object... params) {
+        lines.add(params == null || params.length == 0 ? format : java.text.MessageFormat.format(format, params));
+      }
+    };
+    return new io.k8ssync.sink.SinkContext() {
+      @Override public String name() { return c.name(); }
+      @Override public io.k8ssync.sink.config.Config config() { return c.config(); }
+      @Override public Selector selector() { return c.selector(); }
+      @Override public boolean dryRun() { return c.dryRun(); }
+      @Override public io.k8ssync.sink.SinkMetrics metrics() { return c.metrics(); }
+      @Override public io.k8ssync.sink.PodStateView pods() { return c.pods(); }
+      @Override public java.time.Clock clock() { return c.clock(); }
+      @Override public Set<String> clusters() { return c.clusters(); }
+      @Override public System.Logger logger() { return logger; }
+    };
+  }
+
+  @Test
+  void basicAuthFromAFileIsSentToTheTargetAndNeverShown(@TempDir Path dir) throws Exception {
+    String password = "s3cr3t-p@ss:w0rd";
+    Path file = dir.resolve("password");
+    Files.writeString(file, password + "\n");
+    context = new TestSinkContext("gw", new HttpSinkFactory().configDef(), config(Map.of(
+        "auth", Map.of("username", "svc-gw", "password", "${file:" + file + "}"),
+        "drain", Map.of("url", target.url() + "/drain", "interval", "10ms"))), Selector.ALL);
+    List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+    io.k8ssync.sink.SinkContext logged = logging(context, log);
+    sink = new HttpSink(logged, HttpTarget.from(logged), now::get);
+    sink.start();
+    String pair = java.util.Base64.getEncoder().encodeToString(("svc-gw:" + password).getBytes(StandardCharsets.UTF_8));
+    String expected = "Basic " + pair;
+    assertEquals("Basic c3ZjLWd3OnMzY3IzdC1wQHNzOncwcmQ=", expected, "RFC 7617: base64 of user:password in UTF-8");
+
+    target.reply("/online", new RecordingTarget.Reply(503, "busy"), new RecordingTarget.Reply(401, "bad credentials"));
+    target.reply("/drain", new RecordingTarget.Reply(200, "0"));
+    PodState p = pod("web-1", "10.0.0.1");
+    List<String> shown = new java.util.ArrayList<>();
+    SinkException retried = assertThrows(SinkException.class, () -> apply(null, p));
+    assertTrue(retried.retriable());
+    SinkException rejected = assertThrows(SinkException.class, () -> apply(null, p));
+    assertFalse(rejected.retriable());
+    apply(null, p);
+    apply(p, null);
+    await().until(() -> context.metric("http_drains_total", "drained") == 1.0);
+
+    assertEquals(List.of("online", "online", "online", "offline", "drain"), target.kinds());
+    for (RecordingTarget.Call call : target.calls.subList(0, 4)) {
+      assertEquals(List.of(expected), call.headers().get("Authorization"), call.method() + " " + call.path());
+    }
+    assertNull(target.calls.get(4).header("Authorization"), "the drain check may go to the pod: no credentials");
+
+    for (SinkException e : List.of(retried, rejected)) {
+      for (Throwable t = e; t != null; t = t.getCause()) {
+        shown.add(String.valueOf(t));
+      }
+    }
+    shown.addAll(log);
+    shown.add(context.config().toString());
+    assertTrue(log.stream().anyMatch(l -> l.contains("status=401") && l.contains("bad credentials")),
+        "the log was captured: " + log);
+    assertTrue(log.stream().anyMatch(l -> l.startsWith("offline: sink=gw")), "the log was captured: " + log);
+    for (String line : shown) {
+      assertFalse(line.contains(password), "password shown: " + line);
+      assertFalse(line.contains("s3cr3t"), "part of the password shown: " + line);
+      assertFalse(line.contains(pair), "encoded credentials shown: " + line);
+    }
+  }
 }
