@@ -1,8 +1,10 @@
 package io.k8ssync.sink.kafka;
 
 import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withIp;
 import static io.k8ssync.sink.PodStates.withReady;
 import static io.k8ssync.sink.PodStates.withTerminating;
+import static io.k8ssync.sink.PodStates.withUid;
 import static io.k8ssync.sink.PodStates.withVersion;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -167,6 +169,113 @@ class KafkaSinkTest {
     s.apply(batch); // a retry after a lost acknowledgement
     List<ConsumerRecord<String, String>> records = consume("pods-b", 2);
     assertEquals(JSON.readTree(records.get(0).value()).get("id"), JSON.readTree(records.get(1).value()).get("id"));
+    s.close();
+  }
+
+  private static JsonNode event(ConsumerRecord<String, String> r) {
+    try {
+      return JSON.readTree(r.value());
+    } catch (Exception e) {
+      throw new IllegalStateException("not JSON: " + r.value(), e);
+    }
+  }
+
+  private static PodState withLabels(PodState p, Map<String, String> labels, String rv) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), labels, p.annotations(), rv,
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  @Test
+  void addressChangedAndUpdatedEventsHaveTheirTypeAndDeterministicId() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    Sink s = sink(ctx, "pods-d", Map.of("includeUpdated", true));
+    PodState p1 = withVersion(ready("web-1", "10.0.0.1"), "31");
+    PodState moved = withVersion(withIp(p1, "10.0.0.7"), "32");
+    PodState relabeled = withLabels(moved, Map.of("version", "v2"), "33");
+    PodState reborn = withVersion(withUid(relabeled, "uid-web-1b"), "34");
+    List<PodChange> changes = List.of(PodChange.of(p1.key(), null, p1), PodChange.of(p1.key(), p1, moved),
+        PodChange.of(p1.key(), moved, relabeled), PodChange.of(p1.key(), relabeled, reborn));
+    assertEquals(List.of(io.k8ssync.sink.Transition.ADDED, io.k8ssync.sink.Transition.ADDRESS_CHANGED,
+        io.k8ssync.sink.Transition.UPDATED, io.k8ssync.sink.Transition.ADDRESS_CHANGED),
+        changes.stream().map(PodChange::transition).toList(), "the test's premise");
+    for (PodChange c : changes) {
+      s.apply(List.of(c));
+    }
+    Map<String, JsonNode> byId = new HashMap<>();
+    Map<String, String> keyById = new HashMap<>();
+    for (ConsumerRecord<String, String> r : consume("pods-d", 4)) {
+      JsonNode e = event(r);
+      byId.put(e.get("id").asText(), e);
+      keyById.put(e.get("id").asText(), r.key());
+    }
+    assertEquals(java.util.Set.of("uid-web-1:31:added", "uid-web-1:32:address-changed", "uid-web-1:33:updated",
+        "uid-web-1b:34:address-changed"), byId.keySet());
+
+    JsonNode moveEvent = byId.get("uid-web-1:32:address-changed");
+    assertEquals("io.k8ssync.pod.address-changed", moveEvent.get("type").asText());
+    assertEquals("10.0.0.1", moveEvent.get("data").get("before").get("ip").asText());
+    assertEquals("10.0.0.7", moveEvent.get("data").get("after").get("ip").asText());
+    assertEquals("ns/web-1", moveEvent.get("subject").asText());
+
+    JsonNode updated = byId.get("uid-web-1:33:updated");
+    assertEquals("io.k8ssync.pod.updated", updated.get("type").asText());
+    assertTrue(updated.get("data").get("before").get("labels").isEmpty());
+    assertEquals("v2", updated.get("data").get("after").get("labels").get("version").asText());
+
+    JsonNode rebornEvent = byId.get("uid-web-1b:34:address-changed");
+    assertEquals("io.k8ssync.pod.address-changed", rebornEvent.get("type").asText(), "a new incarnation under the name");
+    assertEquals("uid-web-1", rebornEvent.get("data").get("before").get("uid").asText());
+    assertEquals("uid-web-1b", keyById.get("uid-web-1b:34:address-changed"), "keyed by the newest uid");
+
+    assertEquals(2.0, ctx[0].metric("kafka_events_total", "io.k8ssync.pod.address-changed"));
+    assertEquals(1.0, ctx[0].metric("kafka_events_total", "io.k8ssync.pod.updated"));
+    // The dry-run plan names the same ids.
+    assertEquals("send io.k8ssync.pod.updated key=uid-web-1 id=uid-web-1:33:updated to pods-d",
+        s.plan(List.of(changes.get(2))).get(0));
+    s.close();
+  }
+
+  @Test
+  void updatedEventsAreNotSentUnlessConfigured() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    Sink s = sink(ctx, "pods-e");
+    PodState p1 = withVersion(ready("web-1", "10.0.0.1"), "51");
+    PodState relabeled = withLabels(p1, Map.of("version", "v2"), "52");
+    // One pod, one partition: an updated event would sit between the two.
+    s.apply(List.of(PodChange.of(p1.key(), null, p1), PodChange.of(p1.key(), p1, relabeled),
+        PodChange.of(p1.key(), relabeled, null)));
+    List<String> ids = consume("pods-e", 2).stream().map(r -> event(r).get("id").asText()).toList();
+    assertEquals(List.of("uid-web-1:51:added", "uid-web-1:52:deleted"), ids.subList(0, 2));
+    assertEquals(0.0, ctx[0].metric("kafka_events_total", "io.k8ssync.pod.updated"));
+    assertTrue(s.plan(List.of(PodChange.of(p1.key(), p1, relabeled))).isEmpty());
+    s.close();
+  }
+
+  @Test
+  void eventsOfOnePodInOneBatchLandInOrderInOnePartition() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    Sink s = sink(ctx, "pods-f");
+    PodState added = withVersion(withReady(ready("web-1", "10.0.0.1"), false), "61");
+    PodState up = withVersion(withReady(added, true), "62");
+    PodState down = withVersion(withReady(up, false), "63");
+    PodState upAgain = withVersion(withReady(down, true), "64");
+    PodState moved = withVersion(withIp(upAgain, "10.0.0.8"), "65");
+    PodState stopping = withVersion(withTerminating(moved), "66");
+    s.apply(List.of(PodChange.of(added.key(), null, added), PodChange.of(added.key(), added, up),
+        PodChange.of(added.key(), up, down), PodChange.of(added.key(), down, upAgain),
+        PodChange.of(added.key(), upAgain, moved), PodChange.of(added.key(), moved, stopping),
+        PodChange.of(added.key(), stopping, null)));
+    List<ConsumerRecord<String, String>> records = consume("pods-f", 7);
+    assertEquals(7, records.size());
+    assertEquals(1, records.stream().map(ConsumerRecord::partition).distinct().count(), "one partition");
+    for (int i = 1; i < records.size(); i++) {
+      assertTrue(records.get(i).offset() > records.get(i - 1).offset(), "read in offset order");
+    }
+    assertEquals(List.of("uid-web-1:61:added", "uid-web-1:62:ready", "uid-web-1:63:unready", "uid-web-1:64:ready",
+        "uid-web-1:65:address-changed", "uid-web-1:66:terminating", "uid-web-1:66:deleted"),
+        records.stream().map(r -> event(r).get("id").asText()).toList(), "the batch's order");
+    assertTrue(records.stream().allMatch(r -> r.key().equals("uid-web-1")));
     s.close();
   }
 }

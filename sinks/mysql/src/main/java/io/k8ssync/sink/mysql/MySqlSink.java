@@ -25,6 +25,7 @@ import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -282,16 +283,52 @@ final class MySqlSink implements Sink {
     return total;
   }
 
-  /** Rows of live pods the cache does not have are marked deleted; missing or stale rows are rewritten. */
+  /**
+   * What a live row holds of the columns this sink writes from a pod's state, as read back for
+   * reconcile. Timestamps are left out: they are not compared (a time zone setting could make
+   * every row look changed).
+   */
+  private record Stored(long version, String cluster, String namespace, String name, String service, String ip, String hostIp,
+                        String node, String phase, boolean ready, boolean terminating, String labels) {
+
+    /** True when the row says what the sink would write for {@code p}. */
+    boolean matches(PodState p) {
+      return ready == p.ready()
+          && terminating == p.terminating()
+          && Objects.equals(cluster, p.cluster())
+          && Objects.equals(namespace, p.namespace())
+          && Objects.equals(name, p.name())
+          && Objects.equals(service, p.service())
+          && Objects.equals(ip, p.ip())
+          && Objects.equals(hostIp, p.hostIp())
+          && Objects.equals(node, p.node())
+          && Objects.equals(phase, p.phase().name())
+          && Objects.equals(labels, json(p.labels()));
+    }
+  }
+
+  /**
+   * Rows of live pods the cache does not have are marked deleted; missing rows, rows with an older
+   * resourceVersion, and rows at the cache's resourceVersion whose columns differ from the cache
+   * (edited by hand, say) are rewritten. A row newer than the cache is left alone: the cache lags,
+   * and the change that wrote the row is on its way. Does nothing before the cache has synced,
+   * when every pod not listed yet would look gone.
+   */
   void reconcile() throws SinkException {
+    if (!context.pods().synced()) {
+      return;
+    }
     ensureSchema();
-    Map<String, Long> live = new HashMap<>();
+    Map<String, Stored> live = new HashMap<>();
     try (Connection c = pool.getConnection();
-         PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version FROM " + table + " WHERE deleted_at IS NULL")) {
+         PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version, namespace, name, service, ip, "
+             + "host_ip, node, phase, ready, terminating, labels FROM " + table + " WHERE deleted_at IS NULL")) {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if (context.clusters().contains(rs.getString(2))) {
-            live.put(rs.getString(1), rs.getLong(3));
+            live.put(rs.getString(1), new Stored(rs.getLong(3), rs.getString(2), rs.getString(4), rs.getString(5),
+                rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getBoolean(11),
+                rs.getBoolean(12), rs.getString(13)));
           }
         }
       }
@@ -303,9 +340,14 @@ final class MySqlSink implements Sink {
     Map<String, PodState> cached = new HashMap<>();
     for (PodState p : context.pods().pods()) {
       cached.put(p.uid(), p);
-      Long have = live.get(p.uid());
-      if (have == null || have < version(p)) {
-        reconciliation.drift(have == null ? "missing" : "changed");
+      Stored have = live.get(p.uid());
+      long want = version(p);
+      if (have == null) {
+        reconciliation.drift("missing");
+        writes.add(new Row(p, 0, now));
+      } else if (have.version() < want || (have.version() == want && !have.matches(p))) {
+        // Same resourceVersion, other values: the upsert's guard lets an equal version through.
+        reconciliation.drift("changed");
         writes.add(new Row(p, 0, now));
       }
     }

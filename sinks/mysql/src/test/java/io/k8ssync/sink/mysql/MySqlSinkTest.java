@@ -58,12 +58,19 @@ class MySqlSinkTest {
   }
 
   private Sink sink(String jdbcUrl, Map<String, Object> extra) throws Exception {
+    return sink(jdbcUrl, extra, ctx -> { });
+  }
+
+  /** {@code beforeStart} adjusts the context (e.g. the cache not synced yet) before the sink's timers start. */
+  private Sink sink(String jdbcUrl, Map<String, Object> extra, java.util.function.Consumer<TestSinkContext> beforeStart)
+      throws Exception {
     java.nio.file.Path password = java.nio.file.Files.createTempFile("db", ".pw");
     java.nio.file.Files.writeString(password, MariaDb.PASSWORD);
     Map<String, Object> c = new HashMap<>(Map.of("jdbcUrl", jdbcUrl, "username", MariaDb.USER,
         "password", "${file:" + password + "}", "table", table, "connectTimeout", "1s"));
     c.putAll(extra);
     context = new TestSinkContext("db", new MySqlSinkFactory().configDef(), c, Selector.ALL);
+    beforeStart.accept(context);
     Sink s = new MySqlSinkFactory().create(context);
     s.start();
     sinks.add(s);
@@ -100,7 +107,10 @@ class MySqlSinkTest {
     assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"));
     sink(Map.of());
     assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once");
-    assertTrue(query("SHOW INDEX FROM " + table).size() >= 5, "lookups by service and IP are indexed");
+    List<String> leading = query("SELECT LOWER(COLUMN_NAME) FROM information_schema.STATISTICS"
+        + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1", table);
+    assertTrue(leading.contains("service"), "an index serves lookups by service: leading columns " + leading);
+    assertTrue(leading.contains("ip"), "an index serves lookups by IP: leading columns " + leading);
   }
 
   @Test
@@ -240,5 +250,118 @@ class MySqlSinkTest {
       assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once it could");
       assertFalse(query("SELECT uid FROM " + table).isEmpty());
     }
+  }
+
+  @Test
+  void purgeDeletesInBatchesUntilNoExpiredRowIsLeft() throws Exception {
+    // No reconcile pass: the cache is empty and would mark the live row deleted.
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("purgeBatch", 2), ctx -> ctx.synced = false);
+    for (int i = 1; i <= 5; i++) {
+      PodState old = withVersion(ready("old-" + i, "10.0.1." + i), "5");
+      apply(s, null, old);
+      apply(s, old, null);
+    }
+    PodState recent = withVersion(ready("recent-1", "10.0.2.1"), "6");
+    apply(s, null, recent);
+    apply(s, recent, null);
+    apply(s, null, withVersion(ready("web-1", "10.0.0.1"), "7"));
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      assertEquals(5, st.executeUpdate("UPDATE " + table + " SET deleted_at = NOW(3) - INTERVAL 30 DAY WHERE name LIKE 'old-%'"));
+    }
+    assertEquals(5, ((MySqlSink) s).purge(), "five rows with a batch of two: three statements");
+    assertEquals(List.of("recent-1", "web-1"), query("SELECT name FROM " + table + " ORDER BY name"),
+        "rows within the retention and live rows stay");
+    assertEquals(5.0, context.metric("mysql_rows_purged_total"));
+    assertEquals(0, ((MySqlSink) s).purge());
+    assertEquals(5.0, context.metric("mysql_rows_purged_total"), "nothing more counted");
+  }
+
+  @Test
+  void reconcileDoesNothingBeforeTheCacheHasSynced() throws Exception {
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "50ms"), ctx -> ctx.synced = false);
+    PodState notListedYet = withVersion(ready("old-1", "10.0.0.9"), "2");
+    apply(s, null, notListedYet);
+    PodState listed = withVersion(ready("web-1", "10.0.0.1"), "3");
+    context.pods.add(listed);
+    PodState drifted = withVersion(ready("web-2", "10.0.0.2"), "4");
+    context.pods.add(drifted);
+    apply(s, null, drifted);
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      st.executeUpdate("UPDATE " + table + " SET ip = '1.2.3.4' WHERE uid = 'uid-web-2'");
+    }
+
+    ((MySqlSink) s).reconcile();
+    assertNull(query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-old-1").get(0),
+        "a pod the incomplete list does not hold yet is not marked deleted");
+    assertTrue(query("SELECT uid FROM " + table + " WHERE uid = ?", "uid-web-1").isEmpty(), "no row written");
+    assertEquals(List.of("1.2.3.4"), query("SELECT ip FROM " + table + " WHERE uid = ?", "uid-web-2"), "no row rewritten");
+    assertEquals(0.0, context.metric("reconcile_drift_total", "orphan"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "missing"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "changed"));
+    assertEquals(0.0, context.metric("reconcile_runs_total", "ok"), "the schedule skips passes too");
+
+    // Once synced, the same state is reconciled by the schedule.
+    context.synced = true;
+    await().until(() -> query("SELECT deleted_at FROM " + table + " WHERE uid = ?", "uid-old-1").get(0) != null
+        && !query("SELECT uid FROM " + table + " WHERE uid = ?", "uid-web-1").isEmpty()
+        && query("SELECT ip FROM " + table + " WHERE uid = ?", "uid-web-2").equals(List.of("10.0.0.2")));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "orphan"));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "missing"));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "changed"));
+  }
+
+  @Test
+  void reconcileRepairsARowEditedByHandAtTheSameResourceVersion() throws Exception {
+    Sink s = sink(Map.of());
+    awaitTheStartPass();
+    PodState p = withVersion(ready("web-1", "10.0.0.1"), "3");
+    context.pods.add(p);
+    apply(s, null, p);
+    String expected = "10.0.0.1|192.168.0.1|node-1|web|RUNNING|1|0|{}|3";
+    String row = "SELECT CONCAT_WS('|', ip, host_ip, node, service, phase, ready, terminating, labels, resource_version) FROM "
+        + table + " WHERE uid = ?";
+    assertEquals(List.of(expected), query(row, "uid-web-1"));
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      assertEquals(1, st.executeUpdate("UPDATE " + table + " SET ip = '1.2.3.4', host_ip = '9.9.9.9', node = 'node-x',"
+          + " service = 'other', phase = 'FAILED', ready = 0, terminating = 1, labels = '{\"x\":\"y\"}'"
+          + " WHERE uid = 'uid-web-1'"));
+    }
+    ((MySqlSink) s).reconcile();
+    assertEquals(List.of(expected), query(row, "uid-web-1"), "every column the sink owns is rewritten from the cache");
+    assertEquals(1.0, context.metric("reconcile_drift_total", "changed"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "orphan"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "missing"));
+
+    // One column is enough.
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      assertEquals(1, st.executeUpdate("UPDATE " + table + " SET ready = 0 WHERE uid = 'uid-web-1'"));
+    }
+    ((MySqlSink) s).reconcile();
+    assertEquals(List.of(expected), query(row, "uid-web-1"));
+    assertEquals(2.0, context.metric("reconcile_drift_total", "changed"));
+
+    // A row in step with the cache is no drift.
+    ((MySqlSink) s).reconcile();
+    assertEquals(2.0, context.metric("reconcile_drift_total", "changed"));
+  }
+
+  /** The schedule's first pass runs 200 ms after start, the next one reconcileEvery (5 min) later: none in between. */
+  private void awaitTheStartPass() {
+    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 1.0);
+  }
+
+  @Test
+  void reconcileLeavesARowNewerThanTheCacheAlone() throws Exception {
+    Sink s = sink(Map.of());
+    awaitTheStartPass();
+    PodState cached = withVersion(ready("web-1", "10.0.0.1"), "3");
+    context.pods.add(cached);
+    // The sink already wrote a later change the cache has not caught up with.
+    apply(s, null, withVersion(withIp(cached, "10.0.0.5"), "5"));
+    ((MySqlSink) s).reconcile();
+    assertEquals(List.of("10.0.0.5|5"), query("SELECT CONCAT_WS('|', ip, resource_version) FROM " + table + " WHERE uid = ?",
+        "uid-web-1"));
+    assertEquals(0.0, context.metric("reconcile_drift_total", "changed"), "a lagging cache is no drift");
+    assertEquals(0.0, context.metric("reconcile_drift_total", "missing"));
   }
 }
