@@ -36,7 +36,8 @@ public final class ClusterInformers implements AutoCloseable {
   public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics) {
     this.scope = scope;
     this.client = client;
-    PodProjector projector = new PodProjector(scope.cluster(), rules);
+    PodProjector projector = new PodProjector(scope.cluster(), rules,
+        (c, field) -> metrics.podValuesDropped.labelValues(c, field).inc());
     List<String> namespaces = scope.namespaces().isEmpty() ? java.util.Collections.singletonList(null) : scope.namespaces();
     for (String ns : namespaces) {
       PodStateStore store = new PodStateStore(ns, projector, cache, metrics);

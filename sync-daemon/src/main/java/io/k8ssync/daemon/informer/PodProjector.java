@@ -10,26 +10,51 @@ import io.k8ssync.sink.PodState;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Projects a full {@link Pod} into the compact {@link PodState} the cache keeps, validating every
  * value the pod's owner controls. A pod whose identity fails validation keeps its place in the
  * cache (so its deletion is still seen) but carries a {@code rejection} and is never registered.
  *
+ * <p>A bad value that no sink registers (status.hostIP) is dropped instead: the pod is kept, and the
+ * drop is logged and reported to a {@link DroppedValueListener} once per pod until the value is
+ * valid again.
+ *
  * <p>Strings shared by many pods (namespace, node, service, label values) are interned so that
  * 100,000 pods do not hold 100,000 copies of "default". Thread-safe.
  */
 public final class PodProjector {
 
+  private static final Logger LOG = LoggerFactory.getLogger(PodProjector.class);
+  /** Bounds the memory of pods already reported: deletions never reach the projector. */
+  private static final int MAX_REPORTED = 10_000;
+
+  /** Told of each pod whose value of {@code field} was dropped while the pod was kept; the daemon counts it. */
+  @FunctionalInterface
+  public interface DroppedValueListener {
+    void dropped(String cluster, String field);
+  }
+
   private final String cluster;
   private final PodRules rules;
+  private final DroppedValueListener droppedValues;
   private final Map<String, String> interned = new ConcurrentHashMap<>();
+  /** Pods whose invalid hostIP was reported, so that their updates and relists do not report it again. */
+  private final Set<String> reportedHostIps = ConcurrentHashMap.newKeySet();
 
   public PodProjector(String cluster, PodRules rules) {
+    this(cluster, rules, (c, field) -> { });
+  }
+
+  public PodProjector(String cluster, PodRules rules, DroppedValueListener droppedValues) {
     this.cluster = cluster;
     this.rules = rules;
+    this.droppedValues = droppedValues;
   }
 
   public String cluster() {
@@ -119,7 +144,11 @@ public final class PodProjector {
     }
     String hostIp = status == null ? null : emptyToNull(status.getHostIP());
     if (hostIp != null && PodValidation.ip(hostIp) != null) {
+      // Informational only: the pod stays registrable, the value is dropped and said so.
       hostIp = null;
+      reportInvalidHostIp(meta);
+    } else if (!reportedHostIps.isEmpty()) {
+      reportedHostIps.remove(podId(meta));
     }
 
     PodCondition readyCondition = readyCondition(status);
@@ -147,6 +176,22 @@ public final class PodProjector {
         millis(meta.getCreationTimestamp()),
         readySince,
         rejection);
+  }
+
+  private void reportInvalidHostIp(ObjectMeta meta) {
+    if (reportedHostIps.size() >= MAX_REPORTED) {
+      reportedHostIps.clear();
+    }
+    if (reportedHostIps.add(podId(meta))) {
+      droppedValues.dropped(cluster, "hostIP");
+      LOG.warn("pod value dropped, pod kept: cluster={} pod={}/{} field=status.hostIP reason=is not an IP address",
+          cluster, meta.getNamespace(), meta.getName());
+    }
+  }
+
+  /** A recreated pod (same name, new uid) is reported again. */
+  private static String podId(ObjectMeta meta) {
+    return meta.getNamespace() + '/' + meta.getName() + '/' + meta.getUid();
   }
 
   private Map<String, String> keep(Map<String, String> from, java.util.Set<String> keys) {

@@ -27,6 +27,7 @@ public final class DaemonMetrics {
   public final Counter changes;
   public final Counter podsRejected;
   public final Counter queueDropped;
+  public final Counter podValuesDropped;
   public final Counter sinkApplied;
   public final Counter sinkFailures;
   public final Counter sinkRetries;
@@ -53,6 +54,9 @@ public final class DaemonMetrics {
     podsRejected = Counter.builder().name(PREFIX + "pods_rejected_total")
         .help("Pods whose labels or annotations failed validation and are registered nowhere, by field")
         .labelNames("cluster", "reason").register(registry);
+    podValuesDropped = Counter.builder().name(PREFIX + "pod_values_dropped_total")
+        .help("Invalid informational pod values left out of a pod's state (the pod is kept), by cluster and field")
+        .labelNames("cluster", "field").register(registry);
     queueDropped = Counter.builder().name(PREFIX + "queue_dropped_total")
         .help("Changes a sink queue could not take or let go unapplied, by sink and reason (full, shutdown, fatal, standby_expired)")
         .labelNames("sink", "reason").register(registry);
