@@ -136,7 +136,7 @@ public final class Daemon implements AutoCloseable {
       if (leaderSpec != null && leaderSpec.cluster().equals(spec.scope().cluster())) {
         leaseClient = client;
       }
-      ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics);
+      ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist());
       informers.put(spec.scope().cluster(), ci);
     }
     cache.syncedWhen(() -> !informers.isEmpty() && informers.values().stream().allMatch(ClusterInformers::synced));

@@ -36,11 +36,11 @@ class ClientsTest {
     props.forEach(System::setProperty);
     var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
     try {
-      try (KubernetesClient lookup = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, null, null))) {
+      try (KubernetesClient lookup = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, null, null, null))) {
         assertTrue(lookup.getConfiguration().getMasterUrl().contains("from-kubeconfig.invalid"),
             "the default lookup finds the kubeconfig: " + lookup.getConfiguration().getMasterUrl());
       }
-      try (KubernetesClient inCluster = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, true, null, null))) {
+      try (KubernetesClient inCluster = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, true, null, null, null))) {
         assertTrue(inCluster.getConfiguration().getMasterUrl().startsWith("https://10.96.0.1:443"),
             inCluster.getConfiguration().getMasterUrl());
         assertEquals("service-account-token", inCluster.getConfiguration().getAutoOAuthToken());

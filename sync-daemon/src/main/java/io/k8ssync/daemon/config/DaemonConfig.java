@@ -14,6 +14,7 @@ import io.k8ssync.daemon.dispatch.RetryBackoff;
 import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.informer.ClusterInformers;
 import io.k8ssync.daemon.informer.PodRules;
+import io.k8ssync.daemon.informer.RelistGuard;
 import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.config.ConfigDef;
@@ -54,7 +55,12 @@ public final class DaemonConfig {
           "namespaces to watch; empty watches all")
       .define("labelSelector", STRING, null, "only pods matching this label selector, e.g. 'tier in (web,rpc)'")
       .define("resync", DURATION, Duration.ZERO, "informer resync period; 0 (default) turns it off")
-      .define("listPageSize", LONG, 500L, Validator.between(1, 100_000), "pods per page of the initial list");
+      .define("listPageSize", LONG, 500L, Validator.between(1, 100_000), "pods per page of the initial list")
+      .define("relistRemovalShare", DOUBLE, RelistGuard.Settings.DEFAULTS.share(),
+          v -> (Double) v > 0 && (Double) v <= 1 ? null : "a share above 0 and at most 1",
+          "a relist that would remove more than this share of the cached pods is held (nothing goes offline) until a new list confirms; 1 turns the guard off")
+      .define("relistConfirmAfter", DURATION, RelistGuard.Settings.DEFAULTS.confirmAfter(), Validator.durationAtLeast(Duration.ofMillis(100)),
+          "how long after a held relist a new list confirms the removals");
 
   static final ConfigDef PODS = new ConfigDef()
       .define("serviceLabel", STRING, "app", Validator.matches(LABEL_KEY, "a label key"),
@@ -124,7 +130,8 @@ public final class DaemonConfig {
   public record SinkSpec(String name, String type, Selector selector, Integer workers, Config config) {}
 
   /** A configured cluster. */
-  public record ClusterSpec(ClusterInformers.Scope scope, boolean inCluster, String kubeconfig, String context) {}
+  public record ClusterSpec(ClusterInformers.Scope scope, boolean inCluster, String kubeconfig, String context,
+                            RelistGuard.Settings relist) {}
 
   private final Config root;
   private final List<SinkSpec> sinks;
@@ -154,7 +161,8 @@ public final class DaemonConfig {
     return root.getSections("clusters").stream().map(c -> new ClusterSpec(
         new ClusterInformers.Scope(c.getString("name"), c.getList("namespaces"), c.getString("labelSelector"),
             c.getDuration("resync"), c.getLong("listPageSize")),
-        c.getBoolean("inCluster"), c.getString("kubeconfig"), c.getString("context"))).toList();
+        c.getBoolean("inCluster"), c.getString("kubeconfig"), c.getString("context"),
+        new RelistGuard.Settings(c.getDouble("relistRemovalShare"), c.getDuration("relistConfirmAfter")))).toList();
   }
 
   /** Pod rules; label keys that sink selectors use are kept so the selectors can see them. */

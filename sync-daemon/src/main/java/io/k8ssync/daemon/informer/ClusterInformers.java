@@ -27,6 +27,14 @@ public final class ClusterInformers implements AutoCloseable {
   /** What to watch in one cluster. {@code namespaces} empty means all. */
   public record Scope(String cluster, List<String> namespaces, String labelSelector, Duration resync, long pageSize) {}
 
+  /** Checks held relist removals with a new list, away from the informers' threads. */
+  private final java.util.concurrent.ScheduledExecutorService confirmer =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "relist-guard");
+        t.setDaemon(true);
+        return t;
+      });
+
   private final Scope scope;
   private final KubernetesClient client;
   private final List<SharedIndexInformer<Pod>> informers = new ArrayList<>();
@@ -34,13 +42,20 @@ public final class ClusterInformers implements AutoCloseable {
   private volatile String lastError;
 
   public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics) {
+    this(scope, client, rules, cache, metrics, RelistGuard.Settings.DEFAULTS);
+  }
+
+  public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics,
+                          RelistGuard.Settings relist) {
     this.scope = scope;
     this.client = client;
     PodProjector projector = new PodProjector(scope.cluster(), rules,
         (c, field) -> metrics.podValuesDropped.labelValues(c, field).inc());
     List<String> namespaces = scope.namespaces().isEmpty() ? java.util.Collections.singletonList(null) : scope.namespaces();
     for (String ns : namespaces) {
-      PodStateStore store = new PodStateStore(ns, projector, cache, metrics);
+      String where = "cluster=" + scope.cluster() + " namespace=" + (ns == null ? "*" : ns);
+      PodStateStore store = new PodStateStore(ns, projector, cache, metrics, new RelistGuard(where, relist,
+          (outcome, n) -> metrics.relistRemovals.labelValues(scope.cluster(), outcome).inc(n)));
       FilterWatchListDeletable<Pod, PodList, PodResource> pods = ns == null
           ? client.pods().inAnyNamespace()
           : client.pods().inNamespace(ns);
@@ -60,6 +75,8 @@ public final class ClusterInformers implements AutoCloseable {
             }
             return true;
           });
+      FilterWatchListDeletable<Pod, PodList, PodResource> scoped = pods;
+      store.guardWith(informer::isWatching, () -> confirmLater(store, scoped, relist.confirmAfter()));
       informers.add(informer);
       stores.add(store);
     }
@@ -67,6 +84,23 @@ public final class ClusterInformers implements AutoCloseable {
 
   public String cluster() {
     return scope.cluster();
+  }
+
+  /** After {@code delay}, lists the scope afresh and lets the store confirm or drop its held removals. */
+  private void confirmLater(PodStateStore store, FilterWatchListDeletable<Pod, PodList, PodResource> pods, Duration delay) {
+    confirmer.schedule(() -> {
+      try {
+        java.util.Map<String, String> existing = new java.util.HashMap<>();
+        for (Pod p : pods.list().getItems()) {
+          existing.put(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(), p.getMetadata().getUid());
+        }
+        store.confirmHeld(existing);
+      } catch (RuntimeException e) {
+        LOG.warn("relist guard: the confirming list failed, trying again in {}s: cluster={} error={}",
+            delay.toSeconds(), scope.cluster(), describe(e));
+        confirmLater(store, pods, delay);
+      }
+    }, delay.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
   }
 
   /** Starts every informer; the future completes when all have delivered their initial list. */
@@ -121,5 +155,6 @@ public final class ClusterInformers implements AutoCloseable {
   @Override
   public void close() {
     informers.forEach(SharedIndexInformer::stop);
+    confirmer.shutdownNow();
   }
 }

@@ -7,8 +7,11 @@ import io.fabric8.kubernetes.client.informers.cache.ItemStore;
 import io.k8ssync.daemon.cache.PodStateCache;
 import io.k8ssync.daemon.metrics.DaemonMetrics;
 import io.k8ssync.sink.PodState;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,8 +26,12 @@ import org.slf4j.LoggerFactory;
  * vanished during a relist); it gets a "ghost" Pod holding only namespace, name, uid and
  * resourceVersion, built on demand.
  *
+ * <p>A relist that would remove most pods is held by a {@link RelistGuard}: the informer reads the
+ * store once ({@link #values}) before removing what its list lacked, and the guard decides then.
+ *
  * <p>Called by the informer under its cache lock, from its list/watch thread: work here is
- * projection plus a non-blocking hand-off to the sink queues.
+ * projection plus a non-blocking hand-off to the sink queues. Mutations are also serialized on
+ * this store, because a held relist is confirmed from a timer thread.
  */
 public final class PodStateStore implements ItemStore<Pod> {
 
@@ -37,15 +44,40 @@ public final class PodStateStore implements ItemStore<Pod> {
   private final PodStateCache cache;
   private final DaemonMetrics metrics;
   private final AtomicLong puts = new AtomicLong();
+  private final RelistGuard guard;
   private volatile boolean initialListDone;
+  private volatile BooleanSupplier watching = () -> true;
+  private volatile Runnable onHold = () -> { };
 
   /** @param namespace the one namespace this store's informer watches, or null for all */
   public PodStateStore(String namespace, PodProjector projector, PodStateCache cache, DaemonMetrics metrics) {
+    this(namespace, projector, cache, metrics, null);
+  }
+
+  /** @param guard holds relist removals of most pods; null: none */
+  PodStateStore(String namespace, PodProjector projector, PodStateCache cache, DaemonMetrics metrics, RelistGuard guard) {
     this.cluster = projector.cluster();
     this.namespace = namespace;
     this.projector = projector;
     this.cache = cache;
     this.metrics = metrics;
+    this.guard = guard;
+  }
+
+  /** How to know whether the informer is watching (false while it lists), and what to do when a relist is held. */
+  void guardWith(BooleanSupplier watching, Runnable onHold) {
+    this.watching = watching;
+    this.onHold = onHold;
+  }
+
+  /** A later list's answer (informer key to uid): held removals are confirmed or dropped. */
+  synchronized void confirmHeld(Map<String, String> existing) {
+    guard.confirm(existing, key -> {
+      PodState before = cache.remove(cacheKey(key));
+      if (before != null) {
+        metrics.informerEvents.labelValues(cluster, "DELETE").inc();
+      }
+    });
   }
 
   void initialListDone() {
@@ -58,7 +90,14 @@ public final class PodStateStore implements ItemStore<Pod> {
   }
 
   @Override
-  public Pod put(String key, Pod pod) {
+  public synchronized Pod put(String key, Pod pod) {
+    if (guard != null) {
+      if (watching.getAsBoolean()) {
+        guard.fresh(key);
+      } else {
+        guard.listed(key);
+      }
+    }
     PodState state = projector.project(pod);
     PodState before = cache.put(state);
     metrics.informerEvents.labelValues(cluster, before == null ? "ADD" : "UPDATE").inc();
@@ -78,7 +117,13 @@ public final class PodStateStore implements ItemStore<Pod> {
   }
 
   @Override
-  public Pod remove(String key) {
+  public synchronized Pod remove(String key) {
+    if (guard != null) {
+      if (!watching.getAsBoolean() && guard.holds(key)) {
+        return ghost(cache.get(cacheKey(key))); // a held relist removal: the pod stays until a new list confirms
+      }
+      guard.fresh(key);
+    }
     PodState before = cache.remove(cacheKey(key));
     if (before != null) {
       metrics.informerEvents.labelValues(cluster, "DELETE").inc();
@@ -92,7 +137,17 @@ public final class PodStateStore implements ItemStore<Pod> {
   }
 
   @Override
-  public Stream<Pod> values() {
+  public synchronized Stream<Pod> values() {
+    if (guard != null && !watching.getAsBoolean()) {
+      // A list is done and its removals come next: the one moment the guard can see them all.
+      Map<String, String> uids = cache.scope(cluster, namespace)
+          .collect(Collectors.toMap(p -> p.namespace() + '/' + p.name(), PodState::uid, (a, b) -> a));
+      if (initialListDone && guard.syncStarts(uids)) {
+        onHold.run();
+      } else if (!initialListDone) {
+        guard.syncStarts(Map.of()); // forget what the initial list put
+      }
+    }
     return cache.scope(cluster, namespace).map(PodStateStore::ghost);
   }
 

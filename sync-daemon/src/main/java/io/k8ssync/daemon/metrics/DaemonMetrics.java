@@ -28,6 +28,7 @@ public final class DaemonMetrics {
   public final Counter podsRejected;
   public final Counter queueDropped;
   public final Counter podValuesDropped;
+  public final Counter relistRemovals;
   public final Counter sinkApplied;
   public final Counter sinkFailures;
   public final Counter sinkRetries;
@@ -57,6 +58,9 @@ public final class DaemonMetrics {
     podValuesDropped = Counter.builder().name(PREFIX + "pod_values_dropped_total")
         .help("Invalid informational pod values left out of a pod's state (the pod is kept), by cluster and field")
         .labelNames("cluster", "field").register(registry);
+    relistRemovals = Counter.builder().name(PREFIX + "relist_removals_total")
+        .help("Pod removals of a relist that would remove most pods: held, then confirmed (removed) or kept, by cluster")
+        .labelNames("cluster", "outcome").register(registry);
     queueDropped = Counter.builder().name(PREFIX + "queue_dropped_total")
         .help("Changes a sink queue could not take or let go unapplied, by sink and reason (full, shutdown, fatal, standby_expired)")
         .labelNames("sink", "reason").register(registry);
