@@ -1,5 +1,6 @@
 package io.k8ssync.daemon;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static io.k8ssync.daemon.testing.TestPods.markReady;
 import static io.k8ssync.daemon.testing.TestPods.pending;
 import static io.k8ssync.daemon.testing.TestPods.withReadyStatus;
@@ -57,10 +58,7 @@ class HttpSinkEndToEndTest {
         sink("gateway", gateway),
         sink("rpc", rpc),
         "");
-    daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> server.createClient(), false);
-    daemon.start();
-    daemon.synced().get(30, TimeUnit.SECONDS);
+    daemon = Daemons.synced(yaml, () -> server.createClient());
   }
 
   private static String sink(String name, RecordingTarget t) {

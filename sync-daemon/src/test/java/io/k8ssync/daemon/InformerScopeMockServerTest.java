@@ -1,5 +1,6 @@
 package io.k8ssync.daemon;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static io.k8ssync.daemon.testing.TestPods.pending;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -83,10 +84,7 @@ class InformerScopeMockServerTest {
         "sinks:",
         "  - {name: " + sinkName + ", type: recording}",
         "");
-    daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> server.createClient(), false);
-    daemon.start();
-    daemon.synced().get(30, TimeUnit.SECONDS);
+    daemon = Daemons.synced(yaml, () -> server.createClient());
 
     // Watched: each would be seen by a cluster that ignored its namespaces or borrowed the other's selector.
     create(ns1, "n-west-label", WEST);

@@ -1,5 +1,6 @@
 package io.k8ssync.daemon;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static io.k8ssync.daemon.testing.TestPods.pending;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -15,7 +16,6 @@ import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.testing.LogCapture;
 import io.k8ssync.daemon.testing.RecordingSinkFactory;
 import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
-import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
@@ -48,10 +48,7 @@ class QueueDropMockServerTest {
         "sinks:",
         "  - {name: " + sinkName + ", type: recording}",
         "");
-    daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> server.createClient(), false);
-    daemon.start();
-    daemon.synced().get(30, TimeUnit.SECONDS);
+    daemon = Daemons.synced(yaml, () -> server.createClient());
   }
 
   @AfterEach
@@ -62,12 +59,7 @@ class QueueDropMockServerTest {
   }
 
   private double dropped(String reason) {
-    return daemon.metrics().registry().scrape().stream()
-        .filter(m -> m.getMetadata().getPrometheusName().equals("k8s_sync_queue_dropped"))
-        .flatMap(m -> m.getDataPoints().stream())
-        .filter(d -> sinkName.equals(d.getLabels().get("sink")) && reason.equals(d.getLabels().get("reason")))
-        .mapToDouble(d -> ((CounterSnapshot.CounterDataPointSnapshot) d).getValue())
-        .sum();
+    return Daemons.counter(daemon, "k8s_sync_queue_dropped", java.util.Map.of("sink", sinkName, "reason", reason));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.k8ssync.daemon;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -37,10 +38,7 @@ class RealApiServerTest {
         "clusters: [{name: " + cluster + ", namespaces: [" + ns + "]}]",
         "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
         "sinks: [{name: " + sink + ", type: recording}]", "");
-    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> clients.get(), false);
-    d.start();
-    d.synced().get(60, TimeUnit.SECONDS);
+    Daemon d = Daemons.synced(yaml, () -> clients.get());
     return d;
   }
 

@@ -6,18 +6,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.k8ssync.daemon.config.ConfigLoader;
-import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeProcesses;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.RecordingSinkFactory;
 import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
 import io.k8ssync.daemon.testing.TestPods;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.Transition;
-import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -28,12 +26,7 @@ import org.junit.jupiter.api.Test;
 class RelistGuardTest {
 
   private static double relist(Daemon d, String outcome) {
-    return d.metrics().registry().scrape().stream()
-        .filter(m -> m.getMetadata().getPrometheusName().equals("k8s_sync_relist_removals"))
-        .flatMap(m -> m.getDataPoints().stream())
-        .filter(p -> outcome.equals(p.getLabels().get("outcome")))
-        .mapToDouble(p -> ((CounterSnapshot.CounterDataPointSnapshot) p).getValue())
-        .sum();
+    return Daemons.counter(d, "k8s_sync_relist_removals", Map.of("outcome", outcome));
   }
 
   private static long deleted(Recording r) {
@@ -56,11 +49,8 @@ class RelistGuardTest {
           "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
           "clusters: [{name: guarded, namespaces: [" + ns + "], relistConfirmAfter: 5s}]",
           "sinks: [{name: rec-relist, type: recording}]", "");
-      Daemon daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-          spec -> watched.client(), false);
-      daemon.start();
+      Daemon daemon = Daemons.synced(yaml, watched::client);
       try {
-        daemon.synced().get(60, TimeUnit.SECONDS);
         Recording rec = RecordingSinkFactory.get("rec-relist");
         await().atMost(Duration.ofSeconds(30)).until(() -> daemon.cache().size() == 10
             && daemon.dispatcher().runner("rec-relist").queue().unfinished() == 0);

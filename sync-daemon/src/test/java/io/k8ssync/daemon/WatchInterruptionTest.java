@@ -29,12 +29,7 @@ import org.junit.jupiter.api.Test;
 class WatchInterruptionTest {
 
   private static double informerUpdates(Daemon daemon) {
-    return daemon.metrics().registry().scrape().stream()
-        .filter(m -> m.getMetadata().getPrometheusName().equals("k8s_sync_informer_events"))
-        .flatMap(m -> m.getDataPoints().stream())
-        .filter(d -> "UPDATE".equals(d.getLabels().get("type")))
-        .mapToDouble(d -> ((io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot) d).getValue())
-        .sum();
+    return io.k8ssync.daemon.testing.Daemons.counter(daemon, "k8s_sync_informer_events", java.util.Map.of("type", "UPDATE"));
   }
 
   @Test

@@ -1,5 +1,6 @@
 package io.k8ssync.daemon.ha;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -128,10 +129,7 @@ final class AllSystems implements AutoCloseable {
         "  - {name: gw, type: http, config: {timeout: 1s, online: {url: 'http://127.0.0.1:" + port("gw") + "/online/{uid}'},"
             + " offline: {url: 'http://127.0.0.1:" + port("gw") + "/offline/{uid}'}}}",
         "");
-    daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> api.client(), false);
-    daemon.start();
-    daemon.synced().get(60, TimeUnit.SECONDS);
+    daemon = Daemons.synced(yaml, () -> api.client());
   }
 
   private int port(String sink) {

@@ -1,5 +1,6 @@
 package io.k8ssync.daemon.ha;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -47,10 +48,7 @@ class LeaderElectionTest {
         "clusters: [{name: real, namespaces: [" + ns + "]}]",
         "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
         "sinks: [{name: " + sink + ", type: recording}]", "");
-    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> clients.get(), false);
-    d.start();
-    d.synced().get(60, TimeUnit.SECONDS);
+    Daemon d = Daemons.synced(yaml, () -> clients.get());
     return d;
   }
 

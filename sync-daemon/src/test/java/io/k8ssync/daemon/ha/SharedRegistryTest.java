@@ -1,5 +1,6 @@
 package io.k8ssync.daemon.ha;
 
+import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -47,10 +48,7 @@ class SharedRegistryTest {
         "dispatch: {retry: {baseDelay: 10ms, maxDelay: 200ms}}",
         "sinks: [{name: nginx, type: consul, config: {url: '" + consul.url() + "', drainDelay: 200ms, reconcileEvery: 500ms,"
             + " massRemovalShare: 1.0}}]", "");
-    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> api.client(), false);
-    d.start();
-    d.synced().get(60, TimeUnit.SECONDS);
+    Daemon d = Daemons.synced(yaml, () -> api.client());
     return d;
   }
 
