@@ -58,7 +58,10 @@ public final class Daemon implements AutoCloseable {
   private final Map<String, ClusterInformers> informers = new LinkedHashMap<>();
   private final List<KubernetesClient> ownedClients = new ArrayList<>();
   private final DaemonConfig.LeaderElectionSpec leaderSpec;
-  private LeaderElection election;
+  /** One Lease per cluster; empty without leader election. */
+  private final Map<String, LeaderElection> elections = new LinkedHashMap<>();
+  /** The clusters whose changes this replica applies now (all of them without leader election). */
+  private final java.util.Set<String> led = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private HealthServer http;
   private CompletableFuture<Void> synced = new CompletableFuture<>();
 
@@ -101,9 +104,8 @@ public final class Daemon implements AutoCloseable {
     }
     cache.addListener(dispatcher);
     if (leaderSpec != null) {
-      // A standby from the start: changes queue up, nothing is applied until the Lease is ours.
-      dispatcher.deactivate();
-      metrics.leader.set(0);
+      // A standby for every cluster from the start: its changes queue up until its Lease is ours.
+      dispatcher.leadWhere(led::contains);
       Duration retention = leaderSpec.standbyRetention();
       long every = Math.max(100, retention.toMillis() / 4);
       dispatcher.timer().scheduleWithFixedDelay(() -> {
@@ -114,8 +116,9 @@ public final class Daemon implements AutoCloseable {
         }
       }, every, every, TimeUnit.MILLISECONDS);
     } else {
-      metrics.leader.set(1);
+      config.clusters().forEach(c -> led.add(c.scope().cluster()));
     }
+    config.clusters().forEach(c -> metrics.leader.labelValues(c.scope().cluster()).set(led.contains(c.scope().cluster()) ? 1 : 0));
     dispatcher.start();
 
     metrics.gauge("cache_pods", "Pods in the in-memory cache", cache::size);
@@ -129,13 +132,11 @@ public final class Daemon implements AutoCloseable {
     LOG.info("http endpoints up: port={} paths=/metrics,/healthz,/readyz", http.port());
 
     List<CompletableFuture<Void>> starts = new ArrayList<>();
-    KubernetesClient leaseClient = null;
+    Map<String, KubernetesClient> clusterClients = new LinkedHashMap<>();
     for (DaemonConfig.ClusterSpec spec : config.clusters()) {
       KubernetesClient client = clients.apply(spec);
       ownedClients.add(client);
-      if (leaderSpec != null && leaderSpec.cluster().equals(spec.scope().cluster())) {
-        leaseClient = client;
-      }
+      clusterClients.put(spec.scope().cluster(), client);
       ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist());
       informers.put(spec.scope().cluster(), ci);
     }
@@ -146,37 +147,47 @@ public final class Daemon implements AutoCloseable {
     synced = CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new))
         .thenRun(() -> LOG.info("all informers synced: pods={}", cache.size()));
     if (leaderSpec != null) {
-      election = new LeaderElection(leaseClient, leaderSpec, new LeaderElection.Listener() {
-        @Override public void startedLeading() {
-          metrics.leaderTransitions.labelValues("leader").inc();
-          metrics.leader.set(1);
-          dispatcher.activate();
-        }
+      clusterClients.forEach((cluster, client) -> {
+        LeaderElection election = new LeaderElection(cluster, client, leaderSpec, new LeaderElection.Listener() {
+          @Override public void startedLeading() {
+            led.add(cluster);
+            metrics.leaderTransitions.labelValues(cluster, "leader").inc();
+            metrics.leader.labelValues(cluster).set(1);
+            dispatcher.leadershipChanged();
+          }
 
-        @Override public void stoppedLeading() {
-          dispatcher.deactivate();
-          metrics.leader.set(0);
-          metrics.leaderTransitions.labelValues("standby").inc();
-        }
+          @Override public void stoppedLeading() {
+            led.remove(cluster);
+            metrics.leader.labelValues(cluster).set(0);
+            metrics.leaderTransitions.labelValues(cluster, "standby").inc();
+          }
+        });
+        elections.put(cluster, election);
+        election.start();
       });
-      election.start();
     }
   }
 
-  /** True while this instance applies changes: always without leader election. */
+  /** True while this instance applies the changes of at least one cluster: always without leader election. */
   public boolean leading() {
-    return leaderSpec == null || (election != null && election.leading());
+    return !led.isEmpty();
+  }
+
+  /** True while this instance applies the changes of {@code cluster}. */
+  public boolean leading(String cluster) {
+    return led.contains(cluster);
   }
 
   private SinkContext context(DaemonConfig.SinkSpec spec) {
     SinkMetrics sinkMetrics = metrics.forSink(spec.name());
-    java.util.Set<String> clusterNames = config.clusters().stream().map(c -> c.scope().cluster())
-        .collect(java.util.stream.Collectors.toUnmodifiableSet());
     boolean dry = dryRun;
     // Sinks reconcile, re-assert and purge only once synced: a standby never counts as synced.
     PodStateView view = new PodStateView() {
       @Override public boolean synced() { return cache.synced() && leading(); }
-      @Override public Collection<PodState> pods() { return cache.pods(); }
+      // Reconcile compares only the pods of the clusters this replica leads with their entries.
+      @Override public Collection<PodState> pods() {
+        return leaderSpec == null ? cache.pods() : cache.pods().stream().filter(p -> led.contains(p.cluster())).toList();
+      }
       @Override public Collection<PodState> podsOfService(String service) { return cache.podsOfService(service); }
       @Override public Collection<PodState> podsWithIp(String ip) { return cache.podsWithIp(ip); }
     };
@@ -188,7 +199,7 @@ public final class Daemon implements AutoCloseable {
       @Override public SinkMetrics metrics() { return sinkMetrics; }
       @Override public PodStateView pods() { return view; }
       @Override public Clock clock() { return Clock.systemUTC(); }
-      @Override public java.util.Set<String> clusters() { return clusterNames; }
+      @Override public java.util.Set<String> clusters() { return java.util.Set.copyOf(led); }
     };
   }
 
@@ -228,10 +239,12 @@ public final class Daemon implements AutoCloseable {
       ready &= s && w;
     }
     ready &= !informers.isEmpty();
-    body.put("role", leaderSpec == null ? "single" : leading() ? "leader" : "standby");
-    if (election != null) {
-      body.put("identity", election.identity());
-      body.put("leader", election.leader());
+    body.put("role", leaderSpec == null ? "single" : led.size() == elections.size() && !led.isEmpty() ? "leader"
+        : led.isEmpty() ? "standby" : "partial");
+    if (!elections.isEmpty()) {
+      body.put("identity", elections.values().iterator().next().identity());
+      ObjectNode leaders = body.putObject("leaders");
+      elections.forEach((cluster, e) -> leaders.put(cluster, e.leader()));
     }
     ArrayNode failing = body.putArray("failingSinks");
     for (SinkRunner r : dispatcher.runners()) {
@@ -252,7 +265,6 @@ public final class Daemon implements AutoCloseable {
       return;
     }
     LOG.info("shutting down: draining sink queues for up to {}ms", config.shutdownTimeout().toMillis());
-    metrics.leader.set(0);
     if (http != null) {
       http.shuttingDown();
     }
@@ -261,9 +273,8 @@ public final class Daemon implements AutoCloseable {
       dispatcher.shutdown(config.shutdownTimeout());
     }
     // Only now, with the queues drained, hand the Lease over: a standby then takes over at once.
-    if (election != null) {
-      election.close();
-    }
+    elections.values().forEach(LeaderElection::close);
+    config.clusters().forEach(c -> metrics.leader.labelValues(c.scope().cluster()).set(0));
     ownedClients.forEach(KubernetesClient::close);
     if (http != null) {
       http.close();

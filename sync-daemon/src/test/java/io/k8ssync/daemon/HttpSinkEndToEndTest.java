@@ -1,6 +1,5 @@
 package io.k8ssync.daemon;
 
-import io.k8ssync.daemon.testing.Daemons;
 import static io.k8ssync.daemon.testing.TestPods.markReady;
 import static io.k8ssync.daemon.testing.TestPods.pending;
 import static io.k8ssync.daemon.testing.TestPods.withReadyStatus;
@@ -13,6 +12,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.SinkTypes;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.sink.http.RecordingTarget;
 import java.util.List;
 import java.util.UUID;

@@ -1,6 +1,5 @@
 package io.k8ssync.daemon;
 
-import io.k8ssync.daemon.testing.Daemons;
 import static io.k8ssync.daemon.testing.TestPods.pending;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -12,6 +11,7 @@ import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.SinkTypes;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.RecordingSinkFactory;
 import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
 import io.k8ssync.sink.PodChange;

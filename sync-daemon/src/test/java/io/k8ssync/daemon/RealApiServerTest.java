@@ -1,6 +1,5 @@
 package io.k8ssync.daemon;
 
-import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -14,6 +13,7 @@ import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.RecordingSinkFactory;
 import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
 import io.k8ssync.daemon.testing.TestPods;

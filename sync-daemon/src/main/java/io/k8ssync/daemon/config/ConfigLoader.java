@@ -113,16 +113,11 @@ public final class ConfigLoader {
     return new DaemonConfig(root, List.copyOf(sinks));
   }
 
-  /** client-go's rules: leaseDuration > renewDeadline > retryPeriod, and the Lease's cluster is watched. */
+  /** client-go's rules: leaseDuration > renewDeadline > retryPeriod. */
   private static void leaderElection(Config root) throws ConfigException {
     Config le = root.getSection("leaderElection");
     if (!le.getBoolean("enabled")) {
       return;
-    }
-    if (le.isSet("cluster") && root.getSections("clusters").stream()
-        .noneMatch(c -> c.getString("name").equals(le.getString("cluster")))) {
-      throw new ConfigException(le.keyPath("cluster"), "found " + ConfigException.show(le.getString("cluster"))
-          + "; expected the name of one of the configured clusters");
     }
     if (le.getDuration("renewDeadline").compareTo(le.getDuration("leaseDuration")) >= 0) {
       throw new ConfigException(le.keyPath("renewDeadline"), "found " + le.getDuration("renewDeadline").toMillis()

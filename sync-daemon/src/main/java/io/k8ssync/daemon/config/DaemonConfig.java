@@ -103,11 +103,12 @@ public final class DaemonConfig {
       .define("config", RAW_OBJECT, null, "the sink's own settings, checked against its type");
 
   static final ConfigDef LEADER_ELECTION = new ConfigDef()
-      .define("enabled", BOOLEAN, false, "run several replicas: only the holder of a Kubernetes Lease writes to sinks")
-      .define("cluster", STRING, null, Validator.matches(NAME, NAME_DOC), "cluster holding the Lease; default: the first cluster")
-      .define("namespace", STRING, "k8s-sync", Validator.matches(K8S_NAME, "a namespace name"), "namespace of the Lease")
+      .define("enabled", BOOLEAN, false,
+          "run several replicas: per cluster, only the holder of that cluster's Kubernetes Lease writes its pods to sinks")
+      .define("namespace", STRING, "k8s-sync", Validator.matches(K8S_NAME, "a namespace name"),
+          "namespace of the Lease, in each watched cluster")
       .define("leaseName", STRING, "k8s-sync", Validator.matches(K8S_NAME, "a Lease name"),
-          "name of the Lease; one per group of replicas that share the sinks")
+          "the Leases are named <leaseName>-<cluster>; one name per group of replicas that share the sinks")
       .define("identity", STRING, null, Validator.nonEmpty(), "this replica's name in the Lease; default: $POD_NAME, else host name and a random suffix")
       .define("leaseDuration", DURATION, Duration.ofSeconds(15), Validator.durationAtLeast(Duration.ofSeconds(1)),
           "how long a standby waits after the last renewal before it takes over")
@@ -180,14 +181,13 @@ public final class DaemonConfig {
     if (!le.getBoolean("enabled")) {
       return null;
     }
-    String cluster = le.isSet("cluster") ? le.getString("cluster") : root.getSections("clusters").get(0).getString("name");
-    return new LeaderElectionSpec(cluster, le.getString("namespace"), le.getString("leaseName"), le.getString("identity"),
+    return new LeaderElectionSpec(le.getString("namespace"), le.getString("leaseName"), le.getString("identity"),
         le.getDuration("leaseDuration"), le.getDuration("renewDeadline"), le.getDuration("retryPeriod"),
         le.getDuration("standbyRetention"));
   }
 
-  /** Where the Lease lives and its timings; identity null means "derive one". */
-  public record LeaderElectionSpec(String cluster, String namespace, String leaseName, String identity,
+  /** Where each cluster's Lease lives and its timings; identity null means "derive one". */
+  public record LeaderElectionSpec(String namespace, String leaseName, String identity,
                                    Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
                                    Duration standbyRetention) {}
 

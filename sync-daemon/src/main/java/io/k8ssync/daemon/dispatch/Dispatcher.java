@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -36,8 +37,8 @@ public final class Dispatcher implements Consumer<PodChange> {
     this.timer = t;
     metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue", "sink", runners, r -> r.queue().depth());
     metrics.gaugePerKey("sink_oldest_pending_seconds",
-        "Age of the oldest change a sink has not applied yet: the sync lag (0 on a standby, which applies nothing)",
-        "sink", runners, r -> r.active() ? r.queue().oldestPendingSeconds() : 0);
+        "Age of the oldest change a sink has not applied yet: the sync lag (changes held for another replica's clusters do not count)",
+        "sink", runners, r -> r.queue().oldestPendingSeconds(r.parkedKeys()));
     metrics.gaugePerKey("sink_consecutive_failures", "Failed apply calls in a row", "sink", runners,
         r -> r.consecutiveFailures());
     metrics.gaugePerKey("sink_healthy", "1 unless the sink failed its threshold of times in a row", "sink", runners,
@@ -73,30 +74,32 @@ public final class Dispatcher implements Consumer<PodChange> {
     runners.values().forEach(SinkRunner::start);
   }
 
-  /** Leader: every sink applies, starting with what queued while standby. */
-  public void activate() {
-    runners.values().forEach(SinkRunner::activate);
+  /** Every sink applies changes only of the clusters {@code leads} accepts. Call before {@link #start}. */
+  public void leadWhere(java.util.function.Predicate<String> leads) {
+    runners.values().forEach(r -> r.leadWhere(leads));
   }
 
-  /** Standby: no sink applies anything from now on; changes keep queuing for a takeover. */
-  public void deactivate() {
-    runners.values().forEach(SinkRunner::deactivate);
+  /** Leadership of some cluster moved: what was held back for it runs now, if it is ours. */
+  public void leadershipChanged() {
+    runners.values().forEach(SinkRunner::leadershipChanged);
   }
 
   /**
-   * On a standby, forgets queued changes older than {@code retention}: the leader applied them long
-   * ago, and a takeover only needs to replay the recent ones. Counted and logged per sink.
+   * Forgets changes held back for another replica once they are older than {@code retention}: that
+   * replica applied them long ago, and a takeover only needs to replay the recent ones. Counted and
+   * logged per sink.
    */
   public void expireStandby(Duration retention) {
     for (SinkRunner r : runners.values()) {
-      if (r.active()) {
+      if (r.parkedKeys().isEmpty()) {
         continue;
       }
-      int n = r.queue().expire(retention.toNanos());
+      int n = r.queue().expire(retention.toNanos(), Set.copyOf(r.parkedKeys()));
+      r.forgetGoneParked();
       if (n > 0) {
         metrics.queueDropped.labelValues(r.name(), "standby_expired").inc(n);
-        LOG.info("standby: forgot {} queued changes older than {}s: sink={} (the leader applies changes; a takeover replays the last {}s)",
-            n, retention.toSeconds(), r.name(), retention.toSeconds());
+        LOG.info("standby: forgot {} held changes older than {}s: sink={} (the leader of their cluster applies them;"
+            + " a takeover replays the last {}s)", n, retention.toSeconds(), r.name(), retention.toSeconds());
       }
     }
   }
@@ -106,10 +109,6 @@ public final class Dispatcher implements Consumer<PodChange> {
     long end = System.nanoTime() + deadline.toNanos();
     runners.values().forEach(r -> r.queue().shutDown());
     for (SinkRunner r : runners.values()) {
-      if (!r.active()) {
-        LOG.info("standby shutdown: sink={} leaves {} queued changes to the leader", r.name(), r.queue().depth());
-        continue;
-      }
       try {
         r.drain(Duration.ofNanos(Math.max(0, end - System.nanoTime())));
       } catch (InterruptedException e) {

@@ -9,11 +9,14 @@ import io.k8ssync.sink.SinkException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,9 +45,10 @@ public final class SinkRunner {
   private final AtomicInteger consecutiveFailures = new AtomicInteger();
   private final AtomicLong applied = new AtomicLong();
   private volatile boolean running;
-  /** False on a standby replica: changes queue up, but nothing is applied. Guarded by {@code gate} for waits. */
-  private volatile boolean active = true;
-  private final Object gate = new Object();
+  /** The clusters whose changes this replica applies: all, unless leader election says otherwise. */
+  private volatile Predicate<String> leads = cluster -> true;
+  /** Keys held back because their cluster is led by another replica: key to cluster. */
+  private final Map<String, String> parked = new ConcurrentHashMap<>();
 
   public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
                     ScheduledExecutorService timer, DaemonMetrics metrics) {
@@ -80,25 +84,31 @@ public final class SinkRunner {
     return consecutiveFailures.get();
   }
 
-  /** True while this runner applies changes (always, unless leader election made it a standby). */
-  public boolean active() {
-    return active;
-  }
-
   /**
-   * Stops applying at once: no apply starts after this returns (one already running finishes).
-   * Changes keep queuing, so a later {@link #activate} applies what came meanwhile.
+   * From now on applies only changes of the clusters {@code leads} accepts; changes of other
+   * clusters queue up (parked, in order) until {@link #leadershipChanged} finds their cluster led.
    */
-  public void deactivate() {
-    active = false;
+  public void leadWhere(Predicate<String> leads) {
+    this.leads = leads;
   }
 
-  /** Applies changes again, starting with those that queued while inactive. */
-  public void activate() {
-    synchronized (gate) {
-      active = true;
-      gate.notifyAll();
+  /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
+  public void leadershipChanged() {
+    for (Map.Entry<String, String> e : parked.entrySet()) {
+      if (leads.test(e.getValue()) && parked.remove(e.getKey()) != null) {
+        queue.release(e.getKey());
+      }
     }
+  }
+
+  /** The keys held back for another replica. */
+  public Set<String> parkedKeys() {
+    return parked.keySet();
+  }
+
+  /** Forgets parked keys whose changes left the queue (expired or discarded). */
+  public void forgetGoneParked() {
+    parked.keySet().removeIf(k -> !queue.pending(k));
   }
 
   public void start() {
@@ -133,15 +143,6 @@ public final class SinkRunner {
   private void work() {
     int max = Math.max(1, sink.maxBatchSize());
     while (running) {
-      if (!active) {
-        try {
-          awaitActive();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
-        }
-        continue;
-      }
       List<WorkQueue.Item> batch;
       try {
         batch = queue.take(max, 200, TimeUnit.MILLISECONDS);
@@ -155,21 +156,22 @@ public final class SinkRunner {
     }
   }
 
-  private void awaitActive() throws InterruptedException {
-    synchronized (gate) {
-      while (!active && running) {
-        gate.wait(200);
+  private void process(List<WorkQueue.Item> taken) {
+    List<WorkQueue.Item> batch = new ArrayList<>(taken.size());
+    for (WorkQueue.Item item : taken) {
+      String cluster = item.change().latest().cluster();
+      if (leads.test(cluster)) {
+        batch.add(item);
+        continue;
+      }
+      // Another replica leads this cluster: hold the change back, untouched and in order.
+      queue.park(item);
+      parked.put(item.key(), cluster);
+      if (leads.test(cluster) && parked.remove(item.key()) != null) {
+        queue.release(item.key()); // leadership came while parking
       }
     }
-  }
-
-  private void process(List<WorkQueue.Item> batch) {
-    if (!active) {
-      // Leadership was lost between take and apply: put the changes back, untouched and in order.
-      for (WorkQueue.Item item : batch) {
-        queue.retry(item);
-        queue.release(item.key());
-      }
+    if (batch.isEmpty()) {
       return;
     }
     List<PodChange> changes = new ArrayList<>(batch.size());
@@ -281,6 +283,11 @@ public final class SinkRunner {
   /** Stops taking new changes and waits until the queue is empty or {@code deadline} passes. */
   public boolean drain(Duration deadline) throws InterruptedException {
     queue.shutDown();
+    if (!parked.isEmpty()) {
+      int left = queue.discard(Set.copyOf(parked.keySet()));
+      parked.clear();
+      LOG.info("shutdown: sink={} leaves {} changes of clusters led by another replica to it", name, left);
+    }
     boolean idle = queue.awaitIdle(deadline.toMillis(), TimeUnit.MILLISECONDS);
     if (!idle) {
       int left = queue.unfinished();
@@ -293,9 +300,6 @@ public final class SinkRunner {
   /** Stops the workers and closes the sink. Call after {@link #drain}. */
   public void stop() {
     running = false;
-    synchronized (gate) {
-      gate.notifyAll();
-    }
     for (Thread t : workers) {
       t.interrupt();
     }

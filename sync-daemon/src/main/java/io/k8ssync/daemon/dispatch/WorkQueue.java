@@ -221,29 +221,57 @@ public final class WorkQueue {
    * that a takeover replays. Returns the number of changes removed (the caller counts and logs them).
    */
   public int expire(long maxAgeNanos) {
+    return expire(maxAgeNanos, Set.of());
+  }
+
+  /**
+   * As {@link #expire(long)}, also for the blocked keys in {@code parked}: keys a runner holds
+   * back for another replica (see {@link #park}), which no backoff will ever release.
+   */
+  public int expire(long maxAgeNanos, Set<String> parked) {
     lock.lock();
     try {
       long cutoff = nanoTime.getAsLong() - maxAgeNanos;
-      int removed = 0;
-      var it = dirty.entrySet().iterator();
-      while (it.hasNext()) {
-        var e = it.next();
-        Pending p = e.getValue();
-        if (p.latest() - cutoff < 0 && !processing.containsKey(e.getKey()) && !blocked.contains(e.getKey())) {
-          int n = coalesce ? 1 : p.changes().size();
-          pendingChanges -= n;
-          removed += p.changes().size();
-          it.remove();
-        }
-      }
-      if (removed > 0) {
-        ready.removeIf(k -> !dirty.containsKey(k));
-        signalIfIdle();
-      }
-      return removed;
+      return removeIf(e -> e.getValue().latest() - cutoff < 0
+          && (!blocked.contains(e.getKey()) || parked.contains(e.getKey())));
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Forgets what is pending for {@code keys} (not what is in flight); returns the changes removed. */
+  public int discard(Set<String> keys) {
+    lock.lock();
+    try {
+      return removeIf(e -> keys.contains(e.getKey()));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Holds {@code item} back, untouched and in order, until {@link #release} of its key. */
+  public void park(Item item) {
+    retry(item);
+  }
+
+  private int removeIf(java.util.function.Predicate<Map.Entry<String, Pending>> which) {
+    int removed = 0;
+    var it = dirty.entrySet().iterator();
+    while (it.hasNext()) {
+      var e = it.next();
+      if (!processing.containsKey(e.getKey()) && which.test(e)) {
+        Pending p = e.getValue();
+        pendingChanges -= coalesce ? 1 : p.changes().size();
+        removed += p.changes().size();
+        blocked.remove(e.getKey());
+        it.remove();
+      }
+    }
+    if (removed > 0) {
+      ready.removeIf(k -> !dirty.containsKey(k));
+      signalIfIdle();
+    }
+    return removed;
   }
 
   /** Refuses new changes from now on; workers finish what is queued. */
@@ -274,6 +302,16 @@ public final class WorkQueue {
     }
   }
 
+  /** True while something is pending for {@code key} (not counting a change in flight). */
+  public boolean pending(String key) {
+    lock.lock();
+    try {
+      return dirty.containsKey(key);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Changes waiting (including those waiting for a key in flight or in backoff). */
   public int depth() {
     lock.lock();
@@ -296,11 +334,18 @@ public final class WorkQueue {
 
   /** Seconds since the oldest change not yet applied was queued; 0 when there is none. */
   public double oldestPendingSeconds() {
+    return oldestPendingSeconds(Set.of());
+  }
+
+  /** As {@link #oldestPendingSeconds()}, leaving out the pending changes of {@code parked} keys. */
+  public double oldestPendingSeconds(Set<String> parked) {
     lock.lock();
     try {
       long oldest = Long.MAX_VALUE;
-      for (Pending p : dirty.values()) {
-        oldest = Math.min(oldest, p.since());
+      for (Map.Entry<String, Pending> e : dirty.entrySet()) {
+        if (!parked.contains(e.getKey())) {
+          oldest = Math.min(oldest, e.getValue().since());
+        }
       }
       for (long since : processing.values()) {
         oldest = Math.min(oldest, since);

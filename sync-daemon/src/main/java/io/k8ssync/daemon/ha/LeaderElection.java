@@ -50,6 +50,7 @@ public final class LeaderElection implements AutoCloseable {
   private final KubernetesClient client;
   private final ScheduledExecutorService watchdog;
   private final LeaderElectionSpec spec;
+  private final String cluster;
   private final String identity;
   private final Listener listener;
   private final AtomicBoolean leading = new AtomicBoolean();
@@ -59,10 +60,14 @@ public final class LeaderElection implements AutoCloseable {
   /** nanoTime of the last successful write of the Lease by this replica. */
   private volatile long lastRenewal;
 
-  /** @param cluster a client of the cluster holding the Lease; a copy of its config is used, it stays the caller's */
-  public LeaderElection(KubernetesClient cluster, LeaderElectionSpec spec, Listener listener) {
+  /**
+   * @param cluster the name of the cluster this Lease is about
+   * @param clusterClient a client of that cluster, where the Lease lives; a copy of its config is used, it stays the caller's
+   */
+  public LeaderElection(String cluster, KubernetesClient clusterClient, LeaderElectionSpec spec, Listener listener) {
+    this.cluster = cluster;
     int timeoutMs = (int) Math.max(100, spec.retryPeriod().toMillis());
-    this.client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(cluster.getConfiguration())
+    this.client = new KubernetesClientBuilder().withConfig(new ConfigBuilder(clusterClient.getConfiguration())
         .withRequestRetryBackoffLimit(0)
         .withRequestTimeout(timeoutMs)
         .withConnectionTimeout(timeoutMs)
@@ -92,6 +97,15 @@ public final class LeaderElection implements AutoCloseable {
     return host + "-" + UUID.randomUUID().toString().substring(0, 8);
   }
 
+  public String cluster() {
+    return cluster;
+  }
+
+  /** {@code <leaseName>-<cluster>}: one Lease per cluster, distinct even where two names reach one API server. */
+  public String leaseName() {
+    return spec.leaseName() + "-" + cluster;
+  }
+
   public String identity() {
     return identity;
   }
@@ -107,7 +121,7 @@ public final class LeaderElection implements AutoCloseable {
 
   public void start() {
     LOG.info("leader election: competing for lease {}/{} in cluster {} as {} (leaseDuration={}s renewDeadline={}s)",
-        spec.namespace(), spec.leaseName(), spec.cluster(), identity, spec.leaseDuration().toSeconds(),
+        spec.namespace(), leaseName(), cluster, identity, spec.leaseDuration().toSeconds(),
         spec.renewDeadline().toSeconds());
     long every = Math.max(50, spec.retryPeriod().toMillis() / 2);
     watchdog.scheduleWithFixedDelay(this::checkRenewal, every, every, TimeUnit.MILLISECONDS);
@@ -117,7 +131,7 @@ public final class LeaderElection implements AutoCloseable {
   private void checkRenewal() {
     try {
       if (leading.get() && System.nanoTime() - lastRenewal > spec.renewDeadline().toNanos()) {
-        LOG.warn("leader election: no renewal of the lease for {}ms (deadline {}ms)", 
+        LOG.warn("leader election: no renewal of the lease of cluster {} for {}ms (deadline {}ms)", cluster,
             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - lastRenewal), spec.renewDeadline().toMillis());
         onStop();
         // End the elector's term too: it would keep renewing without ever telling us we lead again.
@@ -134,7 +148,7 @@ public final class LeaderElection implements AutoCloseable {
   /** The Lease, telling us when our own write of it succeeded. */
   private final class ObservedLeaseLock extends LeaseLock {
     ObservedLeaseLock() {
-      super(spec.namespace(), spec.leaseName(), identity);
+      super(spec.namespace(), leaseName(), identity);
     }
 
     @Override
@@ -188,7 +202,7 @@ public final class LeaderElection implements AutoCloseable {
       return; // a stale report: the watchdog would end this term at once
     }
     if (leading.compareAndSet(false, true)) {
-      LOG.info("leader election: {} is now the leader: applying changes to the sinks", identity);
+      LOG.info("leader election: {} is now the leader of cluster {}: applying its changes to the sinks", identity, cluster);
       listener.startedLeading();
     }
   }
@@ -196,7 +210,7 @@ public final class LeaderElection implements AutoCloseable {
   // fabric8 may report the end of a term twice (lost record, then the term's end): act once.
   private void onStop() {
     if (leading.compareAndSet(true, false)) {
-      LOG.warn("leader election: {} lost the lease: stopped applying changes, now a standby", identity);
+      LOG.warn("leader election: {} lost the lease of cluster {}: stopped applying its changes, now a standby", identity, cluster);
       listener.stoppedLeading();
     }
   }
@@ -204,7 +218,7 @@ public final class LeaderElection implements AutoCloseable {
   private void onNewLeader(String holder) {
     leader = holder;
     if (holder != null && !holder.equals(identity)) {
-      LOG.info("leader election: leader is {}; {} stands by with a warm cache", holder, identity);
+      LOG.info("leader election: leader of cluster {} is {}; {} stands by with a warm cache", cluster, holder, identity);
     }
   }
 

@@ -90,11 +90,11 @@ public final class DaemonMetrics {
         .help("Unix time of the last successful apply of a sink")
         .labelNames("sink").register(registry);
     leader = Gauge.builder().name(PREFIX + "leader")
-        .help("1 while this instance applies changes to the sinks; without leader election every running instance does")
-        .register(registry);
+        .help("1 while this instance applies the changes of the cluster to the sinks; without leader election every running instance does")
+        .labelNames("cluster").register(registry);
     leaderTransitions = Counter.builder().name(PREFIX + "leader_transitions_total")
-        .help("Times this instance became leader or standby, by role it took")
-        .labelNames("role").register(registry);
+        .help("Times this instance became leader or standby of a cluster, by role it took")
+        .labelNames("cluster", "role").register(registry);
     buildInfo = Gauge.builder().name(PREFIX + "build_info")
         .help("Always 1; the version label says what runs")
         .labelNames("version").register(registry);

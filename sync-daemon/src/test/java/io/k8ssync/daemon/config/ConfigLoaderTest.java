@@ -151,15 +151,15 @@ class ConfigLoaderTest {
         error(MINIMAL + "leaderElection: {enabled: true, renewDeadline: 15s}\n"));
     assertEquals("config error at leaderElection.retryPeriod: found 10000ms; expected less than renewDeadline (10000ms)",
         error(MINIMAL + "leaderElection: {enabled: true, retryPeriod: 10s}\n"));
-    assertEquals("config error at leaderElection.cluster: found \"uat\"; expected the name of one of the configured clusters",
+    assertEquals("config error at leaderElection.cluster: unknown key; expected one of: enabled, namespace, leaseName, identity,"
+        + " leaseDuration, renewDeadline, retryPeriod, standbyRetention",
         error(MINIMAL + "leaderElection: {enabled: true, cluster: uat}\n"));
   }
 
   @Test
-  void leaderElectionDefaultsToTheFirstCluster() throws Exception {
+  void leaderElectionDefaults() throws Exception {
     DaemonConfig c = loader.parse("test.yaml", "clusters: [{name: prod}, {name: uat, kubeconfig: /k}]\n"
         + "sinks: [{name: out, type: log}]\nleaderElection: {enabled: true}\n");
-    assertEquals("prod", c.leaderElection().cluster());
     assertEquals("k8s-sync", c.leaderElection().leaseName());
     assertEquals(java.time.Duration.ofSeconds(15), c.leaderElection().leaseDuration());
     assertEquals(null, loader.parse("test.yaml", MINIMAL).leaderElection(), "off unless enabled");

@@ -1,6 +1,5 @@
 package io.k8ssync.daemon.ha;
 
-import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -15,6 +14,7 @@ import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.RecordingSinkFactory;
 import io.k8ssync.daemon.testing.RecordingSinkFactory.Recording;
 import io.k8ssync.daemon.testing.TestPods;
@@ -28,6 +28,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -109,7 +110,7 @@ class LeaderElectionTest {
         readyPod(client, ns, "web-2", "10.244.7.2");
         await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
         assertFalse(sawAny(recA, "web-2"), "the old leader applies nothing after it stepped down");
-        assertEquals(1.0, b.metrics().leader.get());
+        assertEquals(1.0, b.metrics().leader.labelValues("real").get());
       } finally {
         a.close();
         if (b != null) {
@@ -161,5 +162,61 @@ class LeaderElectionTest {
         }
       }
     }
+  }
+
+  @Test
+  void eachClusterHasItsOwnLeaderAndLosingOneLeaseKeepsTheOther(KubeApi api) throws Exception {
+    Config direct = Config.fromKubeconfig(api.kubeconfig());
+    URI server = URI.create(direct.getMasterUrl());
+    try (KubernetesClient client = api.client();
+         TcpProxy proxy = new TcpProxy(server.getHost(), server.getPort())) {
+      String east = namespace(client, "east");
+      String west = namespace(client, "west");
+      // Two clusters, as two contexts would be; replica a reaches "west" only through the proxy.
+      String clusters = "clusters: [{name: east, namespaces: [" + east + "]}, {name: west, namespaces: [" + west + "]}]";
+      Function<String, String> yaml = id -> String.join("\n",
+          "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
+          "leaderElection: {enabled: true, namespace: " + east + ", identity: " + id
+              + ", leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 300ms}",
+          clusters,
+          "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
+          "sinks: [{name: rec-" + east + "-" + id + ", type: recording}]", "");
+      Daemon a = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml.apply("a")), SinkTypes.discover(),
+          spec -> spec.scope().cluster().equals("west") ? throughProxy(api, server, proxy) : api.client(), false);
+      a.start();
+      Daemon b = null;
+      try {
+        a.synced().get(60, TimeUnit.SECONDS);
+        await().atMost(Duration.ofSeconds(30)).until(() -> a.leading("east") && a.leading("west"));
+        b = Daemons.synced(yaml.apply("b"), api::client);
+        Recording recA = RecordingSinkFactory.get("rec-" + east + "-a");
+        Recording recB = RecordingSinkFactory.get("rec-" + east + "-b");
+
+        proxy.cut(); // a can no longer renew west's Lease: b takes west, a keeps east
+        Daemon other = b;
+        await().atMost(Duration.ofSeconds(30)).until(() -> other.leading("west") && !a.leading("west"));
+        assertTrue(a.leading("east") && !other.leading("east"), "east stays with a");
+        assertTrue(readyz(a).contains("\"role\":\"partial\""), readyz(a));
+
+        readyPod(client, east, "e-1", "10.244.9.1");
+        readyPod(client, west, "w-1", "10.244.9.2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recA, "e-1") && sawOnline(recB, "w-1"));
+        proxy.restore();
+        await().atMost(Duration.ofSeconds(60)).until(() -> a.cache().size() == 2);
+        assertFalse(sawAny(recA, "w-1"), "west's pods go through west's leader only: " + recA.applied);
+        assertFalse(sawAny(recB, "e-1"), "east's pods go through east's leader only: " + recB.applied);
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
+  static KubernetesClient throughProxy(KubeApi api, URI server, TcpProxy proxy) {
+    Config c = Config.fromKubeconfig(api.kubeconfig());
+    c.setMasterUrl("https://" + server.getHost() + ":" + proxy.port() + "/");
+    return new KubernetesClientBuilder().withConfig(c).build();
   }
 }

@@ -1,6 +1,5 @@
 package io.k8ssync.daemon.ha;
 
-import io.k8ssync.daemon.testing.Daemons;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -13,6 +12,7 @@ import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.TestPods;
 import io.k8ssync.sink.testbed.ConsulAgent;
 import java.net.URI;
