@@ -35,9 +35,9 @@ public final class WorkQueue {
   /**
    * The changes of one pod handed to a worker, oldest first: one merged change in a coalescing
    * queue, every change in order in one that keeps them. {@code since} is when the oldest was
-   * queued (nanoTime).
+   * queued, {@code latest} when the newest was (nanoTime).
    */
-  public record Item(String key, List<PodChange> changes, long since) {
+  public record Item(String key, List<PodChange> changes, long since, long latest) {
     public Item {
       changes = List.copyOf(changes);
     }
@@ -159,7 +159,7 @@ public final class WorkQueue {
         Pending p = dirty.remove(key);
         pendingChanges -= coalesce ? 1 : p.changes().size();
         processing.put(key, p.since());
-        items.add(new Item(key, p.changes(), p.since()));
+        items.add(new Item(key, p.changes(), p.since(), p.latest()));
       }
       return items;
     } finally {
@@ -195,7 +195,7 @@ public final class WorkQueue {
       Pending newer = dirty.get(key);
       List<PodChange> all = newer == null ? join(item.changes(), List.of()) : join(item.changes(), newer.changes());
       pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
-      dirty.put(key, new Pending(all, item.since(), newer == null ? nanoTime.getAsLong() : newer.latest()));
+      dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
       blocked.add(key);
     } finally {
       lock.unlock();

@@ -185,4 +185,31 @@ class WorkQueueTest {
     assertNull(left.get(0).change().before(), "c keeps all it queued: created, then unready");
     assertEquals(0, queue.expire(0), "nothing is pending");
   }
+
+  @Test
+  void aParkedKeyWaitsForReleaseKeepsWhatCameMeanwhileAndExpiresOnlyWhenAskedTo() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.add(PodChange.of(b.key(), null, b));
+    List<WorkQueue.Item> taken = takeAll();
+    queue.park(taken.get(0)); // a belongs to a cluster led elsewhere
+    queue.done(taken.get(1));
+    queue.add(PodChange.of(a1.key(), a1, a2));
+    assertTrue(takeAll().isEmpty(), "a parked key is not handed out");
+    assertEquals(0.0, queue.oldestPendingSeconds(java.util.Set.of(a1.key())), "parked changes are not lag");
+
+    now.addAndGet(TimeUnit.SECONDS.toNanos(90));
+    assertEquals(0, queue.expire(TimeUnit.SECONDS.toNanos(60)), "blocked keys are not expired by default");
+    queue.release(a1.key());
+    WorkQueue.Item a = takeAll().get(0);
+    assertNull(a.change().before(), "released: everything it held, in order");
+    assertSame(a2, a.change().after());
+    queue.park(a);
+    assertTrue(queue.pending(a1.key()));
+    assertEquals(1, queue.expire(TimeUnit.SECONDS.toNanos(60), java.util.Set.of(a1.key())), "expired when named as parked");
+    assertTrue(!queue.pending(a1.key()));
+    queue.add(PodChange.of(b.key(), b, withReady(b, false)));
+    assertEquals(1, queue.discard(java.util.Set.of(b.key())));
+    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS), "nothing left");
+  }
 }
