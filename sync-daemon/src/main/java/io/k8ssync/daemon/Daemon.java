@@ -184,10 +184,8 @@ public final class Daemon implements AutoCloseable {
     // Sinks reconcile, re-assert and purge only once synced: a standby never counts as synced.
     PodStateView view = new PodStateView() {
       @Override public boolean synced() { return cache.synced() && leading(); }
-      // Reconcile compares only the pods of the clusters this replica leads with their entries.
-      @Override public Collection<PodState> pods() {
-        return leaderSpec == null ? cache.pods() : cache.pods().stream().filter(p -> led.contains(p.cluster())).toList();
-      }
+      // All pods: reconcile narrows them with pods(clusters()) to the clusters it may touch.
+      @Override public Collection<PodState> pods() { return cache.pods(); }
       @Override public Collection<PodState> podsOfService(String service) { return cache.podsOfService(service); }
       @Override public Collection<PodState> podsWithIp(String ip) { return cache.podsWithIp(ip); }
     };

@@ -11,6 +11,14 @@ public interface PodStateView {
   /** A snapshot of all cached pods. */
   Collection<PodState> pods();
 
+  /**
+   * The pods of {@code clusters}. A reconcile pass takes {@link SinkContext#clusters()} once and
+   * uses it for both sides, so a cluster that changes hands during the pass is on neither.
+   */
+  default Collection<PodState> pods(java.util.Set<String> clusters) {
+    return pods().stream().filter(p -> clusters.contains(p.cluster())).toList();
+  }
+
   /** The pods of one logical service. */
   Collection<PodState> podsOfService(String service);
 

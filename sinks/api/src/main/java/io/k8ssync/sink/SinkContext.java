@@ -24,7 +24,10 @@ public interface SinkContext {
 
   Clock clock();
 
-  /** The names of the clusters the daemon watches (ownership marks are per cluster). */
+  /**
+   * The clusters whose entries this sink may reconcile now (ownership marks are per cluster): the
+   * clusters the daemon watches, or with leader election those this replica leads. A snapshot.
+   */
   default java.util.Set<String> clusters() {
     return pods().pods().stream().map(PodState::cluster).collect(java.util.stream.Collectors.toSet());
   }

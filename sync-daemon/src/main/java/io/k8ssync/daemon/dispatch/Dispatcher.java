@@ -6,7 +6,6 @@ import java.time.Duration;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -38,7 +37,7 @@ public final class Dispatcher implements Consumer<PodChange> {
     metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue", "sink", runners, r -> r.queue().depth());
     metrics.gaugePerKey("sink_oldest_pending_seconds",
         "Age of the oldest change a sink has not applied yet: the sync lag (changes held for another replica's clusters do not count)",
-        "sink", runners, r -> r.queue().oldestPendingSeconds(r.parkedKeys()));
+        "sink", runners, r -> r.queue().oldestPendingSeconds());
     metrics.gaugePerKey("sink_consecutive_failures", "Failed apply calls in a row", "sink", runners,
         r -> r.consecutiveFailures());
     metrics.gaugePerKey("sink_healthy", "1 unless the sink failed its threshold of times in a row", "sink", runners,
@@ -91,11 +90,7 @@ public final class Dispatcher implements Consumer<PodChange> {
    */
   public void expireStandby(Duration retention) {
     for (SinkRunner r : runners.values()) {
-      if (r.parkedKeys().isEmpty()) {
-        continue;
-      }
-      int n = r.queue().expire(retention.toNanos(), Set.copyOf(r.parkedKeys()));
-      r.forgetGoneParked();
+      int n = r.queue().expireParked(retention.toNanos());
       if (n > 0) {
         metrics.queueDropped.labelValues(r.name(), "standby_expired").inc(n);
         LOG.info("standby: forgot {} held changes older than {}s: sink={} (the leader of their cluster applies them;"

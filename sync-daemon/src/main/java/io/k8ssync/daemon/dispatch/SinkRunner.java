@@ -9,9 +9,7 @@ import io.k8ssync.sink.SinkException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -47,8 +45,6 @@ public final class SinkRunner {
   private volatile boolean running;
   /** The clusters whose changes this replica applies: all, unless leader election says otherwise. */
   private volatile Predicate<String> leads = cluster -> true;
-  /** Keys held back because their cluster is led by another replica: key to cluster. */
-  private final Map<String, String> parked = new ConcurrentHashMap<>();
 
   public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
                     ScheduledExecutorService timer, DaemonMetrics metrics) {
@@ -94,21 +90,7 @@ public final class SinkRunner {
 
   /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
   public void leadershipChanged() {
-    for (Map.Entry<String, String> e : parked.entrySet()) {
-      if (leads.test(e.getValue()) && parked.remove(e.getKey()) != null) {
-        queue.release(e.getKey());
-      }
-    }
-  }
-
-  /** The keys held back for another replica. */
-  public Set<String> parkedKeys() {
-    return parked.keySet();
-  }
-
-  /** Forgets parked keys whose changes left the queue (expired or discarded). */
-  public void forgetGoneParked() {
-    parked.keySet().removeIf(k -> !queue.pending(k));
+    queue.releaseParked(leads);
   }
 
   public void start() {
@@ -165,10 +147,8 @@ public final class SinkRunner {
         continue;
       }
       // Another replica leads this cluster: hold the change back, untouched and in order.
-      queue.park(item);
-      parked.put(item.key(), cluster);
-      if (leads.test(cluster) && parked.remove(item.key()) != null) {
-        queue.release(item.key()); // leadership came while parking
+      if (queue.park(item, cluster) && leads.test(cluster)) {
+        queue.releaseParked(leads); // leadership came while parking
       }
     }
     if (batch.isEmpty()) {
@@ -283,10 +263,9 @@ public final class SinkRunner {
   /** Stops taking new changes and waits until the queue is empty or {@code deadline} passes. */
   public boolean drain(Duration deadline) throws InterruptedException {
     queue.shutDown();
-    if (!parked.isEmpty()) {
-      int left = queue.discard(Set.copyOf(parked.keySet()));
-      parked.clear();
-      LOG.info("shutdown: sink={} leaves {} changes of clusters led by another replica to it", name, left);
+    int discarded = queue.discardParked();
+    if (discarded > 0) {
+      LOG.info("shutdown: sink={} leaves {} changes of clusters led by another replica to it", name, discarded);
     }
     boolean idle = queue.awaitIdle(deadline.toMillis(), TimeUnit.MILLISECONDS);
     if (!idle) {

@@ -26,7 +26,8 @@ import java.util.function.LongSupplier;
  *   <li>the number of pending keys is bounded: {@link #add} refuses a new key when full (the
  *       caller counts and logs it); merges, retries and the next state of a key in flight are
  *       always taken;</li>
- *   <li>a standby can {@link #expire} what it queued long ago.</li>
+ *   <li>a key can be parked for another replica ({@link #park}); parked changes are not lag, can
+ *       expire ({@link #expireParked}) and are discarded at shutdown.</li>
  * </ul>
  * Thread-safe; one lock guards all state.
  */
@@ -65,6 +66,8 @@ public final class WorkQueue {
   private final Map<String, Pending> dirty = new HashMap<>();
   private final Map<String, Long> processing = new HashMap<>();
   private final Set<String> blocked = new HashSet<>();
+  /** Blocked keys held back for another replica (their cluster is led elsewhere): key to cluster. */
+  private final Map<String, String> parked = new HashMap<>();
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -206,6 +209,9 @@ public final class WorkQueue {
   public void release(String key) {
     lock.lock();
     try {
+      if (parked.containsKey(key)) {
+        return; // held for another replica: only releaseParked lets it go
+      }
       if (blocked.remove(key) && dirty.containsKey(key) && !processing.containsKey(key)) {
         ready.addLast(key);
         notEmpty.signal();
@@ -216,42 +222,84 @@ public final class WorkQueue {
   }
 
   /**
-   * Removes the pods whose newest queued change is older than {@code maxAgeNanos} and that are
-   * neither in flight nor waiting for a retry. A standby uses it to keep only the recent changes
-   * that a takeover replays. Returns the number of changes removed (the caller counts and logs them).
+   * Forgets parked changes (see {@link #park}) whose newest change is older than {@code maxAgeNanos}:
+   * the leader of their cluster applied them long ago. Returns the changes removed.
    */
-  public int expire(long maxAgeNanos) {
-    return expire(maxAgeNanos, Set.of());
-  }
-
-  /**
-   * As {@link #expire(long)}, also for the blocked keys in {@code parked}: keys a runner holds
-   * back for another replica (see {@link #park}), which no backoff will ever release.
-   */
-  public int expire(long maxAgeNanos, Set<String> parked) {
+  public int expireParked(long maxAgeNanos) {
     lock.lock();
     try {
       long cutoff = nanoTime.getAsLong() - maxAgeNanos;
-      return removeIf(e -> e.getValue().latest() - cutoff < 0
-          && (!blocked.contains(e.getKey()) || parked.contains(e.getKey())));
+      return removeIf(e -> parked.containsKey(e.getKey()) && e.getValue().latest() - cutoff < 0);
     } finally {
       lock.unlock();
     }
   }
 
-  /** Forgets what is pending for {@code keys} (not what is in flight); returns the changes removed. */
-  public int discard(Set<String> keys) {
+  /** Forgets every parked change, and parks nothing more once shut down (a leaving replica's last step). */
+  public int discardParked() {
     lock.lock();
     try {
-      return removeIf(e -> keys.contains(e.getKey()));
+      return removeIf(e -> parked.containsKey(e.getKey()));
     } finally {
       lock.unlock();
     }
   }
 
-  /** Holds {@code item} back, untouched and in order, until {@link #release} of its key. */
-  public void park(Item item) {
-    retry(item);
+  /**
+   * Holds {@code item} back for another replica, untouched and in order with what came meanwhile,
+   * until {@link #releaseParked} finds {@code cluster} led here. Once shut down, the item and what
+   * came meanwhile are dropped instead: the cluster's leader applies them. Returns false then.
+   */
+  public boolean park(Item item, String cluster) {
+    String key = item.key();
+    lock.lock();
+    try {
+      if (shuttingDown) {
+        processing.remove(key);
+        Pending newer = dirty.remove(key);
+        if (newer != null) {
+          pendingChanges -= coalesce ? 1 : newer.changes().size();
+        }
+        ready.remove(key);
+        signalIfIdle();
+        return false;
+      }
+      retry(item);
+      parked.put(key, cluster);
+      return true;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Parked keys whose cluster {@code led} accepts run again. */
+  public void releaseParked(java.util.function.Predicate<String> led) {
+    lock.lock();
+    try {
+      var it = parked.entrySet().iterator();
+      while (it.hasNext()) {
+        var e = it.next();
+        if (led.test(e.getValue())) {
+          it.remove();
+          if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
+            ready.addLast(e.getKey());
+            notEmpty.signal();
+          }
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many keys are parked. */
+  public int parkedCount() {
+    lock.lock();
+    try {
+      return parked.size();
+    } finally {
+      lock.unlock();
+    }
   }
 
   private int removeIf(java.util.function.Predicate<Map.Entry<String, Pending>> which) {
@@ -264,6 +312,7 @@ public final class WorkQueue {
         pendingChanges -= coalesce ? 1 : p.changes().size();
         removed += p.changes().size();
         blocked.remove(e.getKey());
+        parked.remove(e.getKey());
         it.remove();
       }
     }
@@ -302,16 +351,6 @@ public final class WorkQueue {
     }
   }
 
-  /** True while something is pending for {@code key} (not counting a change in flight). */
-  public boolean pending(String key) {
-    lock.lock();
-    try {
-      return dirty.containsKey(key);
-    } finally {
-      lock.unlock();
-    }
-  }
-
   /** Changes waiting (including those waiting for a key in flight or in backoff). */
   public int depth() {
     lock.lock();
@@ -332,18 +371,16 @@ public final class WorkQueue {
     }
   }
 
-  /** Seconds since the oldest change not yet applied was queued; 0 when there is none. */
+  /**
+   * Seconds since the oldest change not yet applied was queued; 0 when there is none. Parked
+   * changes do not count: applying them is another replica's job.
+   */
   public double oldestPendingSeconds() {
-    return oldestPendingSeconds(Set.of());
-  }
-
-  /** As {@link #oldestPendingSeconds()}, leaving out the pending changes of {@code parked} keys. */
-  public double oldestPendingSeconds(Set<String> parked) {
     lock.lock();
     try {
       long oldest = Long.MAX_VALUE;
       for (Map.Entry<String, Pending> e : dirty.entrySet()) {
-        if (!parked.contains(e.getKey())) {
+        if (!parked.containsKey(e.getKey())) {
           oldest = Math.min(oldest, e.getValue().since());
         }
       }

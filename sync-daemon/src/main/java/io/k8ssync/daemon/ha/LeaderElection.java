@@ -199,7 +199,16 @@ public final class LeaderElection implements AutoCloseable {
 
   private void onStart() {
     if (System.nanoTime() - lastRenewal > spec.renewDeadline().toNanos()) {
-      return; // a stale report: the watchdog would end this term at once
+      // A stale report (the acquiring write took longer than the deadline): fabric8 would go on
+      // renewing and never report again, so end this term off its thread and compete afresh.
+      LOG.warn("leader election: acquired the lease of cluster {} too late to trust it; competing again", cluster);
+      watchdog.execute(() -> {
+        CompletableFuture<?> f = term.get();
+        if (f != null) {
+          f.cancel(true);
+        }
+      });
+      return;
     }
     if (leading.compareAndSet(false, true)) {
       LOG.info("leader election: {} is now the leader of cluster {}: applying its changes to the sinks", identity, cluster);

@@ -90,9 +90,9 @@ public final class ClusterInformers implements AutoCloseable {
   private void confirmLater(PodStateStore store, FilterWatchListDeletable<Pod, PodList, PodResource> pods, Duration delay) {
     confirmer.schedule(() -> {
       try {
-        java.util.Map<String, String> existing = new java.util.HashMap<>();
+        java.util.Map<String, Pod> existing = new java.util.HashMap<>();
         for (Pod p : pods.list().getItems()) {
-          existing.put(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(), p.getMetadata().getUid());
+          existing.put(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName(), p);
         }
         store.confirmHeld(existing);
       } catch (RuntimeException e) {

@@ -70,14 +70,14 @@ public final class PodStateStore implements ItemStore<Pod> {
     this.onHold = onHold;
   }
 
-  /** A later list's answer (informer key to uid): held removals are confirmed or dropped. */
-  synchronized void confirmHeld(Map<String, String> existing) {
-    guard.confirm(existing, key -> {
+  /** A later list's answer (informer key to pod): held removals are confirmed, or the pods stored afresh. */
+  synchronized void confirmHeld(Map<String, Pod> existing) {
+    guard.confirm(existing, p -> p.getMetadata().getUid(), key -> {
       PodState before = cache.remove(cacheKey(key));
       if (before != null) {
         metrics.informerEvents.labelValues(cluster, "DELETE").inc();
       }
-    });
+    }, this::put);
   }
 
   void initialListDone() {

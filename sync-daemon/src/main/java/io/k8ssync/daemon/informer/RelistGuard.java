@@ -88,22 +88,31 @@ public final class RelistGuard {
   }
 
   /**
-   * A later list says what exists now (key to uid). Held pods it lacks, or holds under another
-   * uid, are removed through {@code remove}; the others are kept.
+   * A later list says what exists now (key to the listed object, {@code uid} of it). Held pods it
+   * lacks are removed through {@code remove}; those it has are stored afresh through
+   * {@code refresh} (their state may have changed while no watch ran; a new uid replaces the old
+   * incarnation).
    */
-  void confirm(Map<String, String> existing, Consumer<String> remove) {
+  <T> void confirm(Map<String, T> existing, java.util.function.Function<T, String> uid, Consumer<String> remove,
+                   java.util.function.BiConsumer<String, T> refresh) {
     int removed = 0;
     int kept = 0;
     for (Map.Entry<String, String> e : Map.copyOf(held).entrySet()) {
       if (held.remove(e.getKey()) == null) {
         continue; // put meanwhile: the informer knows better
       }
-      if (e.getValue().equals(existing.get(e.getKey()))) {
-        kept++;
-      } else {
+      T now = existing.get(e.getKey());
+      if (now == null) {
         remove.accept(e.getKey());
         removed++;
+        continue;
       }
+      if (!e.getValue().equals(uid.apply(now))) {
+        removed++; // that incarnation is gone; the new one takes its place
+      } else {
+        kept++;
+      }
+      refresh.accept(e.getKey(), now);
     }
     if (removed > 0) {
       outcomes.counted("confirmed", removed);

@@ -4,6 +4,7 @@ import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withReady;
 import static io.k8ssync.sink.PodStates.withTerminating;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -167,49 +168,66 @@ class WorkQueueTest {
   }
 
   @Test
-  void expireForgetsOnlyPodsWhoseNewestChangeIsOldAndNotInFlightOrRetrying() throws Exception {
+  void expireForgetsOnlyParkedPodsWhoseNewestChangeIsOld() throws Exception {
+    WorkQueue big = new WorkQueue(10, now::get);
     PodState b = ready("b", "10.0.0.2");
     PodState c = ready("c", "10.0.0.3");
-    queue.add(PodChange.of(a1.key(), null, a1));
-    queue.add(PodChange.of(b.key(), null, b));
-    queue.add(PodChange.of(c.key(), null, c));
-    WorkQueue.Item aItem = queue.take(1, 0, TimeUnit.MILLISECONDS).get(0);
-    queue.retry(aItem); // a waits for its backoff
+    PodState d = ready("d", "10.0.0.4");
+    big.add(PodChange.of(a1.key(), null, a1));
+    big.add(PodChange.of(b.key(), null, b));
+    big.add(PodChange.of(c.key(), null, c));
+    List<WorkQueue.Item> taken = big.take(100, 0, TimeUnit.MILLISECONDS);
+    big.retry(taken.get(0)); // a: our cluster, waiting for its backoff
+    big.park(taken.get(1), "west");
+    big.park(taken.get(2), "west");
     now.addAndGet(TimeUnit.SECONDS.toNanos(90));
-    queue.add(PodChange.of(c.key(), c, withReady(c, false))); // c changed again just now
-    assertEquals(1, queue.expire(TimeUnit.SECONDS.toNanos(60)), "only b: a is retrying, c changed recently");
-    assertEquals(2, queue.depth());
-    queue.release(a1.key());
-    List<WorkQueue.Item> left = takeAll();
-    assertEquals(List.of(c.key(), a1.key()), left.stream().map(WorkQueue.Item::key).toList());
+    big.add(PodChange.of(c.key(), c, withReady(c, false))); // c changed again just now
+    big.add(PodChange.of(d.key(), null, d)); // d: our cluster, waiting in line
+    now.addAndGet(TimeUnit.SECONDS.toNanos(90));
+    assertEquals(1, big.expireParked(TimeUnit.SECONDS.toNanos(120)), "only b: c changed recently, a and d are ours");
+    assertEquals(1, big.parkedCount());
+    big.release(a1.key());
+    assertEquals(List.of(d.key(), a1.key()), big.take(100, 0, TimeUnit.MILLISECONDS).stream().map(WorkQueue.Item::key).toList());
+    big.releaseParked("west"::equals);
+    List<WorkQueue.Item> left = big.take(100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(c.key()), left.stream().map(WorkQueue.Item::key).toList());
     assertNull(left.get(0).change().before(), "c keeps all it queued: created, then unready");
-    assertEquals(0, queue.expire(0), "nothing is pending");
   }
 
   @Test
-  void aParkedKeyWaitsForReleaseKeepsWhatCameMeanwhileAndExpiresOnlyWhenAskedTo() throws Exception {
+  void aParkedKeyWaitsForItsClusterNotForATimerAndIsNotLag() throws Exception {
     PodState b = ready("b", "10.0.0.2");
     queue.add(PodChange.of(a1.key(), null, a1));
     queue.add(PodChange.of(b.key(), null, b));
     List<WorkQueue.Item> taken = takeAll();
-    queue.park(taken.get(0)); // a belongs to a cluster led elsewhere
+    queue.park(taken.get(0), "west");
     queue.done(taken.get(1));
     queue.add(PodChange.of(a1.key(), a1, a2));
     assertTrue(takeAll().isEmpty(), "a parked key is not handed out");
-    assertEquals(0.0, queue.oldestPendingSeconds(java.util.Set.of(a1.key())), "parked changes are not lag");
-
     now.addAndGet(TimeUnit.SECONDS.toNanos(90));
-    assertEquals(0, queue.expire(TimeUnit.SECONDS.toNanos(60)), "blocked keys are not expired by default");
-    queue.release(a1.key());
+    assertEquals(0.0, queue.oldestPendingSeconds(), "parked changes are not lag");
+    queue.release(a1.key()); // a stale retry timer
+    assertTrue(takeAll().isEmpty(), "only its cluster's leadership releases it");
+    queue.releaseParked("east"::equals);
+    assertTrue(takeAll().isEmpty());
+    queue.releaseParked("west"::equals);
     WorkQueue.Item a = takeAll().get(0);
     assertNull(a.change().before(), "released: everything it held, in order");
     assertSame(a2, a.change().after());
-    queue.park(a);
-    assertTrue(queue.pending(a1.key()));
-    assertEquals(1, queue.expire(TimeUnit.SECONDS.toNanos(60), java.util.Set.of(a1.key())), "expired when named as parked");
-    assertTrue(!queue.pending(a1.key()));
-    queue.add(PodChange.of(b.key(), b, withReady(b, false)));
-    assertEquals(1, queue.discard(java.util.Set.of(b.key())));
-    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS), "nothing left");
+  }
+
+  @Test
+  void atShutdownParkedChangesAreDiscardedAndNothingMoreIsParked() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.add(PodChange.of(b.key(), null, b));
+    List<WorkQueue.Item> taken = takeAll();
+    queue.park(taken.get(0), "west");
+    queue.add(PodChange.of(b.key(), b, withReady(b, false))); // b in flight gets a newer change
+    queue.shutDown();
+    assertEquals(1, queue.discardParked());
+    assertFalse(queue.park(taken.get(1), "west"), "parking after shutdown drops the item");
+    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS), "nothing left: shutdown does not wait for another replica's work");
+    assertEquals(0, queue.parkedCount());
   }
 }

@@ -52,10 +52,13 @@ class RelistGuardUnitTest {
     Map<String, String> existing = new HashMap<>(Map.of("ns/p0", "uid-0", "ns/p1", "uid-1", "ns/p2", "uid-2"));
     existing.put("ns/p3", "uid-new"); // recreated: the held incarnation is gone
     List<String> removed = new ArrayList<>();
-    guard.confirm(existing, removed::add);
+    Map<String, String> refreshed = new HashMap<>();
+    guard.confirm(existing, uid -> uid, removed::add, refreshed::put);
     removed.sort(null);
-    assertEquals(List.of("ns/p3", "ns/p4", "ns/p5", "ns/p6", "ns/p7", "ns/p8"), removed);
-    assertEquals(6, counted.get("confirmed"));
+    assertEquals(List.of("ns/p4", "ns/p5", "ns/p6", "ns/p7", "ns/p8"), removed, "absent: removed");
+    assertEquals(Map.of("ns/p2", "uid-2", "ns/p3", "uid-new"), refreshed,
+        "present: stored afresh (its state may have changed), a new incarnation in place of the old");
+    assertEquals(6, counted.get("confirmed"), "p3's old incarnation is gone too");
     assertEquals(1, counted.get("kept"), "p2 still exists");
     assertFalse(guard.holding());
   }

@@ -332,9 +332,10 @@ public class UpstreamSink implements Sink {
 
   /** One pass: list the registry first, then read the pods, so a registration in between is never taken for an orphan. */
   void reconcile() throws SinkException {
-    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(context.clusters());
+    Set<String> clusters = context.clusters();
+    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(clusters);
     Map<Server, UpsyncEntry> desired = new HashMap<>();
-    for (PodState p : context.pods().pods()) {
+    for (PodState p : context.pods().pods(clusters)) {
       if (context.desiredOnline(p) && ipv4(p)) {
         try {
           desired.put(server(p), entryOf(p, false));

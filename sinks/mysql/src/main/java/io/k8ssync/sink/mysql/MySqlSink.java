@@ -319,13 +319,14 @@ final class MySqlSink implements Sink {
       return;
     }
     ensureSchema();
+    Set<String> clusters = context.clusters();
     Map<String, Stored> live = new HashMap<>();
     try (Connection c = pool.getConnection();
          PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version, namespace, name, service, ip, "
              + "host_ip, node, phase, ready, terminating, labels FROM " + table + " WHERE deleted_at IS NULL")) {
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          if (context.clusters().contains(rs.getString(2))) {
+          if (clusters.contains(rs.getString(2))) {
             live.put(rs.getString(1), new Stored(rs.getLong(3), rs.getString(2), rs.getString(4), rs.getString(5),
                 rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getBoolean(11),
                 rs.getBoolean(12), rs.getString(13)));
@@ -338,7 +339,7 @@ final class MySqlSink implements Sink {
     long now = System.currentTimeMillis();
     List<Row> writes = new ArrayList<>();
     Map<String, PodState> cached = new HashMap<>();
-    for (PodState p : context.pods().pods()) {
+    for (PodState p : context.pods().pods(clusters)) {
       cached.put(p.uid(), p);
       Stored have = live.get(p.uid());
       long want = version(p);
