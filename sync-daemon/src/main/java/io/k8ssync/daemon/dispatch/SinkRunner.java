@@ -147,7 +147,10 @@ public final class SinkRunner {
         continue;
       }
       // Another replica leads this cluster: hold the change back, untouched and in order.
-      if (queue.park(item, cluster) && leads.test(cluster)) {
+      if (!queue.park(item, cluster)) {
+        metrics.queueDropped.labelValues(name, "left_to_leader").inc(item.changes().size());
+        LOG.info("shutdown: sink={} pod={} leaves its change to the leader of cluster {}", name, item.key(), cluster);
+      } else if (leads.test(cluster)) {
         queue.releaseParked(leads); // leadership came while parking
       }
     }
@@ -265,6 +268,7 @@ public final class SinkRunner {
     queue.shutDown();
     int discarded = queue.discardParked();
     if (discarded > 0) {
+      metrics.queueDropped.labelValues(name, "left_to_leader").inc(discarded);
       LOG.info("shutdown: sink={} leaves {} changes of clusters led by another replica to it", name, discarded);
     }
     boolean idle = queue.awaitIdle(deadline.toMillis(), TimeUnit.MILLISECONDS);
