@@ -1,6 +1,7 @@
 package io.k8ssync.daemon.dispatch;
 
 import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.Registration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -107,6 +108,23 @@ public final class WorkQueue {
     return all;
   }
 
+  /**
+   * Merges a change held for another replica. That replica may have applied any state in between,
+   * so a state that was online is kept as the "before" when the pod goes offline: the replica that
+   * takes over then knows what to take offline.
+   */
+  private static PodChange keepOnline(PodChange held, PodChange next) {
+    PodChange merged = held.then(next);
+    if (held.after() != null && Registration.desiredOnline(held.after()) && !Registration.desiredOnline(next.after())
+        && merged.after() != null) {
+      return PodChange.of(held.key(), held.after(), next.after());
+    }
+    if (held.after() != null && Registration.desiredOnline(held.after()) && merged.after() == null) {
+      return new PodChange(held.key(), held.after(), null, io.k8ssync.sink.Transition.DELETED);
+    }
+    return merged;
+  }
+
   public Outcome add(PodChange change) {
     String key = change.key();
     lock.lock();
@@ -117,7 +135,9 @@ public final class WorkQueue {
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
       if (pending != null && coalesce) {
-        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since(), now));
+        List<PodChange> merged = parked.containsKey(key) ? List.of(keepOnline(pending.changes().get(0), change))
+            : join(pending.changes(), List.of(change));
+        dirty.put(key, new Pending(merged, pending.since(), now));
         return Outcome.MERGED;
       }
       // A pod being applied right now always gets its newest state queued (at most one extra key
@@ -264,7 +284,22 @@ public final class WorkQueue {
         signalIfIdle();
         return false;
       }
-      retry(item);
+      // As retry, but a state that was online survives the merge (see keepOnline).
+      processing.remove(key);
+      Pending newer = dirty.get(key);
+      List<PodChange> all;
+      if (coalesce) {
+        PodChange merged = item.change();
+        for (PodChange c : newer == null ? List.<PodChange>of() : newer.changes()) {
+          merged = keepOnline(merged, c);
+        }
+        all = List.of(merged);
+      } else {
+        all = join(item.changes(), newer == null ? List.of() : newer.changes());
+      }
+      pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
+      dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
+      blocked.add(key);
       parked.put(key, cluster);
       return true;
     } finally {

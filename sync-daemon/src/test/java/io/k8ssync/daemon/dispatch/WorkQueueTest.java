@@ -191,7 +191,7 @@ class WorkQueueTest {
     big.releaseParked("west"::equals);
     List<WorkQueue.Item> left = big.take(100, 0, TimeUnit.MILLISECONDS);
     assertEquals(List.of(c.key()), left.stream().map(WorkQueue.Item::key).toList());
-    assertNull(left.get(0).change().before(), "c keeps all it queued: created, then unready");
+    assertSame(c, left.get(0).change().before(), "c keeps what it queued: it was online, then went unready");
   }
 
   @Test
@@ -212,7 +212,7 @@ class WorkQueueTest {
     assertTrue(takeAll().isEmpty());
     queue.releaseParked("west"::equals);
     WorkQueue.Item a = takeAll().get(0);
-    assertNull(a.change().before(), "released: everything it held, in order");
+    assertSame(a1, a.change().before(), "released: it was online, then terminating");
     assertSame(a2, a.change().after());
   }
 
@@ -229,5 +229,17 @@ class WorkQueueTest {
     assertFalse(queue.park(taken.get(1), "west"), "parking after shutdown drops the item");
     assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS), "nothing left: shutdown does not wait for another replica's work");
     assertEquals(0, queue.parkedCount());
+  }
+
+  @Test
+  void aParkedPodThatWasOnlineAndWentOfflineKeepsTheOnlineStateAsBefore() throws Exception {
+    queue.add(PodChange.of(a1.key(), null, a1)); // new and ready: the leader may have put it online
+    queue.park(takeAll().get(0), "west");
+    queue.add(PodChange.of(a1.key(), a1, a2)); // then terminating
+    queue.releaseParked("west"::equals);
+    PodChange replayed = takeAll().get(0).change();
+    assertSame(a1, replayed.before(), "the takeover knows what to take offline");
+    assertSame(a2, replayed.after());
+    assertEquals(Transition.TERMINATING, replayed.transition());
   }
 }

@@ -9,8 +9,6 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Daemon;
-import io.k8ssync.daemon.config.ConfigLoader;
-import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
 import io.k8ssync.daemon.testing.Daemons;
 import io.k8ssync.daemon.testing.TestPods;
@@ -71,7 +69,10 @@ final class AllSystems implements AutoCloseable {
 
   final String ns;
   final KubernetesClient client;
+  /** The in-process daemon; null when the test runs its own (processes, replicas). */
   final Daemon daemon;
+  /** The {@code sinks:} block of a daemon config feeding all five systems. */
+  final String sinksYaml;
   private final TestingServer zk;
   private final ConsulAgent consul;
   private final KafkaClusterTestKit kafka;
@@ -87,6 +88,11 @@ final class AllSystems implements AutoCloseable {
   int operations;
 
   AllSystems(KubeApi api, String ns, Path dir) throws Exception {
+    this(api, ns, dir, true);
+  }
+
+  /** @param runDaemon false: start the systems only; the test starts daemons with {@link #sinksYaml} */
+  AllSystems(KubeApi api, String ns, Path dir, boolean runDaemon) throws Exception {
     this.ns = ns;
     MariaDb.requireRunning();
     try (Connection db = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
@@ -112,10 +118,7 @@ final class AllSystems implements AutoCloseable {
     zkReader.start();
     client = api.client();
     client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
-    String yaml = String.join("\n",
-        "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
-        "clusters: [{name: real, namespaces: [" + ns + "]}]",
-        "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
+    sinksYaml = String.join("\n",
         "sinks:",
         "  - {name: zk, type: zookeeper, config: {connect: '127.0.0.1:" + port("zk") + "', sessionTimeout: 60s,"
             + " connectionTimeout: 1s, drainDelay: 200ms, reconcileEvery: 1s}}",
@@ -129,7 +132,17 @@ final class AllSystems implements AutoCloseable {
         "  - {name: gw, type: http, config: {timeout: 1s, online: {url: 'http://127.0.0.1:" + port("gw") + "/online/{uid}'},"
             + " offline: {url: 'http://127.0.0.1:" + port("gw") + "/offline/{uid}'}}}",
         "");
-    daemon = Daemons.synced(yaml, () -> api.client());
+    String yaml = String.join("\n",
+        "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
+        "clusters: [{name: real, namespaces: [" + ns + "]}]",
+        "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
+        sinksYaml);
+    daemon = runDaemon ? Daemons.synced(yaml, () -> api.client()) : null;
+  }
+
+  /** Where ZooKeeper itself listens (no proxy): for readers that watch it change by change. */
+  String zkConnect() {
+    return zk.getConnectString();
   }
 
   private int port(String sink) {
@@ -225,7 +238,9 @@ final class AllSystems implements AutoCloseable {
     Set<String> uids = readyUids();
     Set<String> lastReady = new TreeSet<>();
     eventsByPod().forEach((uid, l) -> {
-      if (l.get(l.size() - 1).get("type").asText().endsWith(".ready")) {
+      // The newest event's "after" state: ready and alive (a pod listed ready at start has only "added").
+      JsonNode after = l.get(l.size() - 1).get("data").get("after");
+      if (after != null && !after.isNull() && after.get("ready").asBoolean() && !after.get("terminating").asBoolean()) {
         lastReady.add(uid);
       }
     });
@@ -328,6 +343,11 @@ final class AllSystems implements AutoCloseable {
     return out;
   }
 
+  /** Every gateway call of one pod, in order (for failure messages). */
+  List<String> gatewayCalls(String uid) {
+    return gw.calls.stream().filter(c -> c.path().endsWith("/" + uid)).map(RecordingTarget.Call::path).toList();
+  }
+
   /** uids whose last gateway call was an online. */
   Set<String> online() {
     Map<String, String> last = new HashMap<>();
@@ -372,7 +392,9 @@ final class AllSystems implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    daemon.close();
+    if (daemon != null) {
+      daemon.close();
+    }
     client.close();
     zkReader.close();
     for (TcpProxy proxy : proxies.values()) {

@@ -2,44 +2,39 @@ package io.k8ssync.daemon.ha;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Main;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
-import io.k8ssync.daemon.testing.TestPods;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.recipes.cache.CuratorCache;
 import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.retry.RetryForever;
-import org.apache.curator.test.TestingServer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two daemon processes with leader election write one ZooKeeper upstream while hundreds of pods
- * churn on a real API server; the leader is killed with SIGKILL in the middle. The standby must
- * take over, the upstream must end equal to the ready pods, and a pod that stayed ready the whole
- * time must never have been drained or removed, before, during or after the takeover.
+ * Two daemon processes with leader election feed all five systems while hundreds of pods churn on
+ * a real API server; the leader is killed with SIGKILL in the middle. The standby must take over;
+ * afterwards every system must equal the ready pods, every readiness transition must be in Kafka
+ * in order, and a pod that stayed ready the whole time must never have been drained or removed
+ * from the nginx upstream, before, during or after the takeover.
  */
 @ExtendWith(KubeApiServerExtension.class)
 class FailoverTest {
@@ -50,29 +45,19 @@ class FailoverTest {
 
   @Test
   void killingTheLeaderMidChurnLosesNothingAndNeverDrainsAStablePod(KubeApi api, @TempDir Path dir) throws Exception {
-    String ns = "failover";
-    try (TestingServer zk = new TestingServer(true);
-         KubernetesClient client = api.client();
-         CuratorFramework reader = CuratorFrameworkFactory.newClient(zk.getConnectString(), new RetryForever(100))) {
-      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+    try (AllSystems all = new AllSystems(api, "failover", dir, false);
+         CuratorFramework reader = CuratorFrameworkFactory.newClient(all.zkConnect(), new RetryForever(100))) {
       reader.start();
       Path kubeconfig = dir.resolve("kubeconfig");
       Files.writeString(kubeconfig, api.kubeconfig());
 
       // Every pod ready from the start; "s-*" stay so, "c-*" churn.
-      Map<String, String> ips = new HashMap<>();
-      int[] nextIp = {0};
-      for (int i = 0; i < STABLE + CHURNING; i++) {
-        String name = (i < STABLE ? "s-" : "c-") + i;
-        ips.put(name, ip(nextIp[0]++));
-        client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, name)).create();
-        TestPods.markReady(client, ns, name, ips.get(name), true);
-      }
-      Set<String> stable = ips.entrySet().stream().filter(e -> e.getKey().startsWith("s-"))
-          .map(e -> e.getValue() + ":8080").collect(Collectors.toSet());
+      IntStream.range(0, STABLE).forEach(i -> all.create("s-" + i));
+      IntStream.range(0, CHURNING).forEach(i -> all.create("c-" + i));
+      Set<String> stable = IntStream.range(0, STABLE).mapToObj(i -> all.ip("s-" + i) + ":8080").collect(Collectors.toSet());
 
       // What nginx would see, change by change: a stable server drained or removed is a violation.
-      List<String> violations = new ArrayList<>();
+      List<String> violations = new CopyOnWriteArrayList<>();
       CuratorCache view = CuratorCache.build(reader, ROOT + "/web");
       view.listenable().addListener(CuratorCacheListener.builder()
           .forChanges((before, after) -> {
@@ -88,36 +73,38 @@ class FailoverTest {
           }).build());
       view.start();
 
-      Replica a = Replica.start(dir, "replica-a", kubeconfig, ns, zk.getConnectString());
+      Replica a = Replica.start(dir, "replica-a", kubeconfig, all);
       Replica b = null;
       try {
         await().atMost(Duration.ofSeconds(60)).until(() -> a.log().contains("replica-a is now the leader"));
-        b = Replica.start(dir, "replica-b", kubeconfig, ns, zk.getConnectString());
+        b = Replica.start(dir, "replica-b", kubeconfig, all);
         Replica standby = b;
         await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b stands by"));
-        await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> assertEquals(TestPods.readyAddresses(client, ns), served(reader)));
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
+        all.expectedEvents.clear(); // made before any daemon ran: the initial list reports them as "added"
 
         Random random = new Random(42);
         for (int op = 0; op < 300; op++) {
           if (op == 150) {
             a.kill(); // SIGKILL: no drain, no Lease release; the standby waits for the Lease to expire
           }
-          String pod = "c-" + (STABLE + random.nextInt(CHURNING));
-          switch (random.nextInt(3)) {
-            case 0 -> TestPods.markReady(client, ns, pod, ips.get(pod), false);
-            case 1 -> TestPods.markReady(client, ns, pod, ips.get(pod), true);
-            default -> { // a new incarnation at a new address, as a rolling update makes
-              client.pods().inNamespace(ns).withName(pod).withGracePeriod(0).delete();
-              await().atMost(Duration.ofSeconds(30)).until(() -> client.pods().inNamespace(ns).withName(pod).get() == null);
-              ips.put(pod, ip(nextIp[0]++));
-              client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, pod)).create();
-              TestPods.markReady(client, ns, pod, ips.get(pod), true);
-            }
-          }
+          all.churn("c-" + random.nextInt(CHURNING), random.nextInt(3));
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b is now the leader"));
-        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> assertEquals(TestPods.readyAddresses(client, ns), served(reader),
-            "the upstream serves exactly the ready pods; replica-b log tail:\n" + tail(standby.log())));
+        // Every system equals the ready pods; for the gateway (no list API) only in one direction:
+        // every ready pod is online. A pod that the dead leader put online and that left during the
+        // takeover can keep its online registration (a known gap, see issue #8); it is reported.
+        await().atMost(Duration.ofSeconds(90)).untilAsserted(() -> {
+          Map<String, Set<String>> drift = all.drift();
+          Set<String> gw = drift.remove("gw");
+          assertEquals(Map.of("zk", Set.of(), "consul", Set.of(), "mysql", Set.of(), "kafka", Set.of()), drift);
+          assertEquals(Set.of(), gw.stream().filter(d -> d.startsWith("missing")).collect(Collectors.toSet()),
+              "every ready pod is online at the gateway");
+        });
+        long extras = all.drift().get("gw").size();
+        System.out.println("failover: gateway registrations left online for pods gone during the takeover: " + extras);
+        assertEquals(Set.of(), all.lostEvents(), "every readiness transition reached Kafka, across the kill");
+        assertEquals(List.of(), all.outOfOrder(), "every pod's events in order");
         assertEquals(List.of(), violations, "a pod ready throughout was never drained or removed");
       } finally {
         view.close();
@@ -129,49 +116,22 @@ class FailoverTest {
     }
   }
 
-  private static String ip(int n) {
-    return "10.246." + (n / 250) + "." + (n % 250 + 1);
-  }
-
   private static String name(String path) {
     return path.substring(path.lastIndexOf('/') + 1);
-  }
-
-  /** Every server of the upstream, which must all be up (drained ones are deleted after drainDelay). */
-  private static Set<String> served(CuratorFramework zk) throws Exception {
-    Set<String> out = new java.util.TreeSet<>();
-    if (zk.checkExists().forPath(ROOT + "/web") == null) {
-      return out;
-    }
-    for (String server : zk.getChildren().forPath(ROOT + "/web")) {
-      byte[] data;
-      try {
-        data = zk.getData().forPath(ROOT + "/web/" + server);
-      } catch (org.apache.zookeeper.KeeperException.NoNodeException e) {
-        continue; // deleted since the listing: a drain completing
-      }
-      out.add(UpsyncEntry.parse(new String(data, StandardCharsets.UTF_8)).down() ? server + " (down)" : server);
-    }
-    return out;
-  }
-
-  private static String tail(String log) {
-    return log.length() <= 4000 ? log : log.substring(log.length() - 4000);
   }
 
   /** One daemon process, as systemd or a Deployment would run it. */
   record Replica(Process process, Path logFile) {
 
-    static Replica start(Path dir, String identity, Path kubeconfig, String ns, String zk) throws IOException {
+    static Replica start(Path dir, String identity, Path kubeconfig, AllSystems all) throws IOException {
       Path config = dir.resolve(identity + ".yaml");
       Files.writeString(config, String.join("\n",
           "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
-          "leaderElection: {enabled: true, namespace: " + ns + ", identity: " + identity
+          "leaderElection: {enabled: true, namespace: " + all.ns + ", identity: " + identity
               + ", leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}",
-          "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + ns + "]}]",
-          "dispatch: {retry: {baseDelay: 10ms, maxDelay: 1s}}",
-          "sinks: [{name: nginx-zk, type: zookeeper, config: {connect: '" + zk + "', drainDelay: 500ms, reconcileEvery: 2s}}]",
-          ""));
+          "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + all.ns + "]}]",
+          "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
+          all.sinksYaml));
       Path log = dir.resolve(identity + ".log");
       Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
           "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString())

@@ -120,6 +120,12 @@ final class HttpSink implements Sink {
     boolean wanted = context.desiredOnline(after);
     Registered reg = registered.get(key);
 
+    PodState before = change.before();
+    if (reg == null && before != null && context.desiredOnline(before) && !(wanted && sameInstance(before, after))) {
+      // Online by another replica (a takeover replays what it held) or an earlier run: this sink
+      // has no record of it, but the change says it was online, so the offline still goes out.
+      reg = new Registered(before, true);
+    }
     if (reg != null && !(wanted && reg.sameInstance(after))) {
       // Offline the exact address we put online, before anything else happens to this pod, unless
       // another pod now holds that address and the call would take it offline.

@@ -243,6 +243,21 @@ class HttpSinkTest {
   }
 
   @Test
+  void aPodPutOnlineByAnotherReplicaStillGetsItsOffline() throws Exception {
+    sink(Map.of());
+    PodState p = pod("web-1", "10.0.0.1");
+    // A takeover replays what the old leader held: this sink never put the pod online itself.
+    apply(p, withReady(p, false));
+    assertEquals(List.of("offline"), target.kinds());
+    assertEquals("ip=10.0.0.1&port=8080", target.calls.get(0).rawQuery());
+    target.calls.clear();
+    apply(withReady(p, false), null);
+    assertTrue(target.calls.isEmpty(), "nothing more once it is offline");
+    apply(null, withReady(pod("web-2", "10.0.0.2"), false));
+    assertTrue(target.calls.isEmpty(), "a pod that was never online gets no offline");
+  }
+
+  @Test
   void aRejectedOnlineStillGetsItsOffline() throws Exception {
     sink(Map.of());
     target.reply("/online", new RecordingTarget.Reply(409, "already registered"));
