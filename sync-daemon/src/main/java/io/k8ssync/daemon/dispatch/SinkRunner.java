@@ -108,7 +108,7 @@ public final class SinkRunner {
     if (!concerns(change)) {
       return;
     }
-    WorkQueue.Outcome outcome = queue.add(change);
+    WorkQueue.Outcome outcome = queue.add(change, !leads.test(change.latest().cluster()));
     if (outcome == WorkQueue.Outcome.FULL || outcome == WorkQueue.Outcome.SHUT_DOWN) {
       String reason = outcome == WorkQueue.Outcome.FULL ? "full" : "shutdown";
       metrics.queueDropped.labelValues(name, reason).inc();

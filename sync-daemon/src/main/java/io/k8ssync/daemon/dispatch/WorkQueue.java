@@ -69,6 +69,8 @@ public final class WorkQueue {
   private final Set<String> blocked = new HashSet<>();
   /** Blocked keys held back for another replica (their cluster is led elsewhere): key to cluster. */
   private final Map<String, String> parked = new HashMap<>();
+  /** Released parked keys not taken yet: their pending change is a replay, merged as parked ones are. */
+  private final Set<String> replaying = new HashSet<>();
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -126,6 +128,14 @@ public final class WorkQueue {
   }
 
   public Outcome add(PodChange change) {
+    return add(change, false);
+  }
+
+  /**
+   * As {@link #add(PodChange)}; {@code heldForAnother} says the change belongs to a cluster another
+   * replica leads, so merging it keeps a state that was online (as a parked key does) from the start.
+   */
+  public Outcome add(PodChange change, boolean heldForAnother) {
     String key = change.key();
     lock.lock();
     try {
@@ -135,7 +145,8 @@ public final class WorkQueue {
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
       if (pending != null && coalesce) {
-        List<PodChange> merged = parked.containsKey(key) ? List.of(keepOnline(pending.changes().get(0), change))
+        List<PodChange> merged = heldForAnother || parked.containsKey(key) || replaying.contains(key)
+            ? List.of(keepOnline(pending.changes().get(0), change))
             : join(pending.changes(), List.of(change));
         dirty.put(key, new Pending(merged, pending.since(), now));
         return Outcome.MERGED;
@@ -179,6 +190,7 @@ public final class WorkQueue {
       List<Item> items = new ArrayList<>(Math.min(max, ready.size()));
       while (items.size() < max && !ready.isEmpty()) {
         String key = ready.pollFirst();
+        replaying.remove(key);
         Pending p = dirty.remove(key);
         pendingChanges -= coalesce ? 1 : p.changes().size();
         processing.put(key, p.since());
@@ -316,6 +328,7 @@ public final class WorkQueue {
         var e = it.next();
         if (led.test(e.getValue())) {
           it.remove();
+          replaying.add(e.getKey());
           if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
             ready.addLast(e.getKey());
             notEmpty.signal();
@@ -348,6 +361,7 @@ public final class WorkQueue {
         removed += p.changes().size();
         blocked.remove(e.getKey());
         parked.remove(e.getKey());
+        replaying.remove(e.getKey());
         it.remove();
       }
     }

@@ -242,4 +242,17 @@ class WorkQueueTest {
     assertSame(a2, replayed.after());
     assertEquals(Transition.TERMINATING, replayed.transition());
   }
+
+  @Test
+  void aReleasedReplayNotYetTakenStillKeepsTheOnlineState() throws Exception {
+    queue.add(PodChange.of(a1.key(), null, a1));
+    queue.park(takeAll().get(0), "west");
+    queue.releaseParked("west"::equals); // takeover: the replay waits behind others
+    queue.add(PodChange.of(a1.key(), a1, a2)); // and the pod goes meanwhile
+    WorkQueue.Item item = takeAll().get(0);
+    assertSame(a1, item.change().before(), "the new leader still knows what the old one put online");
+    queue.done(item);
+    queue.add(PodChange.of(a1.key(), a2, null));
+    assertNull(takeAll().get(0).change().after(), "once taken, merging is ordinary again");
+  }
 }
