@@ -77,7 +77,11 @@ public final class Daemon implements AutoCloseable {
     this.dryRun = dryRun || config.dryRun();
     this.metrics = new DaemonMetrics(new PrometheusRegistry());
     this.dispatcher = new Dispatcher(metrics);
-    this.leaderSpec = config.leaderElection();
+    DaemonConfig.LeaderElectionSpec le = config.leaderElection();
+    // One identity for all of this replica's Leases (a derived one has a random part).
+    this.leaderSpec = le == null || le.identity() != null ? le : new DaemonConfig.LeaderElectionSpec(le.namespace(),
+        le.leaseName(), LeaderElection.defaultIdentity(), le.leaseDuration(), le.renewDeadline(), le.retryPeriod(),
+        le.standbyRetention());
   }
 
   /** Starts sinks, the HTTP endpoints, then the informers. Fails if a sink cannot start. */

@@ -7,10 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.k8ssync.daemon.config.ConfigLoader;
-import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
 import io.k8ssync.daemon.testing.Daemons;
@@ -23,7 +20,6 @@ import io.k8ssync.sink.Transition;
 import java.time.Duration;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -38,13 +34,7 @@ class RealApiServerTest {
         "clusters: [{name: " + cluster + ", namespaces: [" + ns + "]}]",
         "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
         "sinks: [{name: " + sink + ", type: recording}]", "");
-    Daemon d = Daemons.synced(yaml, () -> clients.get());
-    return d;
-  }
-
-  static Pod scheduledPod(String ns, String name) {
-    // A node name makes deletion graceful: the API server keeps the pod, terminating, for its kubelet.
-    return new PodBuilder(TestPods.pending(ns, name, "web")).editSpec().withNodeName("node-1").endSpec().build();
+    return Daemons.synced(yaml, clients);
   }
 
   static List<Transition> transitions(Recording r, String pod) {
@@ -60,7 +50,7 @@ class RealApiServerTest {
       Daemon daemon = startDaemon("real", ns, sink, api::client);
       try {
         Recording rec = RecordingSinkFactory.get(sink);
-        client.pods().inNamespace(ns).resource(scheduledPod(ns, "web-1")).create();
+        client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "web-1")).create();
         await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 1);
 
         // The kubelet's part: podIP, phase and the Ready condition, through the status subresource.

@@ -62,11 +62,7 @@ class RelistGuardTest {
             c.pods().inNamespace(ns).withName("p" + i).withGracePeriod(0).delete();
           }
           // Enough writes that the restarted server cannot resume the daemon's watch: it relists.
-          for (int i = 0; i < 20; i++) {
-            final int n = i;
-            c.pods().inNamespace(ns).withName("p0").edit(x -> new io.fabric8.kubernetes.api.model.PodBuilder(x)
-                .editMetadata().addToAnnotations("touch", Integer.toString(n)).endMetadata().build());
-          }
+          TestPods.touch(c, ns, "p0", 20);
         }
         other.stop();
         watched.start();

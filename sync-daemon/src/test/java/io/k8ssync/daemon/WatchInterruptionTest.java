@@ -1,6 +1,5 @@
 package io.k8ssync.daemon;
 
-import static io.k8ssync.daemon.RealApiServerTest.scheduledPod;
 import static io.k8ssync.daemon.RealApiServerTest.startDaemon;
 import static io.k8ssync.daemon.RealApiServerTest.transitions;
 import static org.awaitility.Awaitility.await;
@@ -40,7 +39,7 @@ class WatchInterruptionTest {
       try (KubernetesClient c = watched.client()) {
         c.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
         for (String p : List.of("p1", "p2", "p3")) {
-          c.pods().inNamespace(ns).resource(scheduledPod(ns, p)).create();
+          c.pods().inNamespace(ns).resource(TestPods.scheduled(ns, p)).create();
           c.pods().inNamespace(ns).withName(p).editStatus(x -> TestPods.withReadyStatus(x, "10.244.2." + p.charAt(1), true));
         }
       }
@@ -57,13 +56,9 @@ class WatchInterruptionTest {
         try (KubernetesClient c = other.client()) {
           c.pods().inNamespace(ns).withName("p3").withGracePeriod(0).delete();
           c.pods().inNamespace(ns).withName("p2").editStatus(x -> TestPods.withReadyStatus(x, "10.244.2.2", false));
-          c.pods().inNamespace(ns).resource(scheduledPod(ns, "p4")).create();
+          c.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "p4")).create();
           // Enough writes that the restarted server's history cannot reach back to the daemon's version.
-          for (int i = 0; i < 20; i++) {
-            final int n = i;
-            c.pods().inNamespace(ns).withName("p1").edit(x -> new io.fabric8.kubernetes.api.model.PodBuilder(x)
-                .editMetadata().addToAnnotations("touch", Integer.toString(n)).endMetadata().build());
-          }
+          TestPods.touch(c, ns, "p1", 20);
         }
         other.stop();
         watched.start();

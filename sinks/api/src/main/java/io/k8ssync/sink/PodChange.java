@@ -67,6 +67,19 @@ public record PodChange(String key, PodState before, PodState after, Transition 
     return PodChange.of(key, before, next.after);
   }
 
+  /**
+   * As {@link #then}, for a change another replica may have applied in part: a state in between
+   * that was desired online stays the "before" once the pod is no longer online, so whoever
+   * applies the merged change still takes that state offline.
+   */
+  public PodChange thenKeepingOnline(PodChange next) {
+    PodChange merged = then(next);
+    if (after == null || !Registration.desiredOnline(after) || Registration.desiredOnline(merged.after)) {
+      return merged;
+    }
+    return merged.after == null ? new PodChange(key, after, null, Transition.DELETED) : PodChange.of(key, after, merged.after);
+  }
+
   /** The pod's identity for logs: {@code key} plus uid of the newest state. */
   public PodState latest() {
     return after != null ? after : before;

@@ -62,4 +62,18 @@ class PodChangeTest {
     assertThrows(IllegalArgumentException.class,
         () -> PodChange.of("a", null, up).then(PodChange.of("b", null, up)));
   }
+
+  @Test
+  void mergingHeldChangesKeepsAStateThatWasOnline() {
+    PodChange added = PodChange.of(up.key(), null, up);
+    PodChange gone = added.thenKeepingOnline(PodChange.of(up.key(), up, down));
+    assertSame(up, gone.before(), "another replica may have put it online: it must still go offline");
+    assertEquals(Transition.BECAME_UNREADY, gone.transition());
+    PodChange deleted = gone.thenKeepingOnline(PodChange.of(up.key(), down, null));
+    assertSame(up, deleted.before());
+    assertEquals(Transition.DELETED, deleted.transition());
+    assertSame(null, added.then(PodChange.of(up.key(), up, down)).before(), "the ordinary merge forgets it");
+    PodChange back = gone.thenKeepingOnline(PodChange.of(up.key(), down, up));
+    assertSame(up, back.after(), "online again: an ordinary merge");
+  }
 }

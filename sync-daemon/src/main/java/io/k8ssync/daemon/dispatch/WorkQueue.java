@@ -1,7 +1,6 @@
 package io.k8ssync.daemon.dispatch;
 
 import io.k8ssync.sink.PodChange;
-import io.k8ssync.sink.Registration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -97,10 +96,19 @@ public final class WorkQueue {
 
   /** {@code older} followed by {@code newer}, as this queue keeps them. */
   private List<PodChange> join(List<PodChange> older, List<PodChange> newer) {
+    return join(older, newer, false);
+  }
+
+  /**
+   * {@code older} followed by {@code newer}, as this queue keeps them; {@code held}: the changes
+   * are held for (or replayed from) another replica, so a state that was online survives the merge
+   * ({@link PodChange#thenKeepingOnline}).
+   */
+  private List<PodChange> join(List<PodChange> older, List<PodChange> newer, boolean held) {
     if (coalesce) {
       PodChange merged = older.get(0);
       for (PodChange c : newer) {
-        merged = merged.then(c);
+        merged = held ? merged.thenKeepingOnline(c) : merged.then(c);
       }
       return List.of(merged);
     }
@@ -108,23 +116,6 @@ public final class WorkQueue {
     all.addAll(older);
     all.addAll(newer);
     return all;
-  }
-
-  /**
-   * Merges a change held for another replica. That replica may have applied any state in between,
-   * so a state that was online is kept as the "before" when the pod goes offline: the replica that
-   * takes over then knows what to take offline.
-   */
-  private static PodChange keepOnline(PodChange held, PodChange next) {
-    PodChange merged = held.then(next);
-    if (held.after() != null && Registration.desiredOnline(held.after()) && !Registration.desiredOnline(next.after())
-        && merged.after() != null) {
-      return PodChange.of(held.key(), held.after(), next.after());
-    }
-    if (held.after() != null && Registration.desiredOnline(held.after()) && merged.after() == null) {
-      return new PodChange(held.key(), held.after(), null, io.k8ssync.sink.Transition.DELETED);
-    }
-    return merged;
   }
 
   public Outcome add(PodChange change) {
@@ -145,10 +136,8 @@ public final class WorkQueue {
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
       if (pending != null && coalesce) {
-        List<PodChange> merged = heldForAnother || parked.containsKey(key) || replaying.contains(key)
-            ? List.of(keepOnline(pending.changes().get(0), change))
-            : join(pending.changes(), List.of(change));
-        dirty.put(key, new Pending(merged, pending.since(), now));
+        boolean held = heldForAnother || parked.containsKey(key) || replaying.contains(key);
+        dirty.put(key, new Pending(join(pending.changes(), List.of(change), held), pending.since(), now));
         return Outcome.MERGED;
       }
       // A pod being applied right now always gets its newest state queued (at most one extra key
@@ -296,19 +285,10 @@ public final class WorkQueue {
         signalIfIdle();
         return false;
       }
-      // As retry, but a state that was online survives the merge (see keepOnline).
+      // As retry, but a state that was online survives the merge.
       processing.remove(key);
       Pending newer = dirty.get(key);
-      List<PodChange> all;
-      if (coalesce) {
-        PodChange merged = item.change();
-        for (PodChange c : newer == null ? List.<PodChange>of() : newer.changes()) {
-          merged = keepOnline(merged, c);
-        }
-        all = List.of(merged);
-      } else {
-        all = join(item.changes(), newer == null ? List.of() : newer.changes());
-      }
+      List<PodChange> all = join(item.changes(), newer == null ? List.of() : newer.changes(), true);
       pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
       dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
       blocked.add(key);

@@ -83,7 +83,7 @@ public final class LeaderElection implements AutoCloseable {
   }
 
   /** $POD_NAME in a Deployment (unique per replica); elsewhere the host name plus a random suffix. */
-  static String defaultIdentity() {
+  public static String defaultIdentity() {
     String pod = System.getenv("POD_NAME");
     if (pod != null && !pod.isBlank()) {
       return pod;

@@ -127,12 +127,7 @@ class LeaderElectionTest {
     try (KubernetesClient client = api.client();
          TcpProxy proxy = new TcpProxy(server.getHost(), server.getPort())) {
       String ns = namespace(client, "cut");
-      Supplier<KubernetesClient> throughProxy = () -> {
-        Config c = Config.fromKubeconfig(api.kubeconfig());
-        c.setMasterUrl("https://" + server.getHost() + ":" + proxy.port() + "/");
-        return new KubernetesClientBuilder().withConfig(c).build();
-      };
-      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", throughProxy);
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", () -> throughProxy(api, server, proxy));
       Daemon b = null;
       try {
         await().atMost(Duration.ofSeconds(30)).until(a::leading);
@@ -181,12 +176,10 @@ class LeaderElectionTest {
           clusters,
           "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
           "sinks: [{name: rec-" + east + "-" + id + ", type: recording}]", "");
-      Daemon a = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml.apply("a")), SinkTypes.discover(),
-          spec -> spec.scope().cluster().equals("west") ? throughProxy(api, server, proxy) : api.client(), false);
-      a.start();
+      Daemon a = Daemons.synced(yaml.apply("a"),
+          spec -> spec.scope().cluster().equals("west") ? throughProxy(api, server, proxy) : api.client());
       Daemon b = null;
       try {
-        a.synced().get(60, TimeUnit.SECONDS);
         await().atMost(Duration.ofSeconds(30)).until(() -> a.leading("east") && a.leading("west"));
         b = Daemons.synced(yaml.apply("b"), api::client);
         Recording recA = RecordingSinkFactory.get("rec-" + east + "-a");

@@ -3,6 +3,7 @@ package io.k8ssync.daemon.testing;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Daemon;
 import io.k8ssync.daemon.config.ConfigLoader;
+import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.config.SinkTypes;
 import io.prometheus.metrics.model.snapshots.CounterSnapshot;
 import java.util.Map;
@@ -16,8 +17,13 @@ public final class Daemons {
 
   /** Parses {@code yaml}, starts a daemon whose clusters use {@code clients}, and waits for the initial list. */
   public static Daemon synced(String yaml, Supplier<KubernetesClient> clients) throws Exception {
-    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
-        spec -> clients.get(), false);
+    return synced(yaml, spec -> clients.get());
+  }
+
+  /** As {@link #synced(String, Supplier)}, with each cluster's own client. */
+  public static Daemon synced(String yaml, java.util.function.Function<DaemonConfig.ClusterSpec, KubernetesClient> clients)
+      throws Exception {
+    Daemon d = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(), clients, false);
     d.start();
     d.synced().get(60, TimeUnit.SECONDS);
     return d;

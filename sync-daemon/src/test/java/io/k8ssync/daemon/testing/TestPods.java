@@ -55,6 +55,18 @@ public final class TestPods {
     return out;
   }
 
+  /**
+   * Edits the pod {@code times} times (an annotation): enough writes that an API server restarted on
+   * the same etcd cannot resume an older watch, so informers relist (410 Gone).
+   */
+  public static void touch(KubernetesClient client, String namespace, String name, int times) {
+    for (int i = 0; i < times; i++) {
+      String n = Integer.toString(i);
+      client.pods().inNamespace(namespace).withName(name).edit(x -> new PodBuilder(x)
+          .editMetadata().addToAnnotations("touch", n).endMetadata().build());
+    }
+  }
+
   public static Pod withFinalizer(Pod p) {
     return new PodBuilder(p).editMetadata().withFinalizers(List.of(FINALIZER)).endMetadata().build();
   }
