@@ -1,5 +1,7 @@
 package io.k8ssync.sink;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -68,16 +70,42 @@ public record PodChange(String key, PodState before, PodState after, Transition 
   }
 
   /**
-   * As {@link #then}, for a change another replica may have applied in part: a state in between
-   * that was desired online stays the "before" once the pod is no longer online, so whoever
-   * applies the merged change still takes that state offline.
+   * Changes held for (or replayed from) another replica, followed by {@code newer}, as the list
+   * whoever applies them must get one by one. Every state in between may have been put online by
+   * the other replica, so each distinct registration that was desired online gets a change of its
+   * own, from it to the newest state: applying them takes each such registration offline (several
+   * incarnations of one pod may have come and gone) and never puts a state in between online.
+   * The first change keeps the oldest "before", unless that was not online and another state was.
    */
-  public PodChange thenKeepingOnline(PodChange next) {
-    PodChange merged = then(next);
-    if (after == null || !Registration.desiredOnline(after) || Registration.desiredOnline(merged.after)) {
-      return merged;
+  public static List<PodChange> keepingOnline(List<PodChange> older, List<PodChange> newer) {
+    PodChange last = newer.get(newer.size() - 1);
+    if (!older.get(0).key.equals(last.key)) {
+      throw new IllegalArgumentException("cannot merge changes of " + older.get(0).key + " and " + last.key);
     }
-    return merged.after == null ? new PodChange(key, after, null, Transition.DELETED) : PodChange.of(key, after, merged.after);
+    PodState after = last.after;
+    List<PodState> seen = new ArrayList<>();
+    older.forEach(c -> seen.add(c.before));
+    seen.add(older.get(older.size() - 1).after);
+    newer.forEach(c -> seen.add(c.before));
+    List<PodState> undo = new ArrayList<>();
+    for (PodState s : seen) {
+      boolean stillOnline = Registration.desiredOnline(after) && Registration.sameInstance(s, after);
+      if (Registration.desiredOnline(s) && !stillOnline && undo.stream().noneMatch(u -> Registration.sameInstance(u, s))) {
+        undo.add(s);
+      }
+    }
+    PodChange head = older.get(0).then(last);
+    if (!undo.isEmpty() && !Registration.desiredOnline(head.before)) {
+      head = PodChange.of(head.key, undo.get(0), after);
+    }
+    List<PodChange> out = new ArrayList<>(1 + undo.size());
+    out.add(head);
+    for (PodState s : undo) {
+      if (!Registration.sameInstance(s, head.before)) {
+        out.add(PodChange.of(head.key, s, after));
+      }
+    }
+    return List.copyOf(out);
   }
 
   /** The pod's identity for logs: {@code key} plus uid of the newest state. */

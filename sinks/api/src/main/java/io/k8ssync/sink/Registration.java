@@ -27,6 +27,15 @@ public final class Registration {
   }
 
   /**
+   * True when both states are one registration at a target: the same incarnation (uid) of the pod
+   * under the same service at the same address. A registration outlives changes of other fields.
+   */
+  public static boolean sameInstance(PodState a, PodState b) {
+    return a != null && b != null && a.uid().equals(b.uid()) && java.util.Objects.equals(a.service(), b.service())
+        && java.util.Objects.equals(a.address(), b.address());
+  }
+
+  /**
    * The address that must go offline because of this change, or {@code null}: the previous
    * address when it was online and the pod is no longer online at that same address.
    */

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class PodChangeTest {
@@ -65,15 +66,44 @@ class PodChangeTest {
 
   @Test
   void mergingHeldChangesKeepsAStateThatWasOnline() {
-    PodChange added = PodChange.of(up.key(), null, up);
-    PodChange gone = added.thenKeepingOnline(PodChange.of(up.key(), up, down));
-    assertSame(up, gone.before(), "another replica may have put it online: it must still go offline");
-    assertEquals(Transition.BECAME_UNREADY, gone.transition());
-    PodChange deleted = gone.thenKeepingOnline(PodChange.of(up.key(), down, null));
-    assertSame(up, deleted.before());
-    assertEquals(Transition.DELETED, deleted.transition());
-    assertSame(null, added.then(PodChange.of(up.key(), up, down)).before(), "the ordinary merge forgets it");
-    PodChange back = gone.thenKeepingOnline(PodChange.of(up.key(), down, up));
-    assertSame(up, back.after(), "online again: an ordinary merge");
+    String k = up.key();
+    List<PodChange> gone = PodChange.keepingOnline(List.of(PodChange.of(k, null, up)), List.of(PodChange.of(k, up, down)));
+    assertEquals(List.of(PodChange.of(k, up, down)), gone, "another replica may have put it online: it must still go offline");
+    List<PodChange> deleted = PodChange.keepingOnline(gone, List.of(PodChange.of(k, down, null)));
+    assertEquals(List.of(PodChange.of(k, up, null)), deleted);
+    assertSame(null, PodChange.of(k, null, up).then(PodChange.of(k, up, down)).before(), "the ordinary merge forgets it");
+    List<PodChange> back = PodChange.keepingOnline(gone, List.of(PodChange.of(k, down, up)));
+    assertEquals(List.of(PodChange.of(k, up, up)), back, "online again as the same registration: nothing to undo");
+  }
+
+  @Test
+  void mergingHeldChangesKeepsEveryIncarnationThatWasOnline() {
+    // A rolling update twice over while another replica led: uid 1 online, replaced by uid 2
+    // (online), replaced by uid 3 (not ready yet). Both 1 and 2 must go offline; 2 must not go online.
+    String k = up.key();
+    PodState second = withIp(withUid(up, "uid-2"), "10.0.0.2");
+    PodState third = withReady(withIp(withUid(up, "uid-3"), "10.0.0.3"), false);
+    List<PodChange> held = List.of(PodChange.of(k, up, null));
+    held = PodChange.keepingOnline(held, List.of(PodChange.of(k, null, second)));
+    held = PodChange.keepingOnline(held, List.of(PodChange.of(k, second, null)));
+    held = PodChange.keepingOnline(held, List.of(PodChange.of(k, null, third)));
+    assertEquals(List.of(PodChange.of(k, up, third), PodChange.of(k, second, third)), held);
+    List<PodChange> ready = PodChange.keepingOnline(held, List.of(PodChange.of(k, third, withReady(third, true))));
+    assertEquals(List.of(PodChange.of(k, up, withReady(third, true)), PodChange.of(k, second, withReady(third, true))), ready,
+        "the newest state is what every change ends at");
+  }
+
+  @Test
+  void mergingTwoHeldListsKeepsWhatBothKept() {
+    String k = up.key();
+    PodState second = withIp(withUid(up, "uid-2"), "10.0.0.2");
+    PodState third = withIp(withUid(up, "uid-3"), "10.0.0.3");
+    List<PodChange> older = List.of(PodChange.of(k, up, second), PodChange.of(k, withIp(up, "10.0.0.9"), second));
+    List<PodChange> newer = List.of(PodChange.of(k, second, third));
+    assertEquals(List.of(PodChange.of(k, up, third), PodChange.of(k, withIp(up, "10.0.0.9"), third), PodChange.of(k, second, third)),
+        PodChange.keepingOnline(older, newer));
+    assertEquals(PodChange.keepingOnline(older, newer),
+        PodChange.keepingOnline(older, List.of(PodChange.of(k, second, third), PodChange.of(k, withIp(up, "10.0.0.9"), third))),
+        "one change per registration");
   }
 }

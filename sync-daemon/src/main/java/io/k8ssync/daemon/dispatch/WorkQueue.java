@@ -27,14 +27,18 @@ import java.util.function.LongSupplier;
  *       caller counts and logs it); merges, retries and the next state of a key in flight are
  *       always taken;</li>
  *   <li>a key can be parked for another replica ({@link #park}); parked changes are not lag, can
- *       expire ({@link #expireParked}) and are discarded at shutdown.</li>
+ *       expire ({@link #expireParked}) and are discarded at shutdown;</li>
+ *   <li>changes held for another replica, or replayed from it, merge so that every registration
+ *       that replica may have put online is still taken offline ({@link PodChange#keepingOnline});
+ *       a coalescing queue then hands out that list one change at a time, so a sink still gets
+ *       one change per pod at once.</li>
  * </ul>
  * Thread-safe; one lock guards all state.
  */
 public final class WorkQueue {
 
   /**
-   * The changes of one pod handed to a worker, oldest first: one merged change in a coalescing
+   * The changes of one pod handed to a worker, oldest first: one (merged) change in a coalescing
    * queue, every change in order in one that keeps them. {@code since} is when the oldest was
    * queued, {@code latest} when the newest was (nanoTime).
    */
@@ -68,8 +72,11 @@ public final class WorkQueue {
   private final Set<String> blocked = new HashSet<>();
   /** Blocked keys held back for another replica (their cluster is led elsewhere): key to cluster. */
   private final Map<String, String> parked = new HashMap<>();
-  /** Released parked keys not taken yet: their pending change is a replay, merged as parked ones are. */
-  private final Set<String> replaying = new HashSet<>();
+  /**
+   * Keys with changes held for another replica (parked, added while another replica led, or
+   * released and not yet applied): their changes merge with {@link PodChange#keepingOnline}.
+   */
+  private final Set<String> held = new HashSet<>();
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -94,23 +101,19 @@ public final class WorkQueue {
     this.coalesce = coalesce;
   }
 
-  /** {@code older} followed by {@code newer}, as this queue keeps them. */
-  private List<PodChange> join(List<PodChange> older, List<PodChange> newer) {
-    return join(older, newer, false);
-  }
-
   /**
-   * {@code older} followed by {@code newer}, as this queue keeps them; {@code held}: the changes
-   * are held for (or replayed from) another replica, so a state that was online survives the merge
-   * ({@link PodChange#thenKeepingOnline}).
+   * {@code older} followed by {@code newer} of {@code key}, as this queue keeps them: one merged
+   * change, or for a held key every registration that may be online (a list only held keys have).
    */
-  private List<PodChange> join(List<PodChange> older, List<PodChange> newer, boolean held) {
+  private List<PodChange> join(String key, List<PodChange> older, List<PodChange> newer) {
+    if (newer.isEmpty()) {
+      return older;
+    }
     if (coalesce) {
-      PodChange merged = older.get(0);
-      for (PodChange c : newer) {
-        merged = held ? merged.thenKeepingOnline(c) : merged.then(c);
+      if (held.contains(key) || older.size() > 1 || newer.size() > 1) {
+        return PodChange.keepingOnline(older, newer);
       }
-      return List.of(merged);
+      return List.of(older.get(0).then(newer.get(0)));
     }
     List<PodChange> all = new ArrayList<>(older.size() + newer.size());
     all.addAll(older);
@@ -136,8 +139,10 @@ public final class WorkQueue {
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
       if (pending != null && coalesce) {
-        boolean held = heldForAnother || parked.containsKey(key) || replaying.contains(key);
-        dirty.put(key, new Pending(join(pending.changes(), List.of(change), held), pending.since(), now));
+        if (heldForAnother) {
+          held.add(key);
+        }
+        dirty.put(key, new Pending(join(key, pending.changes(), List.of(change)), pending.since(), now));
         return Outcome.MERGED;
       }
       // A pod being applied right now always gets its newest state queued (at most one extra key
@@ -146,9 +151,12 @@ public final class WorkQueue {
       if (full) {
         return Outcome.FULL;
       }
+      if (heldForAnother) {
+        held.add(key);
+      }
       pendingChanges++;
       if (pending != null) {
-        dirty.put(key, new Pending(join(pending.changes(), List.of(change)), pending.since(), now));
+        dirty.put(key, new Pending(join(key, pending.changes(), List.of(change)), pending.since(), now));
         return Outcome.MERGED;
       }
       dirty.put(key, new Pending(List.of(change), now, now));
@@ -179,10 +187,15 @@ public final class WorkQueue {
       List<Item> items = new ArrayList<>(Math.min(max, ready.size()));
       while (items.size() < max && !ready.isEmpty()) {
         String key = ready.pollFirst();
-        replaying.remove(key);
         Pending p = dirty.remove(key);
-        pendingChanges -= coalesce ? 1 : p.changes().size();
         processing.put(key, p.since());
+        if (coalesce && p.changes().size() > 1) {
+          // A held list: one change now, the rest once it is done (a sink gets one change per pod at once).
+          dirty.put(key, new Pending(p.changes().subList(1, p.changes().size()), p.since(), p.latest()));
+          items.add(new Item(key, p.changes().subList(0, 1), p.since(), p.latest()));
+          continue;
+        }
+        pendingChanges -= coalesce ? 1 : p.changes().size();
         items.add(new Item(key, p.changes(), p.since(), p.latest()));
       }
       return items;
@@ -196,7 +209,9 @@ public final class WorkQueue {
     lock.lock();
     try {
       processing.remove(item.key());
-      if (dirty.containsKey(item.key()) && !blocked.contains(item.key())) {
+      if (!dirty.containsKey(item.key())) {
+        held.remove(item.key()); // applied: from now on the sink itself knows what it put online
+      } else if (!blocked.contains(item.key())) {
         ready.addLast(item.key());
         notEmpty.signal();
       }
@@ -217,7 +232,7 @@ public final class WorkQueue {
     try {
       processing.remove(key);
       Pending newer = dirty.get(key);
-      List<PodChange> all = newer == null ? join(item.changes(), List.of()) : join(item.changes(), newer.changes());
+      List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
       pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
       dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
       blocked.add(key);
@@ -277,6 +292,7 @@ public final class WorkQueue {
     try {
       if (shuttingDown) {
         processing.remove(key);
+        held.remove(key);
         Pending newer = dirty.remove(key);
         if (newer != null) {
           pendingChanges -= coalesce ? 1 : newer.changes().size();
@@ -287,8 +303,9 @@ public final class WorkQueue {
       }
       // As retry, but a state that was online survives the merge.
       processing.remove(key);
+      held.add(key);
       Pending newer = dirty.get(key);
-      List<PodChange> all = join(item.changes(), newer == null ? List.of() : newer.changes(), true);
+      List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
       pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
       dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
       blocked.add(key);
@@ -308,7 +325,6 @@ public final class WorkQueue {
         var e = it.next();
         if (led.test(e.getValue())) {
           it.remove();
-          replaying.add(e.getKey());
           if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
             ready.addLast(e.getKey());
             notEmpty.signal();
@@ -341,7 +357,7 @@ public final class WorkQueue {
         removed += p.changes().size();
         blocked.remove(e.getKey());
         parked.remove(e.getKey());
-        replaying.remove(e.getKey());
+        held.remove(e.getKey());
         it.remove();
       }
     }

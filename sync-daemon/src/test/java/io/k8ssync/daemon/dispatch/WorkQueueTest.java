@@ -2,7 +2,9 @@ package io.k8ssync.daemon.dispatch;
 
 import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withIp;
 import static io.k8ssync.sink.PodStates.withTerminating;
+import static io.k8ssync.sink.PodStates.withUid;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -254,5 +256,45 @@ class WorkQueueTest {
     queue.done(item);
     queue.add(PodChange.of(a1.key(), a2, null));
     assertNull(takeAll().get(0).change().after(), "once taken, merging is ordinary again");
+  }
+
+  @Test
+  void everyIncarnationAnotherReplicaMayHavePutOnlineIsHandedOutOneAtATime() throws Exception {
+    // While another replica led, pod a was replaced twice: a1 and b1 may both be online there.
+    PodState b1 = withUid(withIp(a1, "10.0.0.2"), "uid-a2");
+    PodState c0 = withReady(withUid(withIp(a1, "10.0.0.3"), "uid-a3"), false);
+    queue.add(PodChange.of(a1.key(), null, a1), true);
+    queue.park(takeAll().get(0), "west");
+    queue.add(PodChange.of(a1.key(), a1, null), true);
+    queue.add(PodChange.of(a1.key(), null, b1), true);
+    queue.add(PodChange.of(a1.key(), b1, null), true);
+    queue.add(PodChange.of(a1.key(), null, c0), true);
+    queue.releaseParked("west"::equals);
+
+    WorkQueue.Item first = takeAll().get(0);
+    assertEquals(List.of(PodChange.of(a1.key(), a1, c0)), first.changes());
+    assertTrue(takeAll().isEmpty(), "one change of a pod at a time");
+    queue.add(PodChange.of(a1.key(), c0, null)); // the newest incarnation goes too, while the first change is applied
+    queue.retry(first); // and the first failed
+    queue.release(a1.key());
+    WorkQueue.Item again = takeAll().get(0);
+    assertEquals(List.of(PodChange.of(a1.key(), a1, null)), again.changes(), "the retry ends at the newest state");
+    queue.done(again);
+    WorkQueue.Item second = takeAll().get(0);
+    assertEquals(List.of(PodChange.of(a1.key(), b1, null)), second.changes(), "b1 still goes offline");
+    queue.done(second);
+    assertTrue(takeAll().isEmpty());
+    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS));
+  }
+
+  @Test
+  void changesAddedWhileAnotherReplicaLedMergeKeepingWhatWasOnline() throws Exception {
+    PodState b1 = withUid(withIp(a1, "10.0.0.2"), "uid-a2");
+    queue.add(PodChange.of(a1.key(), null, a1), true);
+    queue.add(PodChange.of(a1.key(), a1, null), true);
+    queue.add(PodChange.of(a1.key(), null, b1), true);
+    queue.add(PodChange.of(a1.key(), b1, null), true);
+    assertEquals(List.of(PodChange.of(a1.key(), a1, null)), takeAll().get(0).changes());
+    assertTrue(takeAll().isEmpty());
   }
 }

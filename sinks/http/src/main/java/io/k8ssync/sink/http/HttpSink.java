@@ -2,6 +2,7 @@ package io.k8ssync.sink.http;
 
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
@@ -12,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -36,14 +36,8 @@ final class HttpSink implements Sink {
    */
   private record Registered(PodState state, boolean confirmed) {
     boolean sameInstance(PodState p) {
-      return HttpSink.sameInstance(state, p);
+      return Registration.sameInstance(state, p);
     }
-  }
-
-  /** One registration at the target: the fields online and offline requests identify an instance by. */
-  private static boolean sameInstance(PodState a, PodState b) {
-    return a != null && b != null && a.uid().equals(b.uid()) && Objects.equals(a.service(), b.service())
-        && Objects.equals(a.address(), b.address());
   }
 
   private static final Duration SYNC_WAIT = Duration.ofMillis(200);
@@ -120,27 +114,19 @@ final class HttpSink implements Sink {
     boolean wanted = context.desiredOnline(after);
     Registered reg = registered.get(key);
 
-    PodState before = change.before();
-    if (reg == null && before != null && context.desiredOnline(before) && !(wanted && sameInstance(before, after))) {
-      // Online by another replica (a takeover replays what it held) or an earlier run: this sink
-      // has no record of it, but the change says it was online, so the offline still goes out.
-      reg = new Registered(before, true);
-    }
+    PodState had = reg == null ? null : reg.state();
     if (reg != null && !(wanted && reg.sameInstance(after))) {
-      // Offline the exact address we put online, before anything else happens to this pod, unless
-      // another pod now holds that address and the call would take it offline.
-      PodState old = reg.state();
-      PodState holder = addressHolder(old, key);
-      if (holder != null) {
-        calls.inc("offline", "skipped");
-        log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3}, "
-            + "which is desired online and would be taken offline by this call", context.name(), key, old.address(), holder.key());
-      } else if (call(offline, old, key)) {
-        scheduleDrain(old);
-      }
+      // Offline the exact address we put online, before anything else happens to this pod.
+      takeOffline(had, key);
       registered.remove(key);
-      onlineSince.remove(old.uid());
       reg = null;
+    }
+    PodState before = change.before();
+    if (before != null && context.desiredOnline(before) && !(wanted && Registration.sameInstance(before, after))
+        && !Registration.sameInstance(before, had)) {
+      // Online without a record here: put online by another replica (a takeover replays what it
+      // held) or by an earlier run, but the change says it was online, so the offline still goes out.
+      takeOffline(before, key);
     }
     if (!wanted) {
       if (change.before() != null) {
@@ -162,6 +148,19 @@ final class HttpSink implements Sink {
     registered.put(key, new Registered(after, false));
     call(online, after, key);
     registered.put(key, new Registered(after, true));
+  }
+
+  /** Offlines {@code old}, unless another pod now holds its address and the call would take that one offline. */
+  private void takeOffline(PodState old, String key) throws SinkException {
+    PodState holder = addressHolder(old, key);
+    if (holder != null) {
+      calls.inc("offline", "skipped");
+      log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3}, "
+          + "which is desired online and would be taken offline by this call", context.name(), key, old.address(), holder.key());
+    } else if (call(offline, old, key)) {
+      scheduleDrain(old);
+    }
+    onlineSince.remove(old.uid());
   }
 
   private long warmupRemainingNanos(PodState pod) {
@@ -313,7 +312,7 @@ final class HttpSink implements Sink {
     for (PodChange c : batch) {
       boolean wasOnline = context.desiredOnline(c.before());
       boolean isOnline = context.desiredOnline(c.after());
-      boolean same = wasOnline && isOnline && sameInstance(c.before(), c.after());
+      boolean same = wasOnline && isOnline && Registration.sameInstance(c.before(), c.after());
       if (wasOnline && !same) {
         actions.add("offline " + offline.render(c.before()));
       }

@@ -258,6 +258,21 @@ class HttpSinkTest {
   }
 
   @Test
+  void anIncarnationOnlineElsewhereGoesOfflineBesideTheOneThisSinkRegistered() throws Exception {
+    sink(Map.of());
+    PodState mine = pod("web-1", "10.0.0.1");
+    apply(null, mine);
+    target.calls.clear();
+    // This replica led, lost the lead and took it back: meanwhile the other replica put a newer
+    // incarnation online, which the replayed change names as its "before".
+    PodState theirs = withIp(withUid(mine, "uid-2"), "10.0.0.2");
+    apply(theirs, null);
+    assertEquals(List.of("offline", "offline"), target.kinds());
+    assertEquals(List.of("ip=10.0.0.1&port=8080", "ip=10.0.0.2&port=8080"),
+        target.calls.stream().map(RecordingTarget.Call::rawQuery).toList());
+  }
+
+  @Test
   void aRejectedOnlineStillGetsItsOffline() throws Exception {
     sink(Map.of());
     target.reply("/online", new RecordingTarget.Reply(409, "already registered"));
