@@ -33,7 +33,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a real API server; the leader is killed with SIGKILL in the middle. The standby must take over;
  * afterwards every system must equal the ready pods, every readiness transition must be in Kafka
  * in order, and a pod that stayed ready the whole time must never have been drained or removed
- * from the nginx upstream, before, during or after the takeover.
+ * from the nginx upstream, nor taken offline at the gateway, before, during or after the takeover.
  */
 @ExtendWith(KubeApiServerExtension.class)
 class FailoverTest {
@@ -96,7 +96,11 @@ class FailoverTest {
         await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
         assertEquals(Set.of(), all.lostEvents(), "every readiness transition reached Kafka, across the kill");
         assertEquals(List.of(), all.outOfOrder(), "every pod's events in order");
-        assertEquals(List.of(), violations, "a pod ready throughout was never drained or removed");
+        IntStream.range(0, STABLE).mapToObj(i -> all.client.pods().inNamespace(all.ns).withName("s-" + i).get())
+            .map(p -> p.getMetadata().getUid())
+            .filter(uid -> all.gatewayCalls(uid).stream().anyMatch(c -> c.startsWith("/offline/")))
+            .forEach(uid -> violations.add("offline at the gateway " + uid));
+        assertEquals(List.of(), violations, "a pod ready throughout was never drained, removed or taken offline");
       } finally {
         view.close();
         a.kill();
