@@ -33,8 +33,10 @@ final class HttpSink implements Sink {
   /**
    * What this sink put online (or tried to) for a pod; {@code confirmed} once the target said yes.
    * A rejected online stays here unconfirmed: the target may hold it anyway, so its offline still goes out.
+   * {@code uncertain}: some online call of it had an unknown outcome and may still land, so its
+   * offline is repeated later ({@code repeatOfflineAfter}).
    */
-  private record Registered(PodState state, boolean confirmed) {
+  private record Registered(PodState state, boolean confirmed, boolean uncertain) {
     boolean sameInstance(PodState p) {
       return Registration.sameInstance(state, p);
     }
@@ -54,6 +56,7 @@ final class HttpSink implements Sink {
   private final Duration drainMaxWait;
   private final Duration warmup;
   private final Duration reassertEvery;
+  private final Duration repeatOfflineAfter;
   private final int bodyLogLimit;
   private final Map<String, Registered> registered = new ConcurrentHashMap<>();
   private final Map<String, Long> onlineSince = new ConcurrentHashMap<>();
@@ -79,6 +82,7 @@ final class HttpSink implements Sink {
     this.drainMaxWait = d.getDuration("maxWait");
     this.warmup = c.getDuration("warmup");
     this.reassertEvery = c.getDuration("reassertEvery");
+    this.repeatOfflineAfter = c.getDuration("repeatOfflineAfter");
     this.bodyLogLimit = c.getInt("responseBodyLogLimit");
     for (int i = 0; i < locks.length; i++) {
       locks[i] = new Object();
@@ -117,7 +121,7 @@ final class HttpSink implements Sink {
     PodState had = reg == null ? null : reg.state();
     if (reg != null && !(wanted && reg.sameInstance(after))) {
       // Offline the exact address we put online, before anything else happens to this pod.
-      takeOffline(had, key);
+      takeOffline(had, key, !reg.confirmed() || reg.uncertain());
       registered.remove(key);
       reg = null;
     }
@@ -126,7 +130,8 @@ final class HttpSink implements Sink {
         && !Registration.sameInstance(before, had)) {
       // Online without a record here: put online by another replica (a takeover replays what it
       // held) or by an earlier run, but the change says it was online, so the offline still goes out.
-      takeOffline(before, key);
+      // What that replica's last calls did is unknown here: one may still land.
+      takeOffline(before, key, true);
     }
     if (!wanted) {
       if (change.before() != null) {
@@ -144,23 +149,91 @@ final class HttpSink implements Sink {
     if (remaining > 0) {
       throw SinkException.deferred("warm-up", Duration.ofNanos(remaining), Set.of(key));
     }
-    // Remember before calling: a call that timed out, or was refused (409), may have landed and must be undone.
-    registered.put(key, new Registered(after, false));
+    // Remember before calling: a call that timed out, or was refused (409), may have landed and must
+    // be undone. An earlier attempt left unconfirmed had an unknown outcome: it may land late.
+    boolean uncertain = reg != null && reg.sameInstance(after) && (!reg.confirmed() || reg.uncertain());
+    registered.put(key, new Registered(after, false, uncertain));
     call(online, after, key);
-    registered.put(key, new Registered(after, true));
+    registered.put(key, new Registered(after, true, uncertain));
   }
 
-  /** Offlines {@code old}, unless another pod now holds its address and the call would take that one offline. */
-  private void takeOffline(PodState old, String key) throws SinkException {
+  /**
+   * Offlines {@code old}, unless another pod now holds its address and the call would take that one
+   * offline. {@code uncertain}: an online of it may still land, so the offline is repeated later.
+   */
+  private void takeOffline(PodState old, String key, boolean uncertain) throws SinkException {
     PodState holder = addressHolder(old, key);
     if (holder != null) {
       calls.inc("offline", "skipped");
       log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3}, "
           + "which is desired online and would be taken offline by this call", context.name(), key, old.address(), holder.key());
-    } else if (call(offline, old, key)) {
+      onlineSince.remove(old.uid());
+      return;
+    }
+    if (call(offline, old, key)) {
       scheduleDrain(old);
     }
     onlineSince.remove(old.uid());
+    if (uncertain && !repeatOfflineAfter.isZero()) {
+      scheduleRepeat(old, key, 1);
+    }
+  }
+
+  private static final int REPEAT_ATTEMPTS = 3;
+
+  private void scheduleRepeat(PodState old, String key, int attempt) {
+    scheduler.schedule(() -> repeatOffline(old, key, attempt), repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * The offline of {@code old} once more, for an online that may have landed after it. Under the
+   * pod's lock, so it cannot overtake a new online of the same instance; skipped when that instance
+   * is wanted online again, its address belongs to another pod, or another replica leads now.
+   */
+  private void repeatOffline(PodState old, String key, int attempt) {
+    try {
+      synchronized (lock(key)) {
+        String skip = repeatSkipReason(old, key);
+        if (skip != null) {
+          calls.inc("offline_repeat", "skipped");
+          log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
+              context.name(), key, old.address(), skip);
+          return;
+        }
+        try {
+          call(offline, old, key, "offline_repeat");
+        } catch (SinkException e) {
+          boolean again = e.retriable() && attempt < REPEAT_ATTEMPTS;
+          if (again) {
+            scheduleRepeat(old, key, attempt + 1);
+          } else {
+            calls.inc("offline_repeat", "abandoned");
+          }
+          log.log(Level.WARNING, "repeated offline failed: sink={0} pod={1} address={2} attempt={3} next={4} error={5}",
+              context.name(), key, old.address(), attempt, again ? "in " + repeatOfflineAfter.toMillis() + "ms" : "none, abandoned",
+              e.getMessage());
+        }
+      }
+    } catch (RuntimeException e) {
+      log.log(Level.ERROR, "repeated offline failed unexpectedly: sink=" + context.name() + " pod=" + key, e);
+    }
+  }
+
+  private String repeatSkipReason(PodState old, String key) {
+    if (!context.clusters().contains(old.cluster())) {
+      return "another replica leads cluster " + old.cluster() + " now";
+    }
+    Registered reg = registered.get(key);
+    if (reg != null && reg.sameInstance(old)) {
+      return "the instance is online again";
+    }
+    for (PodState p : context.pods().podsWithIp(old.ip())) {
+      if (context.desiredOnline(p) && Registration.sameInstance(p, old)) {
+        return "the instance is wanted online again";
+      }
+    }
+    PodState holder = addressHolder(old, key);
+    return holder == null ? null : "the address now belongs to pod " + holder.key();
   }
 
   private long warmupRemainingNanos(PodState pod) {
@@ -294,6 +367,9 @@ final class HttpSink implements Sink {
             try {
               call(online, reg.state(), key, "reassert");
             } catch (SinkException e) {
+              if (e.retriable()) {
+                registered.put(key, new Registered(reg.state(), true, true)); // it may still land after an offline
+              }
               log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
                   context.name(), key, e.getMessage());
             }

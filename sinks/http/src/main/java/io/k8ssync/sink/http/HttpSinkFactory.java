@@ -81,6 +81,10 @@ public final class HttpSinkFactory implements SinkFactory {
       .define("successCodes", STRING_LIST, List.of("2xx"), Validator.matches("[1-5]([0-9][0-9]|xx)", "status codes like 200 or classes like 2xx"),
           "responses that count as success; other 5xx, 408 and 429 are retried, other 4xx are not")
       .define("warmup", DURATION, Duration.ZERO, "wait this long after a pod is ready before online (the pod annotation k8s-sync.io/warmup can ask for more)")
+      .define("repeatOfflineAfter", DURATION, Duration.ofSeconds(30),
+          "send an offline again this long after it went out when the instance's online had an unknown outcome (a timeout, a retried"
+              + " or rejected call, or an online by another replica), unless the instance is wanted online again: an online landing"
+              + " late at the target would otherwise leave a gone pod online; 0 is off")
       .define("reassertEvery", DURATION, Duration.ZERO, "re-send online for every pod this sink put online, this often; 0 (default) is off")
       .define("responseBodyLogLimit", INT, 512, Validator.between(0, 65536), "characters of a rejected response's body written to the log")
       .define("followRedirects", BOOLEAN, false, "follow 3xx redirects (same scheme only)")

@@ -400,6 +400,59 @@ class HttpSinkTest {
   }
 
   @Test
+  void anOnlineThatLandsAfterItsOfflineIsTakenOfflineAgain() throws Exception {
+    sink(Map.of("timeout", "200ms", "repeatOfflineAfter", "2s"));
+    CountDownLatch land = new CountDownLatch(1);
+    target.reply("/online", RecordingTarget.Reply.late(land)); // the gateway acts on it after the sink gave up
+    PodState p = pod("web-1", "10.0.0.1");
+    assertThrows(SinkException.class, () -> apply(null, p));
+    apply(p, null);
+    assertEquals(List.of("offline"), target.kinds());
+    land.countDown();
+    await().until(() -> target.kinds().equals(List.of("offline", "online", "offline")));
+    assertEquals(1.0, context.metric("http_calls_total", "offline_repeat", "ok"));
+    assertEquals(1.0, context.metric("http_calls_total", "offline", "ok"));
+  }
+
+  @Test
+  void aRepeatedOfflineIsSkippedWhenTheInstanceIsWantedOnlineAgain() throws Exception {
+    sink(Map.of("timeout", "200ms", "repeatOfflineAfter", "300ms"));
+    CountDownLatch land = new CountDownLatch(1);
+    target.reply("/online", RecordingTarget.Reply.late(land));
+    PodState p = pod("web-1", "10.0.0.1");
+    try {
+      assertThrows(SinkException.class, () -> apply(null, p));
+      apply(p, withReady(p, false));
+      context.pods.add(p); // ready again before the repeat is due
+      apply(withReady(p, false), p);
+      await().until(() -> context.metric("http_calls_total", "offline_repeat", "skipped") == 1.0);
+      assertEquals(List.of("offline", "online"), target.kinds(), "no second offline of an instance that is online again");
+    } finally {
+      land.countDown();
+    }
+  }
+
+  @Test
+  void onlyAnOfflineWhoseOnlineHadAnUnknownOutcomeIsRepeated() throws Exception {
+    sink(Map.of("repeatOfflineAfter", "50ms"));
+    PodState p = pod("web-1", "10.0.0.1");
+    apply(null, p); // confirmed
+    apply(p, null);
+    PodState q = pod("web-2", "10.0.0.2");
+    target.reply("/online", new RecordingTarget.Reply(503, "")); // q's online: the outcome is unknown
+    assertThrows(SinkException.class, () -> apply(null, q));
+    apply(q, null);
+    // One scheduler thread runs repeats in the order they were scheduled: p's, had it had one, came first.
+    await().until(() -> context.metric("http_calls_total", "offline_repeat", "ok") == 1.0);
+    assertEquals(List.of("/online/web", "/offline/web"), callsOf("10.0.0.1"), "p: once each");
+    assertEquals(List.of("/online/web", "/offline/web", "/offline/web"), callsOf("10.0.0.2"), "q: the offline repeated");
+  }
+
+  private List<String> callsOf(String ip) {
+    return target.calls.stream().filter(c -> c.rawQuery().startsWith("ip=" + ip + "&")).map(RecordingTarget.Call::path).toList();
+  }
+
+  @Test
   void drainCheckReachesZero() throws Exception {
     sink(Map.of("drain", Map.of("url", target.url() + "/drain?ip={ip}&port={port}", "interval", "10ms", "maxWait", "30s")));
     target.reply("/drain", new RecordingTarget.Reply(200, "3"), new RecordingTarget.Reply(200, "1"),

@@ -31,10 +31,22 @@ public final class RecordingTarget implements AutoCloseable {
     }
   }
 
-  /** An answer; when {@code hold} is set, it is sent only after the test counts it down. */
-  public record Reply(int status, String body, java.util.concurrent.CountDownLatch hold) {
+  /**
+   * An answer; when {@code hold} is set, it is sent only after the test counts it down. A
+   * {@code late} one is also recorded only then: the target acts on the call after its client gave up.
+   */
+  public record Reply(int status, String body, java.util.concurrent.CountDownLatch hold, boolean late) {
     public Reply(int status, String body) {
       this(status, body, null);
+    }
+
+    public Reply(int status, String body, java.util.concurrent.CountDownLatch hold) {
+      this(status, body, hold, false);
+    }
+
+    /** A 200 that lands (is recorded) only once {@code land} is counted down. */
+    public static Reply late(java.util.concurrent.CountDownLatch land) {
+      return new Reply(200, "", land, true);
     }
   }
 
@@ -85,14 +97,20 @@ public final class RecordingTarget implements AutoCloseable {
       g.acquireUninterruptibly();
     }
     Reply reply = next(ex.getRequestURI().getRawPath());
-    calls.add(new Call(ex.getRequestMethod(), ex.getRequestURI().getRawPath(), ex.getRequestURI().getRawQuery(),
-        Map.copyOf(ex.getRequestHeaders()), body));
+    Call call = new Call(ex.getRequestMethod(), ex.getRequestURI().getRawPath(), ex.getRequestURI().getRawQuery(),
+        Map.copyOf(ex.getRequestHeaders()), body);
+    if (!reply.late()) {
+      calls.add(call);
+    }
     if (reply.hold() != null) {
       try {
         reply.hold().await();
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+    if (reply.late()) {
+      calls.add(call);
     }
     byte[] out = reply.body().getBytes(StandardCharsets.UTF_8);
     ex.sendResponseHeaders(reply.status(), out.length == 0 ? -1 : out.length);
