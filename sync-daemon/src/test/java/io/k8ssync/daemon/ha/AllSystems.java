@@ -64,6 +64,8 @@ final class AllSystems implements AutoCloseable {
   static final List<String> SINKS = List.of("zk", "consul", "mysql", "kafka", "gw");
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** One client for every read of Consul: a new one per read leaves connections open until Consul refuses more. */
+  private final HttpClient http = HttpClient.newHttpClient();
   private static final String TABLE = "pods_all_systems";
   private static final String TOPIC = "all-systems-events";
 
@@ -313,7 +315,7 @@ final class AllSystems implements AutoCloseable {
   }
 
   Set<String> upstreamConsul() throws Exception {
-    HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(
         URI.create(consul.url() + "/v1/kv/upstreams/web?recurse")).build(), HttpResponse.BodyHandlers.ofString());
     Set<String> out = new TreeSet<>();
     if (r.statusCode() == 404) {

@@ -3,11 +3,9 @@ package io.k8ssync.daemon.ha;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.k8ssync.daemon.Main;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
 import io.k8ssync.sink.upstream.UpsyncEntry;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,7 +14,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.apache.curator.framework.CuratorFramework;
@@ -41,6 +38,7 @@ class FailoverTest {
   private static final String ROOT = "/nginx/upstreams";
   private static final int STABLE = 60;
   private static final int CHURNING = 140;
+  private static final String LEASE = "leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms";
 
   @Test
   void killingTheLeaderMidChurnLosesNothingAndNeverDrainsAStablePod(KubeApi api, @TempDir Path dir) throws Exception {
@@ -72,13 +70,13 @@ class FailoverTest {
           }).build());
       view.start();
 
-      Replica a = Replica.start(dir, "replica-a", kubeconfig, all);
+      Replica a = Replica.start(dir, "replica-a", kubeconfig, all, LEASE);
       Replica b = null;
       try {
-        await().atMost(Duration.ofSeconds(60)).until(() -> a.log().contains("replica-a is now the leader"));
-        b = Replica.start(dir, "replica-b", kubeconfig, all);
+        await().atMost(Duration.ofSeconds(60)).until(a::leads);
+        b = Replica.start(dir, "replica-b", kubeconfig, all, LEASE);
         Replica standby = b;
-        await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b stands by"));
+        await().atMost(Duration.ofSeconds(60)).until(standby::standsBy);
         await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
         all.expectedEvents.clear(); // made before any daemon ran: the initial list reports them as "added"
 
@@ -89,7 +87,7 @@ class FailoverTest {
           }
           all.churn("c-" + random.nextInt(CHURNING), random.nextInt(3));
         }
-        await().atMost(Duration.ofSeconds(60)).until(() -> standby.log().contains("replica-b is now the leader"));
+        await().atMost(Duration.ofSeconds(60)).until(standby::leads);
         // Every system equals the ready pods, the gateway included: it has no list API to repair
         // from, so every pod the dead leader put online and that left meanwhile, in however many
         // incarnations, must have got its offline from the replay.
@@ -113,34 +111,5 @@ class FailoverTest {
 
   private static String name(String path) {
     return path.substring(path.lastIndexOf('/') + 1);
-  }
-
-  /** One daemon process, as systemd or a Deployment would run it. */
-  record Replica(Process process, Path logFile) {
-
-    static Replica start(Path dir, String identity, Path kubeconfig, AllSystems all) throws IOException {
-      Path config = dir.resolve(identity + ".yaml");
-      Files.writeString(config, String.join("\n",
-          "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
-          "leaderElection: {enabled: true, namespace: " + all.ns + ", identity: " + identity
-              + ", leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}",
-          "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + all.ns + "]}]",
-          "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
-          all.sinksYaml));
-      Path log = dir.resolve(identity + ".log");
-      Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-          "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString())
-          .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-      return new Replica(p, log);
-    }
-
-    String log() throws IOException {
-      return Files.exists(logFile) ? Files.readString(logFile) : "";
-    }
-
-    void kill() throws InterruptedException {
-      process.destroyForcibly();
-      process.waitFor(30, TimeUnit.SECONDS);
-    }
   }
 }

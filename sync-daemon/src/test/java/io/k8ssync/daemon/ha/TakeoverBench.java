@@ -1,0 +1,120 @@
+package io.k8ssync.daemon.ha;
+
+import static org.awaitility.Awaitility.await;
+
+import io.k8ssync.daemon.testbed.KubeApiServerExtension;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * How long a takeover takes: two daemon processes with leader election on their default Lease
+ * timings feed all five systems; {@code -Dtakeover.rounds} times (default 5) the leader is killed
+ * with SIGKILL and a new pod is made ready at once, the first change the dead leader never saw. Per
+ * round it measures, from the kill: the standby becoming leader, and the new pod reaching each
+ * system. The killed replica comes back as the next standby, as a Deployment would restart it. Run
+ * with {@code scripts/takeover.sh}; not part of the test command (tag "soak"): it measures, it does
+ * not judge.
+ */
+@Tag("soak")
+@ExtendWith(KubeApiServerExtension.class)
+class TakeoverBench {
+
+  @Test
+  void measureTakeovers(KubeApi api, @TempDir Path dir) throws Exception {
+    int rounds = Integer.getInteger("takeover.rounds", 5);
+    String lease = System.getProperty("takeover.lease", "");
+    Map<String, List<Double>> seconds = new LinkedHashMap<>();
+    try (AllSystems all = new AllSystems(api, "takeover", dir, false)) {
+      Path kubeconfig = dir.resolve("kubeconfig");
+      Files.writeString(kubeconfig, api.kubeconfig());
+      IntStream.range(0, 50).forEach(i -> all.create("s-" + i));
+      Replica leader = Replica.start(dir, "replica-0", kubeconfig, all, lease);
+      await().atMost(Duration.ofSeconds(90)).until(leader::leads);
+      Replica standby = startStandby(dir, "replica-1", kubeconfig, all, lease);
+      await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
+      ExecutorService pollers = Executors.newFixedThreadPool(AllSystems.SINKS.size());
+      try {
+        for (int round = 0; round < rounds; round++) {
+          String pod = "t-" + round;
+          leader.kill();
+          long killed = System.nanoTime();
+          long killedAtMillis = System.currentTimeMillis();
+          all.create(pod);
+          String uid = all.client.pods().inNamespace(all.ns).withName(pod).get().getMetadata().getUid();
+          String address = all.ip(pod) + ":8080";
+          // Each system polled on its own thread, so a slow reader (a Kafka consumer) delays only its own figure.
+          Map<String, CompletableFuture<Double>> arrival = new LinkedHashMap<>();
+          for (String sink : AllSystems.SINKS) {
+            arrival.put(sink, CompletableFuture.supplyAsync(() -> {
+              await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(10)).until(() -> all.has(sink, address, uid));
+              return (System.nanoTime() - killed) / 1e9;
+            }, pollers));
+          }
+          Map<String, Double> seen = new LinkedHashMap<>();
+          Replica next = standby;
+          await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100)).until(next::leads);
+          seen.put("leader", (leaderSince(next) - killedAtMillis) / 1e3); // from the new leader's own log line
+          for (Map.Entry<String, CompletableFuture<Double>> e : arrival.entrySet()) {
+            seen.put(e.getKey(), e.getValue().get(120, TimeUnit.SECONDS));
+          }
+          seen.forEach((what, s) -> seconds.computeIfAbsent(what, k -> new ArrayList<>()).add(s));
+          System.out.println("takeover round " + round + ": seconds after the kill " + seen);
+          leader = standby;
+          standby = startStandby(dir, "replica-" + (round + 2), kubeconfig, all, lease);
+        }
+      } finally {
+        pollers.shutdownNow();
+        leader.kill();
+        standby.kill();
+      }
+    }
+    StringBuilder report = new StringBuilder("takeover: " + rounds + " rounds, lease settings: "
+        + (lease.isEmpty() ? "defaults (leaseDuration 15s, renewDeadline 10s, retryPeriod 2s)" : lease) + "\n");
+    report.append("seconds after the kill -9 of the leader: min / median / max (leader: from its log line; systems:"
+        + " each polled every 10 ms on its own thread, a figure is when its poll saw the pod)\n");
+    seconds.forEach((what, l) -> {
+      double[] s = l.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+      report.append(String.format("  %-7s %6.2f / %6.2f / %6.2f   all: %s%n", what.equals("leader") ? "leader" : "in " + what,
+          s[0], s[s.length / 2], s[s.length - 1], Arrays.toString(l.stream().map(x -> Math.round(x * 100) / 100.0).toArray())));
+    });
+    System.out.print(report);
+    Files.writeString(Path.of("target/takeover-report.txt"), report.toString());
+  }
+
+  /** When the replica's log says it became the leader (epoch millis, from the log line). */
+  private static long leaderSince(Replica r) throws Exception {
+    for (String line : r.log().split("\n")) {
+      if (line.contains(r.identity() + " is now the leader")) {
+        Matcher m = Pattern.compile("\"timestamp\":(\\d+)").matcher(line);
+        if (m.find()) {
+          return Long.parseLong(m.group(1));
+        }
+      }
+    }
+    throw new IllegalStateException("no leader line with a timestamp in the log of " + r.identity());
+  }
+
+  private static Replica startStandby(Path dir, String identity, Path kubeconfig, AllSystems all, String lease) throws Exception {
+    Replica r = Replica.start(dir, identity, kubeconfig, all, lease);
+    await().atMost(Duration.ofSeconds(90)).until(r::standsBy);
+    return r;
+  }
+}
