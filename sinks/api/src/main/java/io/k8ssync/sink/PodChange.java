@@ -73,9 +73,11 @@ public record PodChange(String key, PodState before, PodState after, Transition 
    * Changes held for (or replayed from) another replica, followed by {@code newer}, as the list
    * whoever applies them must get one by one. Every state in between may have been put online by
    * the other replica, so each distinct registration that was desired online gets a change of its
-   * own, from it to the newest state: applying them takes each such registration offline (several
-   * incarnations of one pod may have come and gone) and never puts a state in between online.
-   * The first change keeps the oldest "before", unless that was not online and another state was.
+   * own, from its newest such state to the pod's newest state: applying them takes each
+   * registration offline unless the newest state keeps it (several incarnations of one pod may have
+   * come and gone), and never puts a state in between online. "Desired online" is the rule without
+   * a sink's selector, so a state a sink ignores is kept too and the sink decides. The first change
+   * keeps the oldest "before", unless that was not online and another state was.
    */
   public static List<PodChange> keepingOnline(List<PodChange> older, List<PodChange> newer) {
     PodChange last = newer.get(newer.size() - 1);
@@ -87,21 +89,28 @@ public record PodChange(String key, PodState before, PodState after, Transition 
     older.forEach(c -> seen.add(c.before));
     seen.add(older.get(older.size() - 1).after);
     newer.forEach(c -> seen.add(c.before));
+    // One per registration, its newest state: what an offline of it is best rendered from.
     List<PodState> undo = new ArrayList<>();
     for (PodState s : seen) {
-      boolean stillOnline = Registration.desiredOnline(after) && Registration.sameInstance(s, after);
-      if (Registration.desiredOnline(s) && !stillOnline && undo.stream().noneMatch(u -> Registration.sameInstance(u, s))) {
-        undo.add(s);
+      if (Registration.desiredOnline(s)) {
+        int i = 0;
+        while (i < undo.size() && !Registration.sameInstance(undo.get(i), s)) {
+          i++;
+        }
+        if (i < undo.size()) {
+          undo.set(i, s);
+        } else {
+          undo.add(s);
+        }
       }
     }
     PodChange head = older.get(0).then(last);
-    if (!undo.isEmpty() && !Registration.desiredOnline(head.before)) {
-      head = PodChange.of(head.key, undo.get(0), after);
-    }
+    PodState headBefore = undo.stream().filter(u -> Registration.sameInstance(u, head.before)).findFirst()
+        .orElse(Registration.desiredOnline(head.before) || undo.isEmpty() ? head.before : undo.get(0));
     List<PodChange> out = new ArrayList<>(1 + undo.size());
-    out.add(head);
+    out.add(headBefore == head.before ? head : PodChange.of(head.key, headBefore, after));
     for (PodState s : undo) {
-      if (!Registration.sameInstance(s, head.before)) {
+      if (!Registration.sameInstance(s, headBefore)) {
         out.add(PodChange.of(head.key, s, after));
       }
     }

@@ -106,4 +106,23 @@ class PodChangeTest {
         PodChange.keepingOnline(older, List.of(PodChange.of(k, second, third), PodChange.of(k, withIp(up, "10.0.0.9"), third))),
         "one change per registration");
   }
+
+  @Test
+  void aHeldStateStillOnlineButOutsideASinksSelectorIsKept() {
+    // The queue knows no selector: a label change may take a pod out of a sink's selection while
+    // its registration stays the same instance, so the online state is kept for the sink to judge.
+    String k = up.key();
+    PodState relabelled = PodStates.withVersion(up, "2");
+    List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, up)), List.of(PodChange.of(k, up, relabelled)));
+    assertEquals(List.of(PodChange.of(k, up, relabelled)), held);
+  }
+
+  @Test
+  void anOfflineIsRenderedFromTheNewestStateOfItsRegistration() {
+    String k = up.key();
+    PodState heavier = PodStates.withVersion(up, "2");
+    List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, up)), List.of(PodChange.of(k, up, heavier)));
+    held = PodChange.keepingOnline(held, List.of(PodChange.of(k, heavier, null)));
+    assertEquals(List.of(PodChange.of(k, heavier, null)), held);
+  }
 }

@@ -147,8 +147,9 @@ public final class SinkRunner {
         continue;
       }
       // Another replica leads this cluster: hold the change back, untouched and in order.
-      if (!queue.park(item, cluster)) {
-        metrics.queueDropped.labelValues(name, "left_to_leader").inc(item.changes().size());
+      int dropped = queue.park(item, cluster);
+      if (dropped > 0) {
+        metrics.queueDropped.labelValues(name, "left_to_leader").inc(dropped);
         LOG.info("shutdown: sink={} pod={} leaves its change to the leader of cluster {}", name, item.key(), cluster);
       } else if (leads.test(cluster)) {
         queue.releaseParked(leads); // leadership came while parking

@@ -284,9 +284,10 @@ public final class WorkQueue {
   /**
    * Holds {@code item} back for another replica, untouched and in order with what came meanwhile,
    * until {@link #releaseParked} finds {@code cluster} led here. Once shut down, the item and what
-   * came meanwhile are dropped instead: the cluster's leader applies them. Returns false then.
+   * came meanwhile are dropped instead: the cluster's leader applies them. Returns how many changes
+   * were dropped: 0 when parked.
    */
-  public boolean park(Item item, String cluster) {
+  public int park(Item item, String cluster) {
     String key = item.key();
     lock.lock();
     try {
@@ -299,7 +300,7 @@ public final class WorkQueue {
         }
         ready.remove(key);
         signalIfIdle();
-        return false;
+        return item.changes().size() + (newer == null ? 0 : newer.changes().size());
       }
       // As retry, but a state that was online survives the merge.
       processing.remove(key);
@@ -310,7 +311,7 @@ public final class WorkQueue {
       dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
       blocked.add(key);
       parked.put(key, cluster);
-      return true;
+      return 0;
     } finally {
       lock.unlock();
     }
@@ -406,11 +407,17 @@ public final class WorkQueue {
     }
   }
 
-  /** Changes waiting or in flight. */
+  /** Pods with changes waiting or in flight. */
   public int unfinished() {
     lock.lock();
     try {
-      return dirty.size() + processing.size();
+      int waiting = 0;
+      for (String key : dirty.keySet()) {
+        if (!processing.containsKey(key)) {
+          waiting++; // a held list's rest waits while its first change is in flight: one pod
+        }
+      }
+      return waiting + processing.size();
     } finally {
       lock.unlock();
     }

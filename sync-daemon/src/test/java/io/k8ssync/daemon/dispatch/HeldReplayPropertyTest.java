@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The queue's promise to a takeover, checked over thousands of random histories of one pod: a
@@ -31,6 +32,7 @@ class HeldReplayPropertyTest {
   private static final int RUNS = 5_000;
 
   @Test
+  @Timeout(60) // a key the queue never hands out again would spin the loop below
   void aTakeoverIsHandedEveryRegistrationTheOldLeaderMayHaveMadeAndOnlyTheNewestState() throws Exception {
     Random random = new Random(20261125);
     for (int run = 0; run < RUNS; run++) {
@@ -88,8 +90,7 @@ class HeldReplayPropertyTest {
     PodState last = history.get(history.size() - 1);
     assertEquals(last, applied.get(applied.size() - 1).after(), "the sink ends at the newest state: " + where);
     for (PodState s : history.subList(0, takeover)) {
-      boolean stillOnline = Registration.desiredOnline(last) && Registration.sameInstance(s, last);
-      if (Registration.desiredOnline(s) && !stillOnline) {
+      if (Registration.desiredOnline(s)) {
         assertTrue(applied.stream().anyMatch(c -> Registration.sameInstance(c.before(), s) || Registration.sameInstance(c.after(), s)),
             "the new leader's sink learns of " + s.uid() + "@" + s.address() + ", which the old leader may have put online: " + where);
       }
@@ -104,7 +105,7 @@ class HeldReplayPropertyTest {
     return s == null ? "gone" : s.uid() + "@" + s.ip() + (s.terminating() ? ":terminating" : s.ready() ? ":ready" : ":unready");
   }
 
-  /** 2 to 12 states of one pod: readiness flaps, termination, deletion and new incarnations at new addresses. */
+  /** 2 to 12 states of one pod: readiness flaps, termination, deletion and new incarnations, at a new address or the same. */
   private static List<PodState> history(Random random) {
     List<PodState> out = new ArrayList<>();
     PodState s = null;
@@ -115,7 +116,8 @@ class HeldReplayPropertyTest {
       int r = random.nextInt(5);
       if (s == null || r == 0 && out.isEmpty()) {
         incarnation++;
-        s = withReady(withUid(withIp(ready("a", "10.0.0.1"), "10.0.0." + incarnation), "uid-" + incarnation), random.nextBoolean());
+        String ip = random.nextBoolean() ? "10.0.0.1" : "10.0.0." + incarnation; // a sticky IP, or a new one
+        s = withReady(withUid(withIp(ready("a", "10.0.0.1"), ip), "uid-" + incarnation), random.nextBoolean());
       } else if (r == 0 || r == 1) {
         s = withReady(s, !s.ready());
       } else if (r == 2) {
