@@ -62,6 +62,8 @@ public final class Daemon implements AutoCloseable {
   private final Map<String, LeaderElection> elections = new LinkedHashMap<>();
   /** The clusters whose changes this replica applies now (all of them without leader election). */
   private final java.util.Set<String> led = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** Per cluster, how many times this replica started leading it (see {@link SinkContext#leadershipTerm}). */
+  private final Map<String, java.util.concurrent.atomic.AtomicLong> terms = new java.util.concurrent.ConcurrentHashMap<>();
   private HealthServer http;
   private CompletableFuture<Void> synced = new CompletableFuture<>();
 
@@ -154,6 +156,7 @@ public final class Daemon implements AutoCloseable {
       clusterClients.forEach((cluster, client) -> {
         LeaderElection election = new LeaderElection(cluster, client, leaderSpec, new LeaderElection.Listener() {
           @Override public void startedLeading() {
+            terms.computeIfAbsent(cluster, c -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
             led.add(cluster);
             metrics.leaderTransitions.labelValues(cluster, "leader").inc();
             metrics.leader.labelValues(cluster).set(1);
@@ -175,6 +178,12 @@ public final class Daemon implements AutoCloseable {
   /** True while this instance applies the changes of at least one cluster: always without leader election. */
   public boolean leading() {
     return !led.isEmpty();
+  }
+
+  /** How many times this instance started leading {@code cluster}: its current term (0 without leader election). */
+  public long leadershipTerm(String cluster) {
+    java.util.concurrent.atomic.AtomicLong term = terms.get(cluster);
+    return term == null ? 0 : term.get();
   }
 
   /** True while this instance applies the changes of {@code cluster}. */
@@ -202,6 +211,7 @@ public final class Daemon implements AutoCloseable {
       @Override public PodStateView pods() { return view; }
       @Override public Clock clock() { return Clock.systemUTC(); }
       @Override public java.util.Set<String> clusters() { return java.util.Set.copyOf(led); }
+      @Override public long leadershipTerm(String cluster) { return Daemon.this.leadershipTerm(cluster); }
     };
   }
 

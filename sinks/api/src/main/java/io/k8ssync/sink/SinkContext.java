@@ -32,6 +32,16 @@ public interface SinkContext {
     return pods().pods().stream().map(PodState::cluster).collect(java.util.stream.Collectors.toSet());
   }
 
+  /**
+   * Which term of leading {@code cluster} this replica is in: a number that changes each time it
+   * starts leading the cluster again (always 0 without leader election). What a sink remembers of
+   * a pod from an earlier term may be stale: another replica led in between and may have changed
+   * the target.
+   */
+  default long leadershipTerm(String cluster) {
+    return 0;
+  }
+
   /** The shared rule, with this sink's selector applied. */
   default boolean desiredOnline(PodState pod) {
     return Registration.desiredOnline(pod, selector());

@@ -44,6 +44,14 @@ public final class TestSinkContext implements SinkContext {
   @Override public boolean dryRun() { return dryRun; }
   @Override public Clock clock() { return Clock.systemUTC(); }
 
+  /** The leadership term of every cluster (see {@link SinkContext#leadershipTerm}). */
+  public volatile long term;
+
+  @Override
+  public long leadershipTerm(String cluster) {
+    return term;
+  }
+
   /** The daemon's clusters: "c1", the cluster of {@code PodStates}. */
   @Override
   public java.util.Set<String> clusters() {

@@ -131,7 +131,7 @@ final class AllSystems implements AutoCloseable {
             + ", connectTimeout: 1s, reconcileEvery: 1s}}",
         "  - {name: kafka, type: kafka, config: {bootstrapServers: '" + kafka.bootstrapServers() + "', topic: " + TOPIC
             + ", partitions: 3, replicationFactor: 1, deliveryTimeout: 3s, linger: 0ms}}",
-        "  - {name: gw, type: http, config: {timeout: 1s, online: {url: 'http://127.0.0.1:" + port("gw") + "/online/{uid}'},"
+        "  - {name: gw, type: http, config: {timeout: 1s, repeatOfflineAfter: 1s, online: {url: 'http://127.0.0.1:" + port("gw") + "/online/{uid}'},"
             + " offline: {url: 'http://127.0.0.1:" + port("gw") + "/offline/{uid}'}}}",
         "");
     String yaml = String.join("\n",

@@ -92,6 +92,8 @@ class FailoverTest {
         // from, so every pod the dead leader put online and that left meanwhile, in however many
         // incarnations, must have got its offline from the replay.
         await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
+        // The takeover's offlines are repeated a second later (repeatOfflineAfter): they must not undo any of it.
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(15)).untilAsserted(all::assertAgree);
         assertEquals(Set.of(), all.lostEvents(), "every readiness transition reached Kafka, across the kill");
         assertEquals(List.of(), all.outOfOrder(), "every pod's events in order");
         IntStream.range(0, STABLE).mapToObj(i -> all.client.pods().inNamespace(all.ns).withName("s-" + i).get())

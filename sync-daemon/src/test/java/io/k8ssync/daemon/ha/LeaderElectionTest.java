@@ -150,6 +150,14 @@ class LeaderElectionTest {
         await().atMost(Duration.ofSeconds(60)).until(() -> a.cache().size() == 2);
         assertFalse(a.leading(), "the Lease stays with the replica that took it");
         assertFalse(sawAny(recA, "web-2"), "a replica that lost its Lease applies nothing: " + recA.applied);
+        assertEquals(1, a.leadershipTerm("real"));
+
+        // The new leader leaves (releasing the Lease): the old one leads again, in a new term, so
+        // its sinks know what they remember of the first term may be stale.
+        b.close();
+        b = null;
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        assertEquals(2, a.leadershipTerm("real"));
       } finally {
         a.close();
         if (b != null) {

@@ -36,13 +36,22 @@ final class HttpSink implements Sink {
    * {@code uncertain}: some online call of it had an unknown outcome and may still land, so its
    * offline is repeated later ({@code repeatOfflineAfter}).
    */
-  private record Registered(PodState state, boolean confirmed, boolean uncertain) {
+  private record Registered(PodState state, boolean confirmed, boolean uncertain, long term) {
     boolean sameInstance(PodState p) {
       return Registration.sameInstance(state, p);
     }
   }
 
+  private record Offlined(List<PodState> states, long term) {
+    boolean has(PodState p) {
+      return states.stream().anyMatch(s -> Registration.sameInstance(s, p));
+    }
+  }
+
   private static final Duration SYNC_WAIT = Duration.ofMillis(200);
+  /** Attempts of a repeated offline that fails, and re-checks while its instance is wanted but not registered yet. */
+  private static final int REPEAT_ATTEMPTS = 3;
+  private static final int REPEAT_POSTPONEMENTS = 10;
 
   private final SinkContext context;
   private final HttpTarget target;
@@ -60,6 +69,12 @@ final class HttpSink implements Sink {
   private final int bodyLogLimit;
   private final Map<String, Registered> registered = new ConcurrentHashMap<>();
   private final Map<String, Long> onlineSince = new ConcurrentHashMap<>();
+  /**
+   * What this sink took offline for a pod during a change not yet completed, and in which
+   * leadership term: a retry or deferral of the same change must not offline it again.
+   */
+  private final Map<String, Offlined> offlined = new ConcurrentHashMap<>();
+  private final java.util.concurrent.atomic.AtomicInteger repeatsScheduled = new java.util.concurrent.atomic.AtomicInteger();
   private final Object[] locks = new Object[64];
   private final ScheduledExecutorService scheduler;
   private final SinkMetrics.Counter calls;
@@ -114,24 +129,43 @@ final class HttpSink implements Sink {
 
   private void applyOne(PodChange change) throws SinkException {
     String key = change.key();
+    long term = context.leadershipTerm(change.latest().cluster());
+    Offlined done = offlined.get(key);
+    if (done != null && done.term() != term) {
+      offlined.remove(key);
+    }
+    applyOne(change, key, term);
+    offlined.remove(key); // the change is complete: its retries are over
+  }
+
+  private void applyOne(PodChange change, String key, long term) throws SinkException {
     PodState after = change.after();
     boolean wanted = context.desiredOnline(after);
     Registered reg = registered.get(key);
+    if (reg != null && reg.term() != term) {
+      // Made in an earlier term as leader: another replica led in between and may have taken it
+      // offline, or its online may still land. It may be online: nothing more is known.
+      reg = new Registered(reg.state(), false, true, term);
+      registered.put(key, reg);
+    }
 
     PodState had = reg == null ? null : reg.state();
     if (reg != null && !(wanted && reg.sameInstance(after))) {
-      // Offline the exact address we put online, before anything else happens to this pod.
-      takeOffline(had, key, !reg.confirmed() || reg.uncertain());
+      // Offline the exact address we put online, before anything else happens to this pod; the
+      // online of a new incarnation at the same address follows, so only other pods are spared.
+      takeOffline(had, key, !reg.confirmed() || reg.uncertain(), null, term);
       registered.remove(key);
       reg = null;
     }
     PodState before = change.before();
+    Offlined already = offlined.get(key);
     if (before != null && context.desiredOnline(before) && !(wanted && Registration.sameInstance(before, after))
-        && !Registration.sameInstance(before, had)) {
+        && !Registration.sameInstance(before, had) && (already == null || !already.has(before))) {
       // Online without a record here: put online by another replica (a takeover replays what it
-      // held) or by an earlier run, but the change says it was online, so the offline still goes out.
-      // What that replica's last calls did is unknown here: one may still land.
-      takeOffline(before, key, true);
+      // held) or by an earlier run, but the change says it was online, so the offline still goes out,
+      // unless it would hit what this pod now holds at the same entry. What that replica's last
+      // calls did is unknown here: one may still land, so the offline is repeated.
+      takeOffline(before, key, true, wanted ? after : null, term);
     }
     if (!wanted) {
       if (change.before() != null) {
@@ -152,47 +186,67 @@ final class HttpSink implements Sink {
     // Remember before calling: a call that timed out, or was refused (409), may have landed and must
     // be undone. An earlier attempt left unconfirmed had an unknown outcome: it may land late.
     boolean uncertain = reg != null && reg.sameInstance(after) && (!reg.confirmed() || reg.uncertain());
-    registered.put(key, new Registered(after, false, uncertain));
+    registered.put(key, new Registered(after, false, uncertain, term));
     call(online, after, key);
-    registered.put(key, new Registered(after, true, uncertain));
+    registered.put(key, new Registered(after, true, uncertain, term));
   }
 
   /**
-   * Offlines {@code old}, unless another pod now holds its address and the call would take that one
-   * offline. {@code uncertain}: an online of it may still land, so the offline is repeated later.
+   * Offlines {@code old}, unless the call would take offline what another pod, or this pod's
+   * {@code keep} state, holds at the same entry now. {@code uncertain}: an online of {@code old} may
+   * still land, so the offline is repeated later.
    */
-  private void takeOffline(PodState old, String key, boolean uncertain) throws SinkException {
-    PodState holder = addressHolder(old, key);
+  private void takeOffline(PodState old, String key, boolean uncertain, PodState keep, long term) throws SinkException {
+    PodState holder = sameEntry(old, keep) ? keep : addressHolder(old, key);
+    onlineSince.remove(old.uid());
     if (holder != null) {
       calls.inc("offline", "skipped");
-      log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3}, "
-          + "which is desired online and would be taken offline by this call", context.name(), key, old.address(), holder.key());
-      onlineSince.remove(old.uid());
-      return;
-    }
-    if (call(offline, old, key)) {
+      log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3} (uid {4}), "
+          + "which is desired online and would be taken offline by this call", context.name(), key, old.address(),
+          holder.key(), holder.uid());
+    } else if (call(offline, old, key)) {
       scheduleDrain(old);
     }
-    onlineSince.remove(old.uid());
-    if (uncertain && !repeatOfflineAfter.isZero()) {
-      scheduleRepeat(old, key, 1);
+    Offlined done = offlined.get(key);
+    List<PodState> states = new ArrayList<>(done == null ? List.of() : done.states());
+    states.add(old);
+    offlined.put(key, new Offlined(List.copyOf(states), term));
+    if (holder == null && uncertain && !repeatOfflineAfter.isZero()) {
+      scheduleRepeat(old, key, 1, 0);
     }
   }
 
-  private static final int REPEAT_ATTEMPTS = 3;
-
-  private void scheduleRepeat(PodState old, String key, int attempt) {
-    scheduler.schedule(() -> repeatOffline(old, key, attempt), repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
+  private void scheduleRepeat(PodState old, String key, int attempt, int postponed) {
+    repeatsScheduled.incrementAndGet();
+    scheduler.schedule(() -> {
+      repeatsScheduled.decrementAndGet();
+      repeatOffline(old, key, attempt, postponed);
+    }, repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
   }
 
   /**
    * The offline of {@code old} once more, for an online that may have landed after it. Under the
-   * pod's lock, so it cannot overtake a new online of the same instance; skipped when that instance
-   * is wanted online again, its address belongs to another pod, or another replica leads now.
+   * pod's lock, so it cannot overtake a new online of the same instance. Skipped when this sink
+   * holds that instance online again, another pod or incarnation is desired online at the same
+   * entry, or another replica leads the cluster now; postponed while the instance is desired online
+   * but not registered here yet (it may never be, e.g. turning unready within its warm-up).
    */
-  private void repeatOffline(PodState old, String key, int attempt) {
+  private void repeatOffline(PodState old, String key, int attempt, int postponed) {
     try {
       synchronized (lock(key)) {
+        if (context.pods().podsWithIp(old.ip()).stream()
+            .anyMatch(p -> context.desiredOnline(p) && Registration.sameInstance(p, old))
+            && !(registered.get(key) != null && registered.get(key).sameInstance(old))
+            && context.clusters().contains(old.cluster())) {
+          boolean again = postponed < REPEAT_POSTPONEMENTS;
+          calls.inc("offline_repeat", again ? "postponed" : "abandoned");
+          log.log(Level.INFO, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance is desired online "
+              + "again but not registered yet", again ? "postponed" : "abandoned", context.name(), key, old.address());
+          if (again) {
+            scheduleRepeat(old, key, attempt, postponed + 1);
+          }
+          return;
+        }
         String skip = repeatSkipReason(old, key);
         if (skip != null) {
           calls.inc("offline_repeat", "skipped");
@@ -205,7 +259,7 @@ final class HttpSink implements Sink {
         } catch (SinkException e) {
           boolean again = e.retriable() && attempt < REPEAT_ATTEMPTS;
           if (again) {
-            scheduleRepeat(old, key, attempt + 1);
+            scheduleRepeat(old, key, attempt + 1, postponed);
           } else {
             calls.inc("offline_repeat", "abandoned");
           }
@@ -215,7 +269,8 @@ final class HttpSink implements Sink {
         }
       }
     } catch (RuntimeException e) {
-      log.log(Level.ERROR, "repeated offline failed unexpectedly: sink=" + context.name() + " pod=" + key, e);
+      calls.inc("offline_repeat", "abandoned");
+      log.log(Level.ERROR, "repeated offline failed unexpectedly, abandoned: sink=" + context.name() + " pod=" + key, e);
     }
   }
 
@@ -227,13 +282,27 @@ final class HttpSink implements Sink {
     if (reg != null && reg.sameInstance(old)) {
       return "the instance is online again";
     }
+    if (reg != null && sameEntry(old, reg.state())) {
+      return "the address is registered to the pod's incarnation " + reg.state().uid() + " now";
+    }
     for (PodState p : context.pods().podsWithIp(old.ip())) {
-      if (context.desiredOnline(p) && Registration.sameInstance(p, old)) {
-        return "the instance is wanted online again";
+      if (context.desiredOnline(p) && sameEntry(old, p)) {
+        return "the address now belongs to pod " + p.key() + " (uid " + p.uid() + "), which is desired online";
       }
     }
-    PodState holder = addressHolder(old, key);
-    return holder == null ? null : "the address now belongs to pod " + holder.key();
+    return null;
+  }
+
+  /** True when the offline of {@code old} would remove {@code p}'s registration (same offline URL). */
+  private boolean sameEntry(PodState old, PodState p) {
+    if (p == null || old.address() == null || !old.address().equals(p.address())) {
+      return false;
+    }
+    try {
+      return offline.render(old).uri().equals(offline.render(p).uri());
+    } catch (IllegalArgumentException e) {
+      return false; // not renderable: not provably the same entry; the offline goes out and reports its own error
+    }
   }
 
   private long warmupRemainingNanos(PodState pod) {
@@ -260,14 +329,8 @@ final class HttpSink implements Sink {
       return null;
     }
     for (PodState p : context.pods().podsWithIp(old.ip())) {
-      if (!p.key().equals(key) && old.address().equals(p.address()) && context.desiredOnline(p)) {
-        try {
-          if (offline.render(old).uri().equals(offline.render(p).uri())) {
-            return p;
-          }
-        } catch (IllegalArgumentException e) {
-          // Not renderable: not provably the same entry; the offline goes out and reports its own error.
-        }
+      if (!p.key().equals(key) && context.desiredOnline(p) && sameEntry(old, p)) {
+        return p;
       }
     }
     return null;
@@ -363,12 +426,16 @@ final class HttpSink implements Sink {
       for (String key : new ArrayList<>(registered.keySet())) {
         synchronized (lock(key)) {
           Registered reg = registered.get(key);
-          if (reg != null && reg.confirmed()) {
+          // Only what this replica put online in its current term of leading the pod's cluster: a
+          // record from before another replica led may be one that replica took offline since.
+          String cluster = reg == null ? null : reg.state().cluster();
+          if (reg != null && reg.confirmed() && context.clusters().contains(cluster)
+              && reg.term() == context.leadershipTerm(cluster)) {
             try {
               call(online, reg.state(), key, "reassert");
             } catch (SinkException e) {
               if (e.retriable()) {
-                registered.put(key, new Registered(reg.state(), true, true)); // it may still land after an offline
+                registered.put(key, new Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
               }
               log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
                   context.name(), key, e.getMessage());
@@ -411,6 +478,11 @@ final class HttpSink implements Sink {
   @Override
   public void close() {
     scheduler.shutdownNow();
+    int dropped = repeatsScheduled.getAndSet(0);
+    if (dropped > 0) {
+      calls.inc(dropped, "offline_repeat", "dropped");
+      log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1}", dropped, context.name());
+    }
     target.close();
   }
 }

@@ -453,6 +453,90 @@ class HttpSinkTest {
   }
 
   @Test
+  void aHeldListOfIncarnationsAtOneAddressLeavesTheNewestOnline() throws Exception {
+    // The offline URL names the address, not the uid: taking an older incarnation offline would
+    // take the newest one, online at the same entry, with it.
+    sink(Map.of());
+    PodState u1 = pod("web-1", "10.0.0.1");
+    PodState u2 = withUid(u1, "uid-2");
+    PodState u3 = withUid(u1, "uid-3");
+    context.pods.add(u3);
+    sink.apply(List.of(PodChange.of(u1.key(), u1, u3))); // a takeover's replay, one change at a time
+    sink.apply(List.of(PodChange.of(u1.key(), u2, u3)));
+    assertEquals(List.of("online"), target.kinds(), "the entry is u3's: no offline of u1 or u2 at that address");
+    assertEquals(2.0, context.metric("http_calls_total", "offline", "skipped"));
+  }
+
+  @Test
+  void aRepeatedOfflineSparesANewIncarnationAtTheSameAddress() throws Exception {
+    sink(Map.of("repeatOfflineAfter", "50ms"));
+    PodState u1 = pod("web-1", "10.0.0.1");
+    PodState u2 = withUid(u1, "uid-2");
+    target.reply("/online", new RecordingTarget.Reply(503, "")); // u1's online: unknown outcome
+    assertThrows(SinkException.class, () -> apply(null, u1));
+    context.pods.add(u2); // recreated at the same address (a sticky IP)
+    apply(u1, u2); // offline u1 (to be repeated), online u2
+    assertEquals(List.of("online", "offline", "online"), target.kinds());
+    await().until(() -> context.metric("http_calls_total", "offline_repeat", "skipped") == 1.0);
+    assertEquals(List.of("online", "offline", "online"), target.kinds(), "u2 stays online");
+  }
+
+  @Test
+  void aChangeHeldForWarmupDoesNotRepeatItsOfflineOrRestartItsWarmup() throws Exception {
+    sink(Map.of("warmup", "300ms"));
+    PodState a = pod("web-1", "10.0.0.1");
+    now.addAndGet(Duration.ofMillis(300).toNanos());
+    assertThrows(SinkException.class, () -> apply(null, a)); // warm-up starts
+    now.addAndGet(Duration.ofMillis(300).toNanos());
+    apply(null, a);
+    PodState moved = withServiceAndPort(a, "api", 8080); // same pod, now of another service
+    PodChange change = PodChange.of(a.key(), a, moved);
+    assertEquals(Duration.ofMillis(300), assertThrows(SinkException.class, () -> sink.apply(List.of(change))).deferral());
+    now.addAndGet(Duration.ofMillis(200).toNanos());
+    assertEquals(Duration.ofMillis(100), assertThrows(SinkException.class, () -> sink.apply(List.of(change))).deferral(),
+        "the retry of the same change keeps its warm-up running");
+    now.addAndGet(Duration.ofMillis(100).toNanos());
+    sink.apply(List.of(change));
+    assertEquals(List.of("/online/web", "/offline/web", "/online/api"), target.calls.stream().map(RecordingTarget.Call::path).toList(),
+        "one offline of the old registration across the retries");
+  }
+
+  @Test
+  void aRecordFromAnEarlierTermAsLeaderIsNotTrusted() throws Exception {
+    sink(Map.of());
+    PodState a = pod("web-1", "10.0.0.1");
+    apply(null, a);
+    apply(a, a);
+    assertEquals(List.of("online"), target.kinds(), "same term: the record is the truth, nothing to send");
+    // This replica lost the lead; the other one took the pod offline (it flapped), then died before
+    // putting it back. Leading again, the replay of what it held says: it was online, it is online.
+    context.term = 1;
+    apply(a, a);
+    assertEquals(List.of("online", "online"), target.kinds(), "the old record may be stale: online again");
+  }
+
+  @Test
+  void aRepeatWaitsWhileItsInstanceIsWantedButNotRegisteredAndGoesOutIfItNeverIs() throws Exception {
+    sink(Map.of("repeatOfflineAfter", "50ms", "warmup", "10s"));
+    PodState p = pod("web-1", "10.0.0.1");
+    PodState down = withReady(p, false);
+    context.term = 0;
+    target.reply("/online", new RecordingTarget.Reply(503, ""));
+    now.addAndGet(Duration.ofSeconds(10).toNanos());
+    assertThrows(SinkException.class, () -> apply(null, p)); // warm-up starts
+    now.addAndGet(Duration.ofSeconds(10).toNanos());
+    assertThrows(SinkException.class, () -> apply(null, p)); // 503: unknown outcome
+    apply(p, down); // offline, to be repeated
+    context.pods.add(p); // ready again: wanted, but warming up, so not registered
+    assertThrows(SinkException.class, () -> apply(down, p));
+    await().until(() -> context.metric("http_calls_total", "offline_repeat", "postponed") >= 1.0);
+    context.pods.set(0, down); // and unready before its warm-up ended: never registered here
+    apply(down, down);
+    await().until(() -> context.metric("http_calls_total", "offline_repeat", "ok") == 1.0);
+    assertEquals(List.of("online", "offline", "offline"), target.kinds(), "the repeat went out in the end");
+  }
+
+  @Test
   void drainCheckReachesZero() throws Exception {
     sink(Map.of("drain", Map.of("url", target.url() + "/drain?ip={ip}&port={port}", "interval", "10ms", "maxWait", "30s")));
     target.reply("/drain", new RecordingTarget.Reply(200, "3"), new RecordingTarget.Reply(200, "1"),
