@@ -74,7 +74,8 @@ final class HttpSink implements Sink {
    * leadership term: a retry or deferral of the same change must not offline it again.
    */
   private final Map<String, Offlined> offlined = new ConcurrentHashMap<>();
-  private final java.util.concurrent.atomic.AtomicInteger repeatsScheduled = new java.util.concurrent.atomic.AtomicInteger();
+  /** Repeated offlines not yet due, each as "pod address" (for the log line if the sink closes first). */
+  private final Map<Object, String> repeatsScheduled = new ConcurrentHashMap<>();
   private final Object[] locks = new Object[64];
   private final ScheduledExecutorService scheduler;
   private final SinkMetrics.Counter calls;
@@ -217,9 +218,10 @@ final class HttpSink implements Sink {
   }
 
   private void scheduleRepeat(PodState old, String key, int attempt, int postponed) {
-    repeatsScheduled.incrementAndGet();
+    Object token = new Object();
+    repeatsScheduled.put(token, key + " " + old.address());
     scheduler.schedule(() -> {
-      repeatsScheduled.decrementAndGet();
+      repeatsScheduled.remove(token);
       repeatOffline(old, key, attempt, postponed);
     }, repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
   }
@@ -478,10 +480,12 @@ final class HttpSink implements Sink {
   @Override
   public void close() {
     scheduler.shutdownNow();
-    int dropped = repeatsScheduled.getAndSet(0);
-    if (dropped > 0) {
-      calls.inc(dropped, "offline_repeat", "dropped");
-      log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1}", dropped, context.name());
+    List<String> dropped = new ArrayList<>(repeatsScheduled.values());
+    repeatsScheduled.clear();
+    if (!dropped.isEmpty()) {
+      calls.inc(dropped.size(), "offline_repeat", "dropped");
+      log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1} pods={2}",
+          dropped.size(), context.name(), dropped);
     }
     target.close();
   }

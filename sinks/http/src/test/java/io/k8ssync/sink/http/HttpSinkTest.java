@@ -537,6 +537,17 @@ class HttpSinkTest {
   }
 
   @Test
+  void repeatsNotYetDueWhenTheSinkClosesAreCounted() throws Exception {
+    sink(Map.of("repeatOfflineAfter", "1h"));
+    PodState p = pod("web-1", "10.0.0.1");
+    target.reply("/online", new RecordingTarget.Reply(503, ""));
+    assertThrows(SinkException.class, () -> apply(null, p));
+    apply(p, null);
+    sink.close();
+    assertEquals(1.0, context.metric("http_calls_total", "offline_repeat", "dropped"));
+  }
+
+  @Test
   void drainCheckReachesZero() throws Exception {
     sink(Map.of("drain", Map.of("url", target.url() + "/drain?ip={ip}&port={port}", "interval", "10ms", "maxWait", "30s")));
     target.reply("/drain", new RecordingTarget.Reply(200, "3"), new RecordingTarget.Reply(200, "1"),
