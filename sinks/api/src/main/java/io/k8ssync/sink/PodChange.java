@@ -75,11 +75,13 @@ public record PodChange(String key, PodState before, PodState after, Transition 
    * the other replica, so each distinct registration that was desired online gets a change of its
    * own, from its newest such state to the pod's newest state: applying them takes each
    * registration offline unless the newest state keeps it (several incarnations of one pod may have
-   * come and gone), and never puts a state in between online. "Desired online" is the rule without
-   * a sink's selector, so a state a sink ignores is kept too and the sink decides. The first change
-   * keeps the oldest "before", unless that was not online and another state was.
+   * come and gone), and never puts a state in between online. {@code online} is the sink's rule
+   * for "desired online", its selector included: a registration's newest state inside the selection
+   * is what it was registered as. The first change keeps the oldest "before", unless that was not
+   * online and another state was.
    */
-  public static List<PodChange> keepingOnline(List<PodChange> older, List<PodChange> newer) {
+  public static List<PodChange> keepingOnline(List<PodChange> older, List<PodChange> newer,
+                                              java.util.function.Predicate<PodState> online) {
     PodChange last = newer.get(newer.size() - 1);
     if (!older.get(0).key.equals(last.key)) {
       throw new IllegalArgumentException("cannot merge changes of " + older.get(0).key + " and " + last.key);
@@ -92,7 +94,7 @@ public record PodChange(String key, PodState before, PodState after, Transition 
     // One per registration, its newest state: what an offline of it is best rendered from.
     List<PodState> undo = new ArrayList<>();
     for (PodState s : seen) {
-      if (Registration.desiredOnline(s)) {
+      if (online.test(s)) {
         int i = 0;
         while (i < undo.size() && !Registration.sameInstance(undo.get(i), s)) {
           i++;
@@ -106,7 +108,7 @@ public record PodChange(String key, PodState before, PodState after, Transition 
     }
     PodChange head = older.get(0).then(last);
     PodState headBefore = undo.stream().filter(u -> Registration.sameInstance(u, head.before)).findFirst()
-        .orElse(Registration.desiredOnline(head.before) || undo.isEmpty() ? head.before : undo.get(0));
+        .orElse(online.test(head.before) || undo.isEmpty() ? head.before : undo.get(0));
     List<PodChange> out = new ArrayList<>(1 + undo.size());
     out.add(headBefore == head.before ? head : PodChange.of(head.key, headBefore, after));
     for (PodState s : undo) {
@@ -115,6 +117,11 @@ public record PodChange(String key, PodState before, PodState after, Transition 
       }
     }
     return List.copyOf(out);
+  }
+
+  /** As {@link #keepingOnline(List, List, java.util.function.Predicate)} for a sink without a selector. */
+  public static List<PodChange> keepingOnline(List<PodChange> older, List<PodChange> newer) {
+    return keepingOnline(older, newer, Registration::desiredOnline);
   }
 
   /** The pod's identity for logs: {@code key} plus uid of the newest state. */

@@ -108,13 +108,27 @@ class PodChangeTest {
   }
 
   @Test
-  void aHeldStateStillOnlineButOutsideASinksSelectorIsKept() {
-    // The queue knows no selector: a label change may take a pod out of a sink's selection while
-    // its registration stays the same instance, so the online state is kept for the sink to judge.
+  void aHeldRegistrationIsJudgedByTheSinksSelector() {
+    // A sink that registers pods labelled gw=yes. The pod was registered as s1; its label then
+    // changed to gw=no (same instance), it was deleted (a change this sink is not offered) and
+    // recreated as s3 with gw=yes. s1 is what the sink's target holds: it must stay the "before".
+    java.util.function.Predicate<PodState> selected = p -> Registration.desiredOnline(p) && "yes".equals(p.labels().get("gw"));
     String k = up.key();
-    PodState relabelled = PodStates.withVersion(up, "2");
-    List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, up)), List.of(PodChange.of(k, up, relabelled)));
-    assertEquals(List.of(PodChange.of(k, up, relabelled)), held);
+    PodState s1 = withLabel(up, "yes");
+    PodState s2 = withLabel(PodStates.withVersion(up, "2"), "no");
+    PodState s3 = withLabel(withIp(withUid(up, "uid-3"), "10.0.0.3"), "yes");
+    List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, s1)), List.of(PodChange.of(k, s1, s2)), selected);
+    held = PodChange.keepingOnline(held, List.of(PodChange.of(k, null, s3)), selected);
+    assertEquals(List.of(PodChange.of(k, s1, s3)), held);
+    assertEquals(List.of(PodChange.of(k, s2, s3)),
+        PodChange.keepingOnline(List.of(PodChange.of(k, s1, s2)), List.of(PodChange.of(k, null, s3))),
+        "judged without the selector, the newest state s2 would stand for it, and this sink ignores s2");
+  }
+
+  private static PodState withLabel(PodState p, String gw) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), java.util.Map.of("gw", gw), p.annotations(),
+        p.resourceVersion(), p.createdAtMillis(), p.readySinceMillis(), p.rejection());
   }
 
   @Test

@@ -52,7 +52,8 @@ public final class SinkRunner {
     this.sink = sink;
     this.selector = selector;
     this.settings = settings;
-    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime, sink.coalesce());
+    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime, sink.coalesce(),
+        pod -> Registration.desiredOnline(pod, selector));
     this.backoff = new RetryBackoff(settings.retry(), Math::random, System::nanoTime);
     this.timer = timer;
     this.metrics = metrics;

@@ -80,6 +80,8 @@ public final class WorkQueue {
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
+  /** The sink's rule for "desired online" (its selector included), for held merges. */
+  private final java.util.function.Predicate<io.k8ssync.sink.PodState> online;
   /** Changes held in {@code dirty}: one per key when coalescing. */
   private int pendingChanges;
   private boolean shuttingDown;
@@ -93,12 +95,18 @@ public final class WorkQueue {
    *                 kept, in order (for event streams), and the capacity bounds pending changes
    */
   public WorkQueue(int capacity, LongSupplier nanoTime, boolean coalesce) {
+    this(capacity, nanoTime, coalesce, io.k8ssync.sink.Registration::desiredOnline);
+  }
+
+  /** @param online the sink's rule for "desired online", its selector included (for held merges) */
+  public WorkQueue(int capacity, LongSupplier nanoTime, boolean coalesce, java.util.function.Predicate<io.k8ssync.sink.PodState> online) {
     if (capacity < 1) {
       throw new IllegalArgumentException("capacity must be positive");
     }
     this.capacity = capacity;
     this.nanoTime = nanoTime;
     this.coalesce = coalesce;
+    this.online = online;
   }
 
   /**
@@ -111,7 +119,7 @@ public final class WorkQueue {
     }
     if (coalesce) {
       if (held.contains(key) || older.size() > 1 || newer.size() > 1) {
-        return PodChange.keepingOnline(older, newer);
+        return PodChange.keepingOnline(older, newer, online);
       }
       return List.of(older.get(0).then(newer.get(0)));
     }
