@@ -52,6 +52,7 @@ final class HttpSink implements Sink {
   /** Attempts of a repeated offline that fails, and re-checks while its instance is wanted but not registered yet. */
   private static final int REPEAT_ATTEMPTS = 3;
   private static final int REPEAT_POSTPONEMENTS = 10;
+  private static final Duration HOUSEKEEPING = Duration.ofMinutes(1);
 
   private final SinkContext context;
   private final HttpTarget target;
@@ -117,6 +118,10 @@ final class HttpSink implements Sink {
       scheduler.scheduleWithFixedDelay(this::reassertSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
           TimeUnit.MILLISECONDS);
     }
+    if (!context.dryRun()) {
+      scheduler.scheduleWithFixedDelay(this::forgetStale, HOUSEKEEPING.toMillis(), HOUSEKEEPING.toMillis(),
+          TimeUnit.MILLISECONDS);
+    }
   }
 
   @Override
@@ -143,7 +148,8 @@ final class HttpSink implements Sink {
     PodState after = change.after();
     boolean wanted = context.desiredOnline(after);
     Registered reg = registered.get(key);
-    if (reg != null && reg.term() != term) {
+    boolean stale = reg != null && reg.term() != term;
+    if (stale) {
       // Made in an earlier term as leader: another replica led in between and may have taken it
       // offline, or its online may still land. It may be online: nothing more is known.
       reg = new Registered(reg.state(), false, true, term);
@@ -152,15 +158,18 @@ final class HttpSink implements Sink {
 
     PodState had = reg == null ? null : reg.state();
     if (reg != null && !(wanted && reg.sameInstance(after))) {
-      // Offline the exact address we put online, before anything else happens to this pod; the
-      // online of a new incarnation at the same address follows, so only other pods are spared.
-      takeOffline(had, key, !reg.confirmed() || reg.uncertain(), null, term);
+      // Offline the exact address we put online, before anything else happens to this pod. The
+      // online of a new incarnation follows, so only other pods are spared; but a stale record's
+      // entry may hold that incarnation already, put there by the other replica.
+      takeOffline(had, key, !reg.confirmed() || reg.uncertain(), stale && wanted ? after : null, term);
       registered.remove(key);
       reg = null;
     }
     PodState before = change.before();
     Offlined already = offlined.get(key);
-    if (before != null && context.desiredOnline(before) && !(wanted && Registration.sameInstance(before, after))
+    // Only with leader election can another replica have registered a pod this sink has no record
+    // of (term 0: one daemon, whose records are complete; its own deferrals must not send offlines).
+    if (term != 0 && before != null && context.desiredOnline(before) && !(wanted && Registration.sameInstance(before, after))
         && !Registration.sameInstance(before, had) && (already == null || !already.has(before))) {
       // Online without a record here: put online by another replica (a takeover replays what it
       // held) or by an earlier run, but the change says it was online, so the offline still goes out,
@@ -208,11 +217,14 @@ final class HttpSink implements Sink {
     } else if (call(offline, old, key)) {
       scheduleDrain(old);
     }
+    if (holder != null) {
+      return; // not recorded as done: a retry whose newest state moved on must still send it
+    }
     Offlined done = offlined.get(key);
     List<PodState> states = new ArrayList<>(done == null ? List.of() : done.states());
     states.add(old);
     offlined.put(key, new Offlined(List.copyOf(states), term));
-    if (holder == null && uncertain && !repeatOfflineAfter.isZero()) {
+    if (uncertain && !repeatOfflineAfter.isZero()) {
       scheduleRepeat(old, key, 1, 0);
     }
   }
@@ -220,10 +232,17 @@ final class HttpSink implements Sink {
   private void scheduleRepeat(PodState old, String key, int attempt, int postponed) {
     Object token = new Object();
     repeatsScheduled.put(token, key + " " + old.address());
-    scheduler.schedule(() -> {
+    try {
+      scheduler.schedule(() -> {
+        repeatsScheduled.remove(token);
+        repeatOffline(old, key, attempt, postponed);
+      }, repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
       repeatsScheduled.remove(token);
-      repeatOffline(old, key, attempt, postponed);
-    }, repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
+      calls.inc("offline_repeat", "dropped");
+      log.log(Level.WARNING, "repeated offline not scheduled, the sink is closing: sink={0} pod={1} address={2}",
+          context.name(), key, old.address());
+    }
   }
 
   /**
@@ -241,9 +260,10 @@ final class HttpSink implements Sink {
             && !(registered.get(key) != null && registered.get(key).sameInstance(old))
             && context.clusters().contains(old.cluster())) {
           boolean again = postponed < REPEAT_POSTPONEMENTS;
-          calls.inc("offline_repeat", again ? "postponed" : "abandoned");
+          calls.inc("offline_repeat", again ? "postponed" : "skipped");
           log.log(Level.INFO, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance is desired online "
-              + "again but not registered yet", again ? "postponed" : "abandoned", context.name(), key, old.address());
+              + "again but not registered yet{4}", again ? "postponed" : "skipped", context.name(), key, old.address(),
+              again ? "" : " after " + REPEAT_POSTPONEMENTS + " checks; it is wanted online, so a late online of it does no harm");
           if (again) {
             scheduleRepeat(old, key, attempt, postponed + 1);
           }
@@ -287,21 +307,30 @@ final class HttpSink implements Sink {
     if (reg != null && sameEntry(old, reg.state())) {
       return "the address is registered to the pod's incarnation " + reg.state().uid() + " now";
     }
-    for (PodState p : context.pods().podsWithIp(old.ip())) {
-      if (context.desiredOnline(p) && sameEntry(old, p)) {
-        return "the address now belongs to pod " + p.key() + " (uid " + p.uid() + "), which is desired online";
+    List<PodState> candidates = new ArrayList<>(context.pods().podsWithIp(old.ip()));
+    if (old.service() != null) {
+      candidates.addAll(context.pods().podsOfService(old.service())); // the pod's newer incarnation elsewhere
+    }
+    for (PodState p : candidates) {
+      if (context.desiredOnline(p) && !Registration.sameInstance(p, old) && sameEntry(old, p)) {
+        return "its entry now belongs to pod " + p.key() + " (uid " + p.uid() + "), which is desired online";
       }
     }
     return null;
   }
 
-  /** True when the offline of {@code old} would remove {@code p}'s registration (same offline URL). */
+  /**
+   * True when the offline of {@code old} would remove {@code p}'s registration: the same offline
+   * request (method, URL and body), e.g. a URL naming the address, or the pod's name.
+   */
   private boolean sameEntry(PodState old, PodState p) {
-    if (p == null || old.address() == null || !old.address().equals(p.address())) {
+    if (p == null) {
       return false;
     }
     try {
-      return offline.render(old).uri().equals(offline.render(p).uri());
+      Request.Rendered a = offline.render(old);
+      Request.Rendered b = offline.render(p);
+      return a.method().equals(b.method()) && a.uri().equals(b.uri()) && java.util.Objects.equals(a.body(), b.body());
     } catch (IllegalArgumentException e) {
       return false; // not renderable: not provably the same entry; the offline goes out and reports its own error
     }
@@ -428,13 +457,14 @@ final class HttpSink implements Sink {
       for (String key : new ArrayList<>(registered.keySet())) {
         synchronized (lock(key)) {
           Registered reg = registered.get(key);
-          // Only what this replica put online in its current term of leading the pod's cluster: a
-          // record from before another replica led may be one that replica took offline since.
+          // Only pods of a cluster led now; a record from an earlier term (another replica may have
+          // taken it offline since) only while the cache still wants that instance online.
           String cluster = reg == null ? null : reg.state().cluster();
           if (reg != null && reg.confirmed() && context.clusters().contains(cluster)
-              && reg.term() == context.leadershipTerm(cluster)) {
+              && (reg.term() == context.leadershipTerm(cluster) || wantedNow(reg.state()))) {
             try {
               call(online, reg.state(), key, "reassert");
+              registered.put(key, new Registered(reg.state(), true, reg.uncertain(), context.leadershipTerm(cluster)));
             } catch (SinkException e) {
               if (e.retriable()) {
                 registered.put(key, new Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
@@ -448,6 +478,56 @@ final class HttpSink implements Sink {
     } catch (RuntimeException e) {
       // A scheduled task that throws is never run again; keep the schedule alive.
       log.log(Level.ERROR, "re-assertion pass failed: sink=" + context.name(), e);
+    }
+  }
+
+  /** True when the cache holds this very instance and it is desired online. */
+  private boolean wantedNow(PodState state) {
+    return context.pods().podsWithIp(state.ip()).stream()
+        .anyMatch(p -> context.desiredOnline(p) && Registration.sameInstance(p, state));
+  }
+
+  /**
+   * Forgets what no change will clean up: records of a cluster led elsewhere now, or in an earlier
+   * term, whose instance is gone from the cache (another replica applied its deletion; should this
+   * replica replay it, the change still names it), warm-up clocks of pods gone, and offlines
+   * remembered for changes of an earlier term.
+   */
+  void forgetStale() {
+    try {
+      int records = 0;
+      for (String key : new ArrayList<>(registered.keySet())) {
+        synchronized (lock(key)) {
+          Registered reg = registered.get(key);
+          String cluster = reg == null ? null : reg.state().cluster();
+          if (reg != null && (reg.term() != context.leadershipTerm(cluster) || !context.clusters().contains(cluster))
+              && context.pods().podsWithIp(reg.state().ip()).stream().noneMatch(p -> Registration.sameInstance(p, reg.state()))) {
+            registered.remove(key);
+            records++;
+          }
+        }
+      }
+      Set<String> uids = new java.util.HashSet<>();
+      context.pods().pods().forEach(p -> uids.add(p.uid()));
+      int clocks = 0;
+      for (String uid : new ArrayList<>(onlineSince.keySet())) {
+        if (!uids.contains(uid) && onlineSince.remove(uid) != null) {
+          clocks++;
+        }
+      }
+      for (String key : new ArrayList<>(offlined.keySet())) {
+        synchronized (lock(key)) {
+          Offlined o = offlined.get(key);
+          if (o != null && !o.states().isEmpty() && o.term() != context.leadershipTerm(o.states().get(0).cluster())) {
+            offlined.remove(key);
+          }
+        }
+      }
+      if (records + clocks > 0) {
+        log.log(Level.INFO, "forgot state of pods gone: sink={0} records={1} warmupClocks={2}", context.name(), records, clocks);
+      }
+    } catch (RuntimeException e) {
+      log.log(Level.ERROR, "housekeeping pass failed: sink=" + context.name(), e);
     }
   }
 

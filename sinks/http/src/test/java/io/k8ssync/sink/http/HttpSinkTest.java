@@ -245,6 +245,7 @@ class HttpSinkTest {
   @Test
   void aPodPutOnlineByAnotherReplicaStillGetsItsOffline() throws Exception {
     sink(Map.of());
+    context.term = 1; // leader election
     PodState p = pod("web-1", "10.0.0.1");
     // A takeover replays what the old leader held: this sink never put the pod online itself.
     apply(p, withReady(p, false));
@@ -258,13 +259,24 @@ class HttpSinkTest {
   }
 
   @Test
+  void withoutLeaderElectionAPodThatNeverWentOnlineHereGetsNoOffline() throws Exception {
+    sink(Map.of("warmup", "10s"));
+    PodState p = pod("web-1", "10.0.0.1");
+    assertThrows(SinkException.class, () -> apply(null, p)); // warming up
+    apply(p, null); // the queue's merge: deleted before its warm-up ended
+    assertTrue(target.calls.isEmpty(), "one daemon's records are complete: nothing was online");
+  }
+
+  @Test
   void anIncarnationOnlineElsewhereGoesOfflineBesideTheOneThisSinkRegistered() throws Exception {
     sink(Map.of());
+    context.term = 1;
     PodState mine = pod("web-1", "10.0.0.1");
     apply(null, mine);
     target.calls.clear();
     // This replica led, lost the lead and took it back: meanwhile the other replica put a newer
     // incarnation online, which the replayed change names as its "before".
+    context.term = 2;
     PodState theirs = withIp(withUid(mine, "uid-2"), "10.0.0.2");
     apply(theirs, null);
     assertEquals(List.of("offline", "offline"), target.kinds());
@@ -448,6 +460,10 @@ class HttpSinkTest {
     assertEquals(List.of("/online/web", "/offline/web", "/offline/web"), callsOf("10.0.0.2"), "q: the offline repeated");
   }
 
+  private long onlineCallsOf(String ip) {
+    return target.calls.stream().filter(c -> c.rawQuery().startsWith("ip=" + ip + "&") && c.path().startsWith("/online")).count();
+  }
+
   private List<String> callsOf(String ip) {
     return target.calls.stream().filter(c -> c.rawQuery().startsWith("ip=" + ip + "&")).map(RecordingTarget.Call::path).toList();
   }
@@ -457,6 +473,7 @@ class HttpSinkTest {
     // The offline URL names the address, not the uid: taking an older incarnation offline would
     // take the newest one, online at the same entry, with it.
     sink(Map.of());
+    context.term = 1;
     PodState u1 = pod("web-1", "10.0.0.1");
     PodState u2 = withUid(u1, "uid-2");
     PodState u3 = withUid(u1, "uid-3");
@@ -520,20 +537,57 @@ class HttpSinkTest {
     sink(Map.of("repeatOfflineAfter", "50ms", "warmup", "10s"));
     PodState p = pod("web-1", "10.0.0.1");
     PodState down = withReady(p, false);
-    context.term = 0;
     target.reply("/online", new RecordingTarget.Reply(503, ""));
     now.addAndGet(Duration.ofSeconds(10).toNanos());
     assertThrows(SinkException.class, () -> apply(null, p)); // warm-up starts
     now.addAndGet(Duration.ofSeconds(10).toNanos());
     assertThrows(SinkException.class, () -> apply(null, p)); // 503: unknown outcome
+    context.pods.add(p); // ready again soon: wanted, but warming up, so not registered
     apply(p, down); // offline, to be repeated
-    context.pods.add(p); // ready again: wanted, but warming up, so not registered
     assertThrows(SinkException.class, () -> apply(down, p));
     await().until(() -> context.metric("http_calls_total", "offline_repeat", "postponed") >= 1.0);
     context.pods.set(0, down); // and unready before its warm-up ended: never registered here
     apply(down, down);
     await().until(() -> context.metric("http_calls_total", "offline_repeat", "ok") == 1.0);
     assertEquals(List.of("online", "offline", "offline"), target.kinds(), "the repeat went out in the end");
+  }
+
+  @Test
+  void aStaleRecordsOfflineSparesTheNewIncarnationAtItsAddress() throws Exception {
+    sink(Map.of());
+    context.term = 1;
+    PodState u1 = pod("web-1", "10.0.0.1");
+    apply(null, u1);
+    // Led elsewhere meanwhile: the other replica replaced u1 by u2 at the same address (online there).
+    context.term = 2;
+    PodState u2 = withUid(u1, "uid-2");
+    context.pods.add(u2);
+    apply(u1, u2);
+    assertEquals(List.of("online", "online"), target.kinds(), "no offline of u1's entry: it is u2's now");
+    assertEquals(1.0, context.metric("http_calls_total", "offline", "skipped"));
+  }
+
+  @Test
+  void recordsOfAnEarlierTermAreReassertedWhileWantedAndForgottenOnceGone() throws Exception {
+    sink(Map.of("reassertEvery", "20ms"));
+    context.term = 1;
+    PodState p = pod("web-1", "10.0.0.1");
+    PodState q = pod("web-2", "10.0.0.2");
+    context.pods.add(p);
+    context.pods.add(q);
+    apply(null, p);
+    apply(null, q);
+    context.term = 2; // led elsewhere, and led again: q was deleted meanwhile, p is unchanged
+    context.pods.remove(q);
+    double reasserted = context.metric("http_calls_total", "reassert", "ok");
+    await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= reasserted + 2); // a pass begun after the switch
+    long qBefore = onlineCallsOf("10.0.0.2");
+    long pBefore = onlineCallsOf("10.0.0.1");
+    await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= reasserted + 5);
+    assertEquals(qBefore, onlineCallsOf("10.0.0.2"), "q, gone, is not re-asserted");
+    assertTrue(onlineCallsOf("10.0.0.1") >= pBefore + 3, "p, still wanted, is");
+    sink.forgetStale();
+    assertEquals(Set.of(p.key()), sink.registeredKeys(), "q's record is forgotten, p's kept");
   }
 
   @Test
