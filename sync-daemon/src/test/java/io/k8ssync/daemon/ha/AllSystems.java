@@ -87,15 +87,26 @@ final class AllSystems implements AutoCloseable {
   /** uid:resourceVersion:type of every readiness transition made: each must reach Kafka. */
   final Set<String> expectedEvents = new TreeSet<>();
   private int nextIp;
+  private final boolean stickyIps;
   int operations;
 
   AllSystems(KubeApi api, String ns, Path dir) throws Exception {
-    this(api, ns, dir, true);
+    this(api, ns, dir, true, false);
   }
 
-  /** @param runDaemon false: start the systems only; the test starts daemons with {@link #sinksYaml} */
   AllSystems(KubeApi api, String ns, Path dir, boolean runDaemon) throws Exception {
+    this(api, ns, dir, runDaemon, false);
+  }
+
+  /**
+   * @param runDaemon   false: start the systems only; the test starts daemons with {@link #sinksYaml}
+   * @param stickyIps   true: a replaced pod comes back at its old address (hostNetwork, sticky-IP CNIs),
+   *                    and the gateway knows instances by address ({@code /online/{ip}:{port}}), as most
+   *                    gateways do; false: a new address each time, and the gateway knows them by uid
+   */
+  AllSystems(KubeApi api, String ns, Path dir, boolean runDaemon, boolean stickyIps) throws Exception {
     this.ns = ns;
+    this.stickyIps = stickyIps;
     MariaDb.requireRunning();
     try (Connection db = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
          Statement s = db.createStatement()) {
@@ -131,8 +142,8 @@ final class AllSystems implements AutoCloseable {
             + ", connectTimeout: 1s, reconcileEvery: 1s}}",
         "  - {name: kafka, type: kafka, config: {bootstrapServers: '" + kafka.bootstrapServers() + "', topic: " + TOPIC
             + ", partitions: 3, replicationFactor: 1, deliveryTimeout: 3s, linger: 0ms}}",
-        "  - {name: gw, type: http, config: {timeout: 1s, repeatOfflineAfter: 1s, online: {url: 'http://127.0.0.1:" + port("gw") + "/online/{uid}'},"
-            + " offline: {url: 'http://127.0.0.1:" + port("gw") + "/offline/{uid}'}}}",
+        "  - {name: gw, type: http, config: {timeout: 1s, repeatOfflineAfter: 1s, online: {url: 'http://127.0.0.1:" + port("gw")
+            + "/online/" + gwId() + "'}, offline: {url: 'http://127.0.0.1:" + port("gw") + "/offline/" + gwId() + "'}}}",
         "");
     String yaml = String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
@@ -177,10 +188,17 @@ final class AllSystems implements AutoCloseable {
     };
   }
 
-  /** A new pod of service web at a new address, made ready as its kubelet would. */
+  /** How the gateway knows an instance: its address with sticky IPs, else its uid. */
+  private String gwId() {
+    return stickyIps ? "{ip}:{port}" : "{uid}";
+  }
+
+  /** A new pod of service web, made ready as its kubelet would: at a new address, or its old one with sticky IPs. */
   void create(String name) {
-    ips.put(name, "10.247." + (nextIp / 250 % 250) + "." + (nextIp % 250 + 1));
-    nextIp++;
+    if (!stickyIps || !ips.containsKey(name)) {
+      ips.put(name, "10.247." + (nextIp / 250 % 250) + "." + (nextIp % 250 + 1));
+      nextIp++;
+    }
     client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, name)).create();
     ready.put(name, false);
     setReady(name, true);
@@ -251,7 +269,7 @@ final class AllSystems implements AutoCloseable {
     out.put("consul", difference(addresses, upstreamConsul()));
     out.put("mysql", difference(uids, readyRows()));
     out.put("kafka", difference(uids, lastReady));
-    out.put("gw", difference(uids, online()));
+    out.put("gw", difference(stickyIps ? addresses : uids, online()));
     return out;
   }
 
@@ -345,12 +363,12 @@ final class AllSystems implements AutoCloseable {
     return out;
   }
 
-  /** Every gateway call of one pod, in order (for failure messages). */
-  List<String> gatewayCalls(String uid) {
-    return gw.calls.stream().filter(c -> c.path().endsWith("/" + uid)).map(RecordingTarget.Call::path).toList();
+  /** Every gateway call of one instance (uid, or address with sticky IPs), in order. */
+  List<String> gatewayCalls(String id) {
+    return gw.calls.stream().filter(c -> c.path().endsWith("/" + id)).map(RecordingTarget.Call::path).toList();
   }
 
-  /** uids whose last gateway call was an online. */
+  /** Instances (uids, or addresses with sticky IPs) whose last gateway call was an online. */
   Set<String> online() {
     Map<String, String> last = new HashMap<>();
     for (RecordingTarget.Call call : gw.calls) {
