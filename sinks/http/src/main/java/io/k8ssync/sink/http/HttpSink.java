@@ -347,7 +347,14 @@ final class HttpSink implements Sink {
     }
     long now = nanoTime.getAsLong();
     long since = onlineSince.computeIfAbsent(pod.uid(), u -> now);
-    return since + wait - now;
+    long remaining = since + wait - now;
+    if (pod.readySinceMillis() > 0) {
+      // Counted from the pod's Ready condition (the kubelet's clock) as well, whichever ends first:
+      // a pod ready for long is not held again by a restart or a takeover of this daemon.
+      long readyFor = TimeUnit.MILLISECONDS.toNanos(Math.max(0, context.clock().millis() - pod.readySinceMillis()));
+      remaining = Math.min(remaining, wait - readyFor);
+    }
+    return remaining;
   }
 
   /**

@@ -80,7 +80,9 @@ public final class HttpSinkFactory implements SinkFactory {
       .define("timeout", DURATION, Duration.ofSeconds(5), Validator.durationAtLeast(Duration.ofMillis(1)), "connect and response timeout of each call")
       .define("successCodes", STRING_LIST, List.of("2xx"), Validator.matches("[1-5]([0-9][0-9]|xx)", "status codes like 200 or classes like 2xx"),
           "responses that count as success; other 5xx, 408 and 429 are retried, other 4xx are not")
-      .define("warmup", DURATION, Duration.ZERO, "wait this long after a pod is ready before online (the pod annotation k8s-sync.io/warmup can ask for more)")
+      .define("warmup", DURATION, Duration.ZERO, "wait this long after a pod is ready before online (the pod annotation k8s-sync.io/warmup can ask for more);"
+              + " counted from the pod's Ready condition time or from when this daemon saw it ready, whichever ends first,"
+              + " so a restart or takeover does not hold pods ready for longer")
       .define("repeatOfflineAfter", DURATION, Duration.ofSeconds(30),
           "send an offline again this long after it went out when the instance's online had an unknown outcome (a timeout, a retried"
               + " or rejected call, or an online by another replica), unless the instance is wanted online again: an online landing"

@@ -646,6 +646,28 @@ class HttpSinkTest {
   }
 
   @Test
+  void warmupCountsFromThePodsReadyTimeSoATakeoverDoesNotHoldAPodReadyForLong() throws Exception {
+    sink(Map.of("warmup", "10s"));
+    long wall = System.currentTimeMillis();
+    PodState longReady = readySince(pod("web-1", "10.0.0.1"), wall - 3_600_000);
+    apply(null, longReady);
+    assertEquals(List.of("online"), target.kinds(), "ready for an hour: no warm-up left");
+    PodState fresh = readySince(pod("web-2", "10.0.0.2"), wall - 4_000);
+    Duration left = assertThrows(SinkException.class, () -> apply(null, fresh)).deferral();
+    assertTrue(left.compareTo(Duration.ofSeconds(3)) > 0 && left.compareTo(Duration.ofSeconds(6)) <= 0,
+        "ready 4 s ago: about 6 s left, was " + left);
+    PodState future = readySince(pod("web-3", "10.0.0.3"), wall + 60_000); // a kubelet clock ahead
+    assertEquals(Duration.ofSeconds(10), assertThrows(SinkException.class, () -> apply(null, future)).deferral(),
+        "never longer than from when this daemon saw it ready");
+  }
+
+  private static PodState readySince(PodState p, long millis) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), millis, p.rejection());
+  }
+
+  @Test
   void podAnnotationCanAskForALongerWarmup() throws Exception {
     sink(Map.of());
     PodState base = pod("web-1", "10.0.0.1");
