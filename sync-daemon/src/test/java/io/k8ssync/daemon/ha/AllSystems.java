@@ -217,7 +217,7 @@ final class AllSystems implements AutoCloseable {
     operations++;
   }
 
-  /** 0: unready, 1: ready, 2: replaced by a new incarnation at a new address (a rolling update). */
+  /** 0: unready, 1: ready, 2: replaced by a new incarnation (a rolling update), at a new address unless IPs are sticky. */
   void churn(String name, int what) {
     switch (what) {
       case 0 -> setReady(name, false);
@@ -237,7 +237,7 @@ final class AllSystems implements AutoCloseable {
       case "mysql" -> readyRows().contains(uid);
       case "kafka" -> eventsByPod().getOrDefault(uid, List.of()).stream()
           .anyMatch(e -> e.get("type").asText().endsWith(".ready"));
-      default -> online().contains(uid);
+      default -> online().contains(stickyIps ? address : uid);
     };
   }
 

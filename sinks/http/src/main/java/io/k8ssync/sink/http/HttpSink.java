@@ -51,7 +51,7 @@ final class HttpSink implements Sink {
   private static final Duration SYNC_WAIT = Duration.ofMillis(200);
   /** Attempts of a repeated offline that fails, and re-checks while its instance is wanted but not registered yet. */
   private static final int REPEAT_ATTEMPTS = 3;
-  private static final int REPEAT_POSTPONEMENTS = 10;
+  private static final int REPEAT_POSTPONEMENTS = 240;
   private static final Duration HOUSEKEEPING = Duration.ofMinutes(1);
 
   private final SinkContext context;
@@ -218,6 +218,11 @@ final class HttpSink implements Sink {
       scheduleDrain(old);
     }
     if (holder != null) {
+      if (!holder.key().equals(key)) {
+        // The entry is the holder's now, registered here or not (it may be warming up): a record
+        // for it, unless it has one, so its own offline later takes the entry away.
+        registered.putIfAbsent(holder.key(), new Registered(holder, false, true, context.leadershipTerm(holder.cluster())));
+      }
       return; // not recorded as done: a retry whose newest state moved on must still send it
     }
     Offlined done = offlined.get(key);
@@ -238,7 +243,9 @@ final class HttpSink implements Sink {
         repeatOffline(old, key, attempt, postponed);
       }, repeatOfflineAfter.toMillis(), TimeUnit.MILLISECONDS);
     } catch (java.util.concurrent.RejectedExecutionException e) {
-      repeatsScheduled.remove(token);
+      if (repeatsScheduled.remove(token) == null) {
+        return; // counted by close()
+      }
       calls.inc("offline_repeat", "dropped");
       log.log(Level.WARNING, "repeated offline not scheduled, the sink is closing: sink={0} pod={1} address={2}",
           context.name(), key, old.address());
@@ -260,10 +267,10 @@ final class HttpSink implements Sink {
             && !(registered.get(key) != null && registered.get(key).sameInstance(old))
             && context.clusters().contains(old.cluster())) {
           boolean again = postponed < REPEAT_POSTPONEMENTS;
-          calls.inc("offline_repeat", again ? "postponed" : "skipped");
-          log.log(Level.INFO, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance is desired online "
-              + "again but not registered yet{4}", again ? "postponed" : "skipped", context.name(), key, old.address(),
-              again ? "" : " after " + REPEAT_POSTPONEMENTS + " checks; it is wanted online, so a late online of it does no harm");
+          calls.inc("offline_repeat", again ? "postponed" : "abandoned");
+          log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance "
+              + "is desired online again but not registered yet{4}", again ? "postponed" : "failed, abandoned", context.name(), key,
+              old.address(), again ? "" : " after " + REPEAT_POSTPONEMENTS + " checks");
           if (again) {
             scheduleRepeat(old, key, attempt, postponed + 1);
           }
@@ -351,7 +358,8 @@ final class HttpSink implements Sink {
     if (pod.readySinceMillis() > 0) {
       // Counted from the pod's Ready condition (the kubelet's clock) as well, whichever ends first:
       // a pod ready for long is not held again by a restart or a takeover of this daemon.
-      long readyFor = TimeUnit.MILLISECONDS.toNanos(Math.max(0, context.clock().millis() - pod.readySinceMillis()));
+      // The condition time is whole seconds, truncated: the pod may have become ready up to 1 s later.
+      long readyFor = TimeUnit.MILLISECONDS.toNanos(Math.max(0, context.clock().millis() - pod.readySinceMillis() - 1000));
       remaining = Math.min(remaining, wait - readyFor);
     }
     return remaining;
@@ -453,7 +461,12 @@ final class HttpSink implements Sink {
         }
       }
     };
-    scheduler.execute(poll);
+    try {
+      scheduler.execute(poll);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      drains.inc("error");
+      log.log(Level.WARNING, "drain check not started, the sink is closing: sink={0} pod={1}", context.name(), pod.name());
+    }
   }
 
   private void reassertSafely() {
@@ -467,18 +480,29 @@ final class HttpSink implements Sink {
           // Only pods of a cluster led now; a record from an earlier term (another replica may have
           // taken it offline since) only while the cache still wants that instance online.
           String cluster = reg == null ? null : reg.state().cluster();
-          if (reg != null && reg.confirmed() && context.clusters().contains(cluster)
-              && (reg.term() == context.leadershipTerm(cluster) || wantedNow(reg.state()))) {
-            try {
-              call(online, reg.state(), key, "reassert");
-              registered.put(key, new Registered(reg.state(), true, reg.uncertain(), context.leadershipTerm(cluster)));
-            } catch (SinkException e) {
-              if (e.retriable()) {
-                registered.put(key, new Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
-              }
-              log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
-                  context.name(), key, e.getMessage());
+          if (reg == null || !reg.confirmed() || !context.clusters().contains(cluster)) {
+            continue;
+          }
+          long term = context.leadershipTerm(cluster);
+          PodState state = reg.state();
+          if (reg.term() != term) {
+            // From an earlier term: the other replica may have changed it since. Only the cache's
+            // state of that very instance, once warmed up, and it stays uncertain.
+            state = wantedNow(reg.state());
+            if (state == null || warmupRemainingNanos(state) > 0) {
+              continue;
             }
+          }
+          boolean uncertain = reg.uncertain() || reg.term() != term;
+          try {
+            call(online, state, key, "reassert");
+            registered.put(key, new Registered(state, true, uncertain, term));
+          } catch (SinkException e) {
+            if (e.retriable()) {
+              registered.put(key, new Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
+            }
+            log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
+                context.name(), key, e.getMessage());
           }
         }
       }
@@ -488,10 +512,10 @@ final class HttpSink implements Sink {
     }
   }
 
-  /** True when the cache holds this very instance and it is desired online. */
-  private boolean wantedNow(PodState state) {
+  /** The cache's current state of this very instance when it is desired online; else null. */
+  private PodState wantedNow(PodState state) {
     return context.pods().podsWithIp(state.ip()).stream()
-        .anyMatch(p -> context.desiredOnline(p) && Registration.sameInstance(p, state));
+        .filter(p -> context.desiredOnline(p) && Registration.sameInstance(p, state)).findFirst().orElse(null);
   }
 
   /**
@@ -517,8 +541,10 @@ final class HttpSink implements Sink {
       Set<String> uids = new java.util.HashSet<>();
       context.pods().pods().forEach(p -> uids.add(p.uid()));
       int clocks = 0;
-      for (String uid : new ArrayList<>(onlineSince.keySet())) {
-        if (!uids.contains(uid) && onlineSince.remove(uid) != null) {
+      long cutoff = nanoTime.getAsLong() - HOUSEKEEPING.toNanos();
+      for (Map.Entry<String, Long> e : new ArrayList<>(onlineSince.entrySet())) {
+        // Started before the last pass: not a pod that arrived after the snapshot.
+        if (!uids.contains(e.getKey()) && e.getValue() - cutoff < 0 && onlineSince.remove(e.getKey(), e.getValue())) {
           clocks++;
         }
       }
@@ -567,8 +593,13 @@ final class HttpSink implements Sink {
   @Override
   public void close() {
     scheduler.shutdownNow();
-    List<String> dropped = new ArrayList<>(repeatsScheduled.values());
-    repeatsScheduled.clear();
+    List<String> dropped = new ArrayList<>();
+    for (Object token : new ArrayList<>(repeatsScheduled.keySet())) {
+      String pod = repeatsScheduled.remove(token);
+      if (pod != null) {
+        dropped.add(pod);
+      }
+    }
     if (!dropped.isEmpty()) {
       calls.inc(dropped.size(), "offline_repeat", "dropped");
       log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1} pods={2}",
