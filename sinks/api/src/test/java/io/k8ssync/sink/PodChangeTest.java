@@ -114,9 +114,9 @@ class PodChangeTest {
     // recreated as s3 with gw=yes. s1 is what the sink's target holds: it must stay the "before".
     java.util.function.Predicate<PodState> selected = p -> Registration.desiredOnline(p) && "yes".equals(p.labels().get("gw"));
     String k = up.key();
-    PodState s1 = withLabel(up, "yes");
-    PodState s2 = withLabel(PodStates.withVersion(up, "2"), "no");
-    PodState s3 = withLabel(withIp(withUid(up, "uid-3"), "10.0.0.3"), "yes");
+    PodState s1 = gw(up, "yes");
+    PodState s2 = gw(PodStates.withVersion(up, "2"), "no");
+    PodState s3 = gw(withIp(withUid(up, "uid-3"), "10.0.0.3"), "yes");
     List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, s1)), List.of(PodChange.of(k, s1, s2)), selected);
     held = PodChange.keepingOnline(held, List.of(PodChange.of(k, null, s3)), selected);
     assertEquals(List.of(PodChange.of(k, s1, s3)), held);
@@ -125,11 +125,6 @@ class PodChangeTest {
         "judged without the selector, the newest state s2 would stand for it, and this sink ignores s2");
   }
 
-  private static PodState withLabel(PodState p, String gw) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), java.util.Map.of("gw", gw), p.annotations(),
-        p.resourceVersion(), p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void anOfflineIsRenderedFromTheNewestStateOfItsRegistration() {
@@ -138,5 +133,9 @@ class PodChangeTest {
     List<PodChange> held = PodChange.keepingOnline(List.of(PodChange.of(k, null, up)), List.of(PodChange.of(k, up, heavier)));
     held = PodChange.keepingOnline(held, List.of(PodChange.of(k, heavier, null)));
     assertEquals(List.of(PodChange.of(k, heavier, null)), held);
+  }
+
+  private static PodState gw(PodState p, String value) {
+    return PodStates.withLabels(p, java.util.Map.of("gw", value));
   }
 }

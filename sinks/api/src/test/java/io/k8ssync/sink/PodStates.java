@@ -32,6 +32,41 @@ public final class PodStates {
     return copy(p, p.ip(), p.ready(), p.terminating(), p.uid(), rv);
   }
 
+  public static PodState withService(PodState p, String service) {
+    return withServiceAndPort(p, service, p.port());
+  }
+
+  public static PodState withServiceAndPort(PodState p, String service, int port) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), service, p.ip(), p.hostIp(), port, p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  public static PodState withWeight(PodState p, int weight) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), weight, p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  public static PodState withLabels(PodState p, Map<String, String> labels) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), labels, p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  public static PodState withAnnotations(PodState p, Map<String, String> annotations) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), annotations, p.resourceVersion(),
+        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
+  }
+
+  /** Ready since {@code millis} (epoch), as the Ready condition's lastTransitionTime says. */
+  public static PodState withReadySince(PodState p, long millis) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), millis, p.rejection());
+  }
+
   private static PodState copy(PodState p, String ip, boolean ready, boolean terminating, String uid, String rv) {
     return new PodState(p.cluster(), p.namespace(), p.name(), uid, p.service(), ip, p.hostIp(), p.port(), p.node(),
         p.phase(), ready, terminating, p.weight(), p.options(), p.labels(), p.annotations(), rv,

@@ -235,18 +235,23 @@ public final class WorkQueue {
    * backoff.
    */
   public void retry(Item item) {
-    String key = item.key();
     lock.lock();
     try {
-      processing.remove(key);
-      Pending newer = dirty.get(key);
-      List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
-      pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
-      dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
-      blocked.add(key);
+      putBack(item);
     } finally {
       lock.unlock();
     }
+  }
+
+  /** {@code item} back in front of anything newer of its key, which stays blocked; under the lock. */
+  private void putBack(Item item) {
+    String key = item.key();
+    processing.remove(key);
+    Pending newer = dirty.get(key);
+    List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
+    pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
+    dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
+    blocked.add(key);
   }
 
   /** The backoff of {@code key} has passed: it may run again. */
@@ -310,14 +315,9 @@ public final class WorkQueue {
         signalIfIdle();
         return item.changes().size() + (newer == null ? 0 : newer.changes().size());
       }
-      // As retry, but a state that was online survives the merge.
-      processing.remove(key);
+      // As retry, but held: the merge keeps every registration that may be online.
       held.add(key);
-      Pending newer = dirty.get(key);
-      List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
-      pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
-      dirty.put(key, new Pending(all, item.since(), newer == null ? item.latest() : newer.latest()));
-      blocked.add(key);
+      putBack(item);
       parked.put(key, cluster);
       return 0;
     } finally {

@@ -262,10 +262,14 @@ final class HttpSink implements Sink {
   private void repeatOffline(PodState old, String key, int attempt, int postponed) {
     try {
       synchronized (lock(key)) {
-        if (context.pods().podsWithIp(old.ip()).stream()
-            .anyMatch(p -> context.desiredOnline(p) && Registration.sameInstance(p, old))
-            && !(registered.get(key) != null && registered.get(key).sameInstance(old))
-            && context.clusters().contains(old.cluster())) {
+        String skip = repeatSkipReason(old, key);
+        if (skip != null) {
+          calls.inc("offline_repeat", "skipped");
+          log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
+              context.name(), key, old.address(), skip);
+          return;
+        }
+        if (wantedNow(old) != null) {
           boolean again = postponed < REPEAT_POSTPONEMENTS;
           calls.inc("offline_repeat", again ? "postponed" : "abandoned");
           log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance "
@@ -274,13 +278,6 @@ final class HttpSink implements Sink {
           if (again) {
             scheduleRepeat(old, key, attempt, postponed + 1);
           }
-          return;
-        }
-        String skip = repeatSkipReason(old, key);
-        if (skip != null) {
-          calls.inc("offline_repeat", "skipped");
-          log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
-              context.name(), key, old.address(), skip);
           return;
         }
         try {

@@ -3,6 +3,10 @@ package io.k8ssync.sink.http;
 import io.k8ssync.sink.template.Template;
 
 import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withAnnotations;
+import static io.k8ssync.sink.PodStates.withReadySince;
+import static io.k8ssync.sink.PodStates.withServiceAndPort;
+import static io.k8ssync.sink.PodStates.withWeight;
 import static io.k8ssync.sink.PodStates.withIp;
 import static io.k8ssync.sink.PodStates.withReady;
 import static io.k8ssync.sink.PodStates.withTerminating;
@@ -87,11 +91,6 @@ class HttpSinkTest {
     return ready(name, ip);
   }
 
-  private static PodState withServiceAndPort(PodState p, String service, int port) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), service, p.ip(), p.hostIp(), port, p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
-        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void onlineCarriesEscapedPodFieldsInUrlHeaderAndJsonBody() throws Exception {
@@ -628,11 +627,6 @@ class HttpSinkTest {
     assertEquals(List.of("online", "offline"), target.kinds(), "the entry a left for b goes with b");
   }
 
-  private static PodState withWeight(PodState p, int weight) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), weight, p.options(), p.labels(), p.annotations(), p.resourceVersion(),
-        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void repeatsNotYetDueWhenTheSinkClosesAreCounted() throws Exception {
@@ -693,23 +687,18 @@ class HttpSinkTest {
   void warmupCountsFromThePodsReadyTimeSoATakeoverDoesNotHoldAPodReadyForLong() throws Exception {
     sink(Map.of("warmup", "10s"));
     long wall = System.currentTimeMillis();
-    PodState longReady = readySince(pod("web-1", "10.0.0.1"), wall - 3_600_000);
+    PodState longReady = withReadySince(pod("web-1", "10.0.0.1"), wall - 3_600_000);
     apply(null, longReady);
     assertEquals(List.of("online"), target.kinds(), "ready for an hour: no warm-up left");
-    PodState fresh = readySince(pod("web-2", "10.0.0.2"), wall - 4_000);
+    PodState fresh = withReadySince(pod("web-2", "10.0.0.2"), wall - 4_000);
     Duration left = assertThrows(SinkException.class, () -> apply(null, fresh)).deferral();
     assertTrue(left.compareTo(Duration.ofSeconds(4)) > 0 && left.compareTo(Duration.ofSeconds(7)) <= 0,
         "ready 4 s ago by a whole-second clock: about 7 s left, was " + left);
-    PodState future = readySince(pod("web-3", "10.0.0.3"), wall + 60_000); // a kubelet clock ahead
+    PodState future = withReadySince(pod("web-3", "10.0.0.3"), wall + 60_000); // a kubelet clock ahead
     assertEquals(Duration.ofSeconds(10), assertThrows(SinkException.class, () -> apply(null, future)).deferral(),
         "never longer than from when this daemon saw it ready");
   }
 
-  private static PodState readySince(PodState p, long millis) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
-        p.createdAtMillis(), millis, p.rejection());
-  }
 
   @Test
   void podAnnotationCanAskForALongerWarmup() throws Exception {
@@ -807,11 +796,6 @@ class HttpSinkTest {
     assertFalse(e.getMessage().contains("hunter2"));
   }
 
-  private static PodState withAnnotation(PodState p, String key, String value) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), Map.of(key, value), p.resourceVersion(),
-        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void headerValuesWithLineBreaksAreRefusedAndNeverSent() throws Exception {
@@ -822,7 +806,7 @@ class HttpSinkTest {
     int n = 0;
     for (String value : hostile) {
       n++;
-      PodState p = withAnnotation(pod("web-" + n, "10.0.0." + n), "team", value);
+      PodState p = withAnnotations(pod("web-" + n, "10.0.0." + n), Map.of("team", value));
       SinkException e = assertThrows(SinkException.class, () -> apply(null, p), "for " + value.replace("\r", "\\r"));
       assertFalse(e.retriable(), "the same value fails every time: " + e.getMessage());
       assertEquals("online request for " + p.key() + " cannot be built: a header value may not contain control characters",
@@ -834,7 +818,7 @@ class HttpSinkTest {
     // Beyond ASCII the JDK client would throw at send time; the sink refuses it the same way, by name.
     for (String value : List.of("caf\u00e9", "\u652f\u4ed8")) {
       n++;
-      PodState p = withAnnotation(pod("web-" + n, "10.0.0." + n), "team", value);
+      PodState p = withAnnotations(pod("web-" + n, "10.0.0." + n), Map.of("team", value));
       SinkException e = assertThrows(SinkException.class, () -> apply(null, p));
       assertFalse(e.retriable());
       assertEquals("online request for " + p.key() + " cannot be built: a header value may only contain printable ASCII",
@@ -845,7 +829,7 @@ class HttpSinkTest {
 
     // Quotes, commas, semicolons and colons are ordinary header text: sent verbatim, in their own header only.
     String quoted = "\"pay\" 'ments'; a=b, X-Injected: \"yes\"";
-    PodState p = withAnnotation(pod("web-ok", "10.0.0.99"), "team", quoted);
+    PodState p = withAnnotations(pod("web-ok", "10.0.0.99"), Map.of("team", quoted));
     apply(null, p);
     assertEquals(1, target.calls.size());
     RecordingTarget.Call call = target.calls.get(0);

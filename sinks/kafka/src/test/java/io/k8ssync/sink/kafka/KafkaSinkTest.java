@@ -2,6 +2,7 @@ package io.k8ssync.sink.kafka;
 
 import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withIp;
+import static io.k8ssync.sink.PodStates.withLabels;
 import static io.k8ssync.sink.PodStates.withReady;
 import static io.k8ssync.sink.PodStates.withTerminating;
 import static io.k8ssync.sink.PodStates.withUid;
@@ -180,11 +181,6 @@ class KafkaSinkTest {
     }
   }
 
-  private static PodState withLabels(PodState p, Map<String, String> labels, String rv) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), labels, p.annotations(), rv,
-        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void addressChangedAndUpdatedEventsHaveTheirTypeAndDeterministicId() throws Exception {
@@ -192,7 +188,7 @@ class KafkaSinkTest {
     Sink s = sink(ctx, "pods-d", Map.of("includeUpdated", true));
     PodState p1 = withVersion(ready("web-1", "10.0.0.1"), "31");
     PodState moved = withVersion(withIp(p1, "10.0.0.7"), "32");
-    PodState relabeled = withLabels(moved, Map.of("version", "v2"), "33");
+    PodState relabeled = withVersion(withLabels(moved, Map.of("version", "v2")), "33");
     PodState reborn = withVersion(withUid(relabeled, "uid-web-1b"), "34");
     List<PodChange> changes = List.of(PodChange.of(p1.key(), null, p1), PodChange.of(p1.key(), p1, moved),
         PodChange.of(p1.key(), moved, relabeled), PodChange.of(p1.key(), relabeled, reborn));
@@ -241,7 +237,7 @@ class KafkaSinkTest {
     TestSinkContext[] ctx = new TestSinkContext[1];
     Sink s = sink(ctx, "pods-e");
     PodState p1 = withVersion(ready("web-1", "10.0.0.1"), "51");
-    PodState relabeled = withLabels(p1, Map.of("version", "v2"), "52");
+    PodState relabeled = withVersion(withLabels(p1, Map.of("version", "v2")), "52");
     // One pod, one partition: an updated event would sit between the two.
     s.apply(List.of(PodChange.of(p1.key(), null, p1), PodChange.of(p1.key(), p1, relabeled),
         PodChange.of(p1.key(), relabeled, null)));

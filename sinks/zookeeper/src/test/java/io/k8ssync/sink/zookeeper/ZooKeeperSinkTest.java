@@ -2,6 +2,7 @@ package io.k8ssync.sink.zookeeper;
 
 import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withReady;
+import static io.k8ssync.sink.PodStates.withService;
 import static io.k8ssync.sink.PodStates.withTerminating;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -111,11 +112,6 @@ class ZooKeeperSinkTest {
     return ready(name, ip);
   }
 
-  private static PodState withService(PodState p, String service) {
-    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), service, p.ip(), p.hostIp(), p.port(), p.node(),
-        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
-        p.createdAtMillis(), p.readySinceMillis(), p.rejection());
-  }
 
   @Test
   void readyPodIsAPersistentZnodeInUpsyncFormat() throws Exception {
