@@ -214,16 +214,15 @@ final class HttpSink implements Sink {
       log.log(Level.INFO, "offline skipped: sink={0} pod={1} address={2} reason=the address now belongs to pod {3} (uid {4}), "
           + "which is desired online and would be taken offline by this call", context.name(), key, old.address(),
           holder.key(), holder.uid());
-    } else if (call(offline, old, key)) {
-      scheduleDrain(old);
-    }
-    if (holder != null) {
       if (!holder.key().equals(key)) {
         // The entry is the holder's now, registered here or not (it may be warming up): a record
         // for it, unless it has one, so its own offline later takes the entry away.
         registered.putIfAbsent(holder.key(), new Registered(holder, false, true, context.leadershipTerm(holder.cluster())));
       }
       return; // not recorded as done: a retry whose newest state moved on must still send it
+    }
+    if (call(offline, old, key)) {
+      scheduleDrain(old);
     }
     Offlined done = offlined.get(key);
     List<PodState> states = new ArrayList<>(done == null ? List.of() : done.states());
