@@ -123,6 +123,8 @@ public final class Daemon implements AutoCloseable {
       }, every, every, TimeUnit.MILLISECONDS);
     } else {
       config.clusters().forEach(c -> led.add(c.scope().cluster()));
+      // Without leader election this replica leads every cluster, in term 0, from the start.
+      config.clusters().forEach(c -> dispatcher.leadershipChanged(c.scope().cluster(), 0, true));
     }
     config.clusters().forEach(c -> metrics.leader.labelValues(c.scope().cluster()).set(led.contains(c.scope().cluster()) ? 1 : 0));
     dispatcher.start();
@@ -151,22 +153,26 @@ public final class Daemon implements AutoCloseable {
       starts.add(ci.start());
     }
     synced = CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new))
-        .thenRun(() -> LOG.info("all informers synced: pods={}", cache.size()));
+        .thenRun(() -> {
+          LOG.info("all informers synced: pods={}", cache.size());
+          dispatcher.podsSynced();
+        });
     if (leaderSpec != null) {
       clusterClients.forEach((cluster, client) -> {
         LeaderElection election = new LeaderElection(cluster, client, leaderSpec, new LeaderElection.Listener() {
           @Override public void startedLeading() {
-            terms.computeIfAbsent(cluster, c -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
+            long term = terms.computeIfAbsent(cluster, c -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
             led.add(cluster);
             metrics.leaderTransitions.labelValues(cluster, "leader").inc();
             metrics.leader.labelValues(cluster).set(1);
-            dispatcher.leadershipChanged();
+            dispatcher.leadershipChanged(cluster, term, true);
           }
 
           @Override public void stoppedLeading() {
             led.remove(cluster);
             metrics.leader.labelValues(cluster).set(0);
             metrics.leaderTransitions.labelValues(cluster, "standby").inc();
+            dispatcher.leadershipChanged(cluster, leadershipTerm(cluster), false);
           }
         });
         elections.put(cluster, election);
@@ -191,6 +197,19 @@ public final class Daemon implements AutoCloseable {
     return led.contains(cluster);
   }
 
+  /**
+   * How long a write for {@code cluster} may take from now and still end before another replica
+   * may hold its Lease (see {@link SinkContext#writeBudget}); zero once the renewal is overdue,
+   * even before the elector reports the loss.
+   */
+  public Duration writeBudget(String cluster) {
+    if (!led.contains(cluster)) {
+      return Duration.ZERO;
+    }
+    LeaderElection e = elections.get(cluster);
+    return e == null ? SinkContext.FOREVER : e.writeBudget();
+  }
+
   private SinkContext context(DaemonConfig.SinkSpec spec) {
     SinkMetrics sinkMetrics = metrics.forSink(spec.name());
     boolean dry = dryRun;
@@ -212,6 +231,8 @@ public final class Daemon implements AutoCloseable {
       @Override public Clock clock() { return Clock.systemUTC(); }
       @Override public java.util.Set<String> clusters() { return java.util.Set.copyOf(led); }
       @Override public long leadershipTerm(String cluster) { return Daemon.this.leadershipTerm(cluster); }
+      @Override public boolean leads(String cluster) { return !writeBudget(cluster).isZero(); }
+      @Override public Duration writeBudget(String cluster) { return Daemon.this.writeBudget(cluster); }
     };
   }
 

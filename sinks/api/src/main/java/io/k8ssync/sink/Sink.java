@@ -47,6 +47,23 @@ public interface Sink extends AutoCloseable {
         .toList();
   }
 
+  /**
+   * Told, not polled: this replica started ({@code leading} true, a new {@code term}) or stopped
+   * leading {@code cluster}. Without leader election every watched cluster is reported once, as
+   * led in term 0, before the first change. Called on the leader election's thread, before the
+   * changes held for a newly led cluster are replayed: do not block here (schedule work). On a
+   * stop, cancel or disown the timers and pending writes of that cluster: another replica owns
+   * its entries now, and a late write of ours could remove what that replica just registered.
+   */
+  default void leadershipChanged(String cluster, long term, boolean leading) {}
+
+  /**
+   * Every informer delivered its initial list: the cache is complete, so a reconcile pass may run
+   * now (a sink that reconciles runs one here, for the clusters it leads, instead of waiting a period).
+   * Called once, off the informers' threads: do not block here (schedule work).
+   */
+  default void podsSynced() {}
+
   /** Releases clients and threads. Idempotent. */
   @Override
   void close();

@@ -2,6 +2,7 @@ package io.k8ssync.sink;
 
 import io.k8ssync.sink.config.Config;
 import java.time.Clock;
+import java.time.Duration;
 
 /** What the daemon hands a sink when it creates it. */
 public interface SinkContext {
@@ -41,6 +42,28 @@ public interface SinkContext {
   default long leadershipTerm(String cluster) {
     return 0;
   }
+
+  /**
+   * True while this replica may write {@code cluster}'s entries: checked at the moment of each
+   * write, not once per batch. With leader election it is false from the moment the Lease's renewal
+   * is overdue (before any standby may take it), not only once the elector reports the loss.
+   */
+  default boolean leads(String cluster) {
+    return clusters().contains(cluster);
+  }
+
+  /**
+   * How long a write to {@code cluster}'s entries may take from now and still end before another
+   * replica may hold its Lease: {@link Duration#ZERO} when this replica does not lead it, and
+   * practically unbounded without leader election. Start a call only when its timeout fits, and
+   * bound the call's timeout by it, so no write of ours is in flight once the Lease may have passed.
+   */
+  default Duration writeBudget(String cluster) {
+    return leads(cluster) ? FOREVER : Duration.ZERO;
+  }
+
+  /** What {@link #writeBudget} answers without leader election. */
+  Duration FOREVER = Duration.ofDays(365);
 
   /** The shared rule, with this sink's selector applied. */
   default boolean desiredOnline(PodState pod) {

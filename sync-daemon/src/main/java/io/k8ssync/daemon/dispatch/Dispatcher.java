@@ -78,9 +78,33 @@ public final class Dispatcher implements Consumer<PodChange> {
     runners.values().forEach(r -> r.leadWhere(leads));
   }
 
-  /** Leadership of some cluster moved: what was held back for it runs now, if it is ours. */
-  public void leadershipChanged() {
-    runners.values().forEach(SinkRunner::leadershipChanged);
+  /**
+   * Leadership of {@code cluster} moved: every sink is told first (so it cancels what it had
+   * pending for a cluster it lost, and knows its new term before any replay), then what was held
+   * back for the cluster runs, if it is ours now.
+   */
+  public void leadershipChanged(String cluster, long term, boolean leading) {
+    for (SinkRunner r : runners.values()) {
+      try {
+        r.sink().leadershipChanged(cluster, term, leading);
+      } catch (RuntimeException e) {
+        LOG.error("sink {} failed to take note of leadership of cluster {} (leading={} term={})", r.name(), cluster, leading, term, e);
+      }
+    }
+    if (leading) {
+      runners.values().forEach(SinkRunner::leadershipChanged);
+    }
+  }
+
+  /** Every informer delivered its initial list: sinks that reconcile run a pass now. */
+  public void podsSynced() {
+    for (SinkRunner r : runners.values()) {
+      try {
+        r.sink().podsSynced();
+      } catch (RuntimeException e) {
+        LOG.error("sink {} failed to take note of the initial list", r.name(), e);
+      }
+    }
   }
 
   /**

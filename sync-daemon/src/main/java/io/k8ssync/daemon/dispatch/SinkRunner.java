@@ -72,6 +72,11 @@ public final class SinkRunner {
     return applied.get();
   }
 
+  /** The sink this runner feeds. */
+  public Sink sink() {
+    return sink;
+  }
+
   /** True while the sink has failed at least {@code failingThreshold} times in a row. */
   public boolean failing() {
     return consecutiveFailures.get() >= settings.failingThreshold();

@@ -114,6 +114,26 @@ public final class LeaderElection implements AutoCloseable {
     return leading.get();
   }
 
+  /**
+   * How long a write may take from now and still end before a standby may take the Lease: the
+   * last renewal (timed from the start of its request) plus the lease duration, less
+   * {@link #CLOCK_SKEW} for the standby's clock. Zero when not leading or once the renewal is past
+   * its deadline: from then on the watchdog steps down, whatever the elector believes.
+   */
+  public java.time.Duration writeBudget() {
+    if (!leading.get()) {
+      return java.time.Duration.ZERO;
+    }
+    long since = System.nanoTime() - lastRenewal;
+    if (since > spec.renewDeadline().toNanos()) {
+      return java.time.Duration.ZERO;
+    }
+    return java.time.Duration.ofNanos(Math.max(0, spec.leaseDuration().toNanos() - since - CLOCK_SKEW.toNanos()));
+  }
+
+  /** How far a standby's clock may run ahead of the leader's without two writers overlapping. */
+  public static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofMillis(500);
+
   /** The holder of the Lease as last seen; null when unknown. */
   public String leader() {
     return leader;
