@@ -52,10 +52,24 @@ public final class TestSinkContext implements SinkContext {
     return term;
   }
 
-  /** The daemon's clusters: "c1", the cluster of {@code PodStates}. */
+  /** The clusters this replica leads: "c1", the cluster of {@code PodStates}, unless a test changes it. */
+  public final java.util.Set<String> led = ConcurrentHashMap.newKeySet();
+
+  {
+    led.add("c1");
+  }
+
+  /** What {@link #writeBudget} answers for a led cluster; a test shortens it to play an overdue renewal. */
+  public volatile java.time.Duration budget = FOREVER;
+
   @Override
   public java.util.Set<String> clusters() {
-    return java.util.Set.of("c1");
+    return java.util.Set.copyOf(led);
+  }
+
+  @Override
+  public java.time.Duration writeBudget(String cluster) {
+    return led.contains(cluster) ? budget : java.time.Duration.ZERO;
   }
 
   @Override
