@@ -68,6 +68,11 @@ public final class TestSinkContext implements SinkContext {
   }
 
   @Override
+  public boolean leads(String cluster) {
+    return !writeBudget(cluster).isZero();
+  }
+
+  @Override
   public java.time.Duration writeBudget(String cluster) {
     return led.contains(cluster) ? budget : java.time.Duration.ZERO;
   }
