@@ -10,6 +10,17 @@ import java.util.Map;
  */
 public interface UpstreamRegistry extends AutoCloseable {
 
+  /** Connects; called once by the sink's {@code start()}. */
+  default void start() throws SinkException {}
+
+  /**
+   * The longest one call to the registry may take: the sink starts a write only while this
+   * replica's Lease leaves at least this long (see {@code SinkContext.writeBudget}).
+   */
+  default java.time.Duration callTimeout() {
+    return java.time.Duration.ofSeconds(5);
+  }
+
   /** Entries this daemon owns for these clusters: cluster → upstream → address → entry. */
   Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(java.util.Set<String> clusters) throws SinkException;
 
@@ -37,6 +48,29 @@ public interface UpstreamRegistry extends AutoCloseable {
       }
     }
     return refused;
+  }
+
+  /** What {@link #deleteUnlessLast} did. */
+  enum Deletion {
+    /** The entry is gone; other servers remain in the upstream. */
+    DELETED,
+    /** Nothing deleted: it is the last server of its upstream (nginx-upsync must never see it empty). */
+    LAST_SERVER,
+    /** Nothing deleted: the entry is not there, not ours, or changed meanwhile. */
+    MISSED
+  }
+
+  /**
+   * Deletes an owned entry unless no other server remains in its upstream, whoever wrote them.
+   * Registries with transactions override this to make the count and the deletion one atomic
+   * step, so two writers (two replicas leading two clusters that share an upstream) can never
+   * empty it between them; this default counts, then deletes.
+   */
+  default Deletion deleteUnlessLast(String cluster, String upstream, String address) throws SinkException {
+    if (countServers(upstream) <= 1) {
+      return Deletion.LAST_SERVER;
+    }
+    return delete(cluster, upstream, address) ? Deletion.DELETED : Deletion.MISSED;
   }
 
   /** Deletes an owned entry; returns false, deleting nothing, when it is not ours or not there. */

@@ -72,7 +72,8 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     };
   }
 
-  void start() {
+  @Override
+  public void start() {
     client.start();
   }
 

@@ -53,12 +53,6 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
         : auth.getString("username") + ":" + (password == null ? "" : password.reveal());
     ZooKeeperRegistry registry = new ZooKeeperRegistry(c.getString("connect"), c.getString("root"), c.getString("ownerRoot"),
         c.getDuration("sessionTimeout"), c.getDuration("connectionTimeout"), digest, auth.getString("username"));
-    return new UpstreamSink(context, registry, UpstreamConfig.from(c)) {
-      @Override
-      public void start() {
-        registry.start();
-        super.start();
-      }
-    };
+    return new UpstreamSink(context, registry, UpstreamConfig.from(c));
   }
 }

@@ -1,0 +1,231 @@
+package io.k8ssync.sink.upstream;
+
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Takes servers out of their upstream in two steps: {@code down:1} at once, deletion after the
+ * drain delay, never deleting the last server of an upstream (it stays {@code down:1} until
+ * another server registers). Owns the drain timers and the servers held as last ones, per cluster:
+ * when this replica stops leading a cluster, its timers are cancelled and its held servers
+ * forgotten (their new leader's reconcile finds them), so a late timer never deletes what another
+ * replica has registered again.
+ *
+ * <p>Timers run on the sink's scheduler; every deletion runs under its upstream's exclusive lock
+ * and re-reads the pod cache and the Lease there.
+ */
+final class Drainer {
+
+  private final SinkContext context;
+  private final UpstreamRegistry registry;
+  private final UpstreamConfig config;
+  private final UpstreamLocks locks;
+  private final DesiredServers desired;
+  private final WriteGate gate;
+  private final ScheduledExecutorService scheduler;
+  private final System.Logger log;
+  private final Map<Server, ScheduledFuture<?>> draining = new ConcurrentHashMap<>();
+  private final Set<Server> heldLast = ConcurrentHashMap.newKeySet();
+  private final SinkMetrics.Counter drained;
+  private final SinkMetrics.Counter deleted;
+  private final SinkMetrics.Counter held;
+  private final SinkMetrics.Counter conflicts;
+  private final SinkMetrics.Counter deleteRetries;
+  private final SinkMetrics.Counter deletesMissed;
+  private final SinkMetrics.Counter disowned;
+
+  Drainer(SinkContext context, UpstreamRegistry registry, UpstreamConfig config, UpstreamLocks locks, DesiredServers desired,
+          WriteGate gate, ScheduledExecutorService scheduler, SinkMetrics.Counter held, SinkMetrics.Counter conflicts) {
+    this.context = context;
+    this.registry = registry;
+    this.config = config;
+    this.locks = locks;
+    this.desired = desired;
+    this.gate = gate;
+    this.scheduler = scheduler;
+    this.log = context.logger();
+    this.held = held;
+    this.conflicts = conflicts;
+    SinkMetrics m = context.metrics();
+    drained = m.counter("upstream_entries_drained_total", "Upstream servers set to down:1");
+    deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
+    deleteRetries = m.counter("upstream_delete_retries_total", "Deletions of drained servers that failed and were scheduled again");
+    deletesMissed = m.counter("upstream_deletes_missed_total",
+        "Deletions that removed nothing: the entry was gone, not ours, or changed meanwhile (a lost check-and-set)");
+    disowned = m.counter("upstream_drains_disowned_total",
+        "Pending deletions and held last servers forgotten because another replica leads their cluster now");
+  }
+
+  /**
+   * Sets a server {@code down:1} and schedules its deletion. The caller holds the server's lock
+   * and found it not wanted.
+   */
+  void drain(Server s, UpsyncEntry downEntry) throws SinkException {
+    gate.require(s.cluster(), "drain of " + s);
+    if (!registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
+      conflicts.inc();
+      log.log(Level.WARNING, "drain left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}: sink={3}",
+          s.upstream(), s.address(), s.cluster(), context.name());
+      return;
+    }
+    drained.inc();
+    log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
+        context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
+    scheduleDeletion(s, config.drainDelay().toMillis());
+  }
+
+  /** The server was registered again: its drain is off. Then servers kept only as the last one of its upstream may go. */
+  void registered(Server s) {
+    cancel(s);
+    heldLast.remove(s);
+    for (Server h : new ArrayList<>(heldLast)) {
+      if (h.upstream().equals(s.upstream()) && gate.open(h.cluster())) {
+        submit(() -> {
+          if (heldLast.contains(h)) { // not already freed by an earlier registration
+            finishDrain(h);
+          }
+        });
+      }
+    }
+  }
+
+  boolean draining(Server s) {
+    return draining.containsKey(s);
+  }
+
+  boolean heldAsLast(Server s) {
+    return heldLast.contains(s);
+  }
+
+  void scheduleDeletion(Server s, long delayMillis) {
+    ScheduledFuture<?> next;
+    try {
+      next = scheduler.schedule(() -> finishDrain(s), delayMillis, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      // The sink is closing: the entry stays down:1 and the next reconcile (of whichever replica leads) deletes it.
+      log.log(Level.INFO, "sink closing: deletion of drained {0} left to the next reconcile: sink={1}", s, context.name());
+      return;
+    }
+    ScheduledFuture<?> prior = draining.put(s, next);
+    if (prior != null) {
+      prior.cancel(false);
+    }
+  }
+
+  void cancel(Server s) {
+    ScheduledFuture<?> timer = draining.remove(s);
+    if (timer != null) {
+      timer.cancel(false);
+    }
+  }
+
+  /**
+   * This replica stopped leading {@code cluster}: forget its pending deletions and held servers.
+   * Its new leader finds them {@code down:1} in its first reconcile and finishes them.
+   */
+  void disown(String cluster) {
+    int n = 0;
+    for (Iterator<Map.Entry<Server, ScheduledFuture<?>>> it = draining.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Server, ScheduledFuture<?>> e = it.next();
+      if (e.getKey().cluster().equals(cluster)) {
+        e.getValue().cancel(false);
+        it.remove();
+        n++;
+      }
+    }
+    for (Iterator<Server> it = heldLast.iterator(); it.hasNext(); ) {
+      if (it.next().cluster().equals(cluster)) {
+        it.remove();
+        n++;
+      }
+    }
+    if (n > 0) {
+      disowned.inc(n);
+      log.log(Level.INFO, "no longer leading cluster {0}: {1} pending deletions and held servers left to its new leader: sink={2}",
+          cluster, n, context.name());
+    }
+  }
+
+  /** Deletes a drained server unless it is wanted again, is the last of its upstream, or its cluster is not ours now. */
+  void finishDrain(Server s) {
+    draining.remove(s);
+    if (!mayDelete(s)) {
+      return;
+    }
+    try (UpstreamLocks.Held h = locks.exclusive(s.upstream())) {
+      if (desired.wanted(s)) {
+        heldLast.remove(s);
+        return;
+      }
+      // Again under the lock, right before the write: waiting for the lock may have taken a while.
+      if (!mayDelete(s)) {
+        return;
+      }
+      switch (registry.deleteUnlessLast(s.cluster(), s.upstream(), s.address())) {
+        case DELETED -> {
+          heldLast.remove(s);
+          deleted.inc();
+          log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+        }
+        case LAST_SERVER -> {
+          if (heldLast.add(s)) {
+            held.inc("last_server");
+            log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
+                context.name(), s.upstream(), s.address());
+          }
+        }
+        case MISSED -> {
+          heldLast.remove(s);
+          deletesMissed.inc();
+          log.log(Level.WARNING, "deleting a drained server removed nothing (gone, not ours, or changed meanwhile); reconcile looks again: "
+              + "sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+        }
+      }
+    } catch (SinkException | RuntimeException e) {
+      deleteRetries.inc();
+      log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
+          + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
+      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+    }
+  }
+
+  /**
+   * True when a deletion for the server's cluster may start now. Otherwise a cluster led elsewhere
+   * is disowned; one that is still ours, with its Lease renewal late, is tried again later.
+   */
+  private boolean mayDelete(Server s) {
+    if (gate.open(s.cluster())) {
+      return true;
+    }
+    if (context.clusters().contains(s.cluster())) {
+      deleteRetries.inc();
+      log.log(Level.WARNING, "deletion of drained {0} postponed: the Lease of its cluster is not renewed in time: sink={1}",
+          s, context.name());
+      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+    } else {
+      heldLast.remove(s);
+      disowned.inc();
+      log.log(Level.INFO, "deletion of drained {0} left to the leader of its cluster: sink={1}", s, context.name());
+    }
+    return false;
+  }
+
+  private void submit(Runnable r) {
+    try {
+      scheduler.execute(r);
+    } catch (RejectedExecutionException e) {
+      log.log(Level.INFO, "sink closing: a held last server is left to the next reconcile: sink={0}", context.name());
+    }
+  }
+}

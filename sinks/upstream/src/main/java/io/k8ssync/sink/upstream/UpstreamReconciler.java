@@ -1,0 +1,199 @@
+package io.k8ssync.sink.upstream;
+
+import io.k8ssync.sink.Reconciliation;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One reconcile pass: the registry's entries owned for the clusters this replica leads against the
+ * wanted servers of those clusters. Repairs missing and changed entries in batches, drains orphans,
+ * and holds a removal of most of an upstream until the next pass agrees. It trusts no memory of the
+ * registry: every pass starts from a listing, so what another replica changed while this one stood
+ * by is seen as it is.
+ *
+ * <p>Runs on the sink's scheduler thread only (at the initial list, on each new term, every period).
+ */
+final class UpstreamReconciler {
+
+  private static final int REPAIR_BATCH = 64;
+
+  private final SinkContext context;
+  private final UpstreamRegistry registry;
+  private final UpstreamConfig config;
+  private final UpstreamLocks locks;
+  private final DesiredServers desired;
+  private final Drainer drainer;
+  private final WriteGate gate;
+  private final Reconciliation reconciliation;
+  private final System.Logger log;
+  private final SinkMetrics.Counter written;
+  private final SinkMetrics.Counter held;
+  private final SinkMetrics.Counter conflicts;
+  /** Orphans a pass wanted to remove but held: removed only if the next pass wants them too. */
+  private Set<Server> heldMassRemoval = Set.of();
+
+  UpstreamReconciler(SinkContext context, UpstreamRegistry registry, UpstreamConfig config, UpstreamLocks locks,
+                     DesiredServers desired, Drainer drainer, WriteGate gate, SinkMetrics.Counter written,
+                     SinkMetrics.Counter held, SinkMetrics.Counter conflicts) {
+    this.context = context;
+    this.registry = registry;
+    this.config = config;
+    this.locks = locks;
+    this.desired = desired;
+    this.drainer = drainer;
+    this.gate = gate;
+    this.reconciliation = new Reconciliation(context);
+    this.log = context.logger();
+    this.written = written;
+    this.held = held;
+    this.conflicts = conflicts;
+  }
+
+  /** A pass, if the cache is complete; counted and logged, never throws. */
+  void runSafely() {
+    if (context.pods().synced()) {
+      reconciliation.runSafely(this::reconcile);
+    }
+  }
+
+  /** One pass: list the registry first, then read the pods, so a registration in between is never taken for an orphan. */
+  void reconcile() throws SinkException {
+    Set<String> clusters = context.clusters();
+    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(clusters);
+    Map<Server, UpsyncEntry> want = desired.of(clusters);
+    Map<Server, UpsyncEntry> owned = new HashMap<>();
+    actual.forEach((cluster, ups) -> ups.forEach((up, servers) -> servers.forEach((addr, e) ->
+        owned.put(new Server(cluster, up, addr), e))));
+
+    SinkException firstFailure = repair(want, owned);
+    SinkException drainFailure = removeOrphans(want, owned);
+    if (firstFailure == null) {
+      firstFailure = drainFailure;
+    }
+    if (firstFailure != null) {
+      throw firstFailure;
+    }
+  }
+
+  /**
+   * Repairs go in batches (one registry transaction each), with every server of the batch locked
+   * and re-checked against the cache and the Lease, so a drain racing the pass is never undone.
+   */
+  private SinkException repair(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned) {
+    SinkException firstFailure = null;
+    List<Server> repairs = new ArrayList<>();
+    for (Map.Entry<Server, UpsyncEntry> d : want.entrySet()) {
+      UpsyncEntry have = owned.get(d.getKey());
+      if (have == null || !have.equals(d.getValue())) {
+        reconciliation.drift(have == null ? "missing" : "changed");
+        repairs.add(d.getKey());
+      }
+    }
+    for (int from = 0; from < repairs.size(); from += REPAIR_BATCH) {
+      List<Server> chunk = repairs.subList(from, Math.min(repairs.size(), from + REPAIR_BATCH));
+      try (UpstreamLocks.Held h = locks.sharedAll(chunk)) {
+        List<UpstreamRegistry.Write> writes = new ArrayList<>();
+        for (Server s : chunk) {
+          if (desired.wanted(s)) {
+            gate.require(s.cluster(), "reconcile repair of " + s);
+            writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), want.get(s)));
+          }
+        }
+        List<UpstreamRegistry.Write> refused = registry.putAll(writes);
+        for (UpstreamRegistry.Write w : writes) {
+          Server s = new Server(w.cluster(), w.upstream(), w.address());
+          if (refused.contains(w)) {
+            // A foreign key at our address must not stop the repair of the others.
+            conflicts.inc();
+            log.log(Level.WARNING, "reconcile left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}",
+                w.upstream(), w.address(), w.cluster());
+          } else {
+            written.inc();
+            drainer.cancel(s);
+          }
+        }
+      } catch (SinkException e) {
+        log.log(Level.WARNING, "reconcile could not write a batch of {0}: sink={1} error={2}", chunk.size(), context.name(), e.getMessage());
+        if (e.retriable() && firstFailure == null) {
+          firstFailure = e;
+        }
+      }
+    }
+    return firstFailure;
+  }
+
+  /** Orphans: owned entries no pod wants. Drained (deleted after the drain delay), unless most of an upstream would go at once. */
+  private SinkException removeOrphans(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned) {
+    SinkException firstFailure = null;
+    Map<String, List<Server>> orphansByUpstream = new HashMap<>();
+    Map<String, Integer> ownedByUpstream = new HashMap<>();
+    for (Map.Entry<Server, UpsyncEntry> o : owned.entrySet()) {
+      ownedByUpstream.merge(o.getKey().upstream(), 1, Integer::sum);
+      if (!want.containsKey(o.getKey()) && !drainer.draining(o.getKey())) {
+        orphansByUpstream.computeIfAbsent(o.getKey().upstream(), u -> new ArrayList<>()).add(o.getKey());
+      }
+    }
+    Set<Server> nextHeld = new HashSet<>();
+    for (Map.Entry<String, List<Server>> e : orphansByUpstream.entrySet()) {
+      List<Server> orphans = e.getValue();
+      int total = ownedByUpstream.get(e.getKey());
+      boolean mass = orphans.size() > 1 && orphans.size() > config.massRemovalShare() * total;
+      for (Server s : orphans) {
+        reconciliation.drift("orphan");
+        if (mass && !heldMassRemoval.contains(s)) {
+          nextHeld.add(s);
+          continue;
+        }
+        try {
+          removeOrphan(s, owned.get(s));
+        } catch (SinkException ex) {
+          log.log(Level.WARNING, "reconcile could not drain {0}/{1}: sink={2} error={3}",
+              s.upstream(), s.address(), context.name(), ex.getMessage());
+          if (ex.retriable() && firstFailure == null) {
+            firstFailure = ex;
+          }
+        }
+      }
+      if (mass) {
+        long newlyHeld = orphans.stream().filter(nextHeld::contains).count();
+        if (newlyHeld > 0) {
+          held.inc("mass_removal");
+          log.log(Level.WARNING, "reconcile would remove {0} of {1} servers of upstream {2}: held until the next pass confirms: sink={3}",
+              orphans.size(), total, e.getKey(), context.name());
+        }
+      }
+    }
+    heldMassRemoval = Set.copyOf(nextHeld);
+    return firstFailure;
+  }
+
+  private void removeOrphan(Server s, UpsyncEntry found) throws SinkException {
+    boolean finish = false;
+    try (UpstreamLocks.Held h = locks.shared(s)) {
+      if (desired.wanted(s)) {
+        return;
+      }
+      if (!found.down()) {
+        drainer.drain(s, found.withDown(true));
+      } else if (drainer.heldAsLast(s)) {
+        finish = true; // its drain delay is over: only the last-server rule keeps it
+      } else {
+        // Down when this pass found it (a restart, or a takeover mid-drain): how long is unknown, so it gets a whole drain delay.
+        log.log(Level.INFO, "found draining: sink={0} upstream={1} server={2} deleteInMs={3}",
+            context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
+        drainer.scheduleDeletion(s, config.drainDelay().toMillis());
+      }
+    }
+    if (finish) {
+      drainer.finishDrain(s); // takes the upstream alone: not under the shared lock
+    }
+  }
+}
