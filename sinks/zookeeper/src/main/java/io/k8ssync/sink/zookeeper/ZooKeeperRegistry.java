@@ -1,24 +1,16 @@
 package io.k8ssync.sink.zookeeper;
 
 import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
 import java.nio.charset.StandardCharsets;
-import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.framework.api.ACLProvider;
-import org.apache.curator.retry.RetryNTimes;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
-import org.apache.zookeeper.ZooDefs;
-import org.apache.zookeeper.data.ACL;
-import org.apache.zookeeper.data.Id;
-import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 
 /**
  * Upstreams as persistent znodes. Ownership lives beside the data, not in it: every server node
@@ -32,44 +24,11 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   private final String root;
   private final String ownerRoot;
 
-  ZooKeeperRegistry(String connect, String root, String ownerRoot, Duration sessionTimeout, Duration connectionTimeout,
-                    String digest, String username) {
+  /** @param client built by {@link ZooKeeperSinkFactory#clientBuilder}, not yet started */
+  ZooKeeperRegistry(CuratorFramework client, String root, String ownerRoot, SinkMetrics metrics) {
+    this.client = client;
     this.root = root;
     this.ownerRoot = ownerRoot;
-    CuratorFrameworkFactory.Builder b = CuratorFrameworkFactory.builder()
-        .connectString(connect)
-        .sessionTimeoutMs((int) sessionTimeout.toMillis())
-        .connectionTimeoutMs((int) connectionTimeout.toMillis())
-        // One quick retry inside Curator; the daemon's queue owns the real backoff.
-        .retryPolicy(new RetryNTimes(1, 100));
-    if (digest != null) {
-      b.authorization("digest", digest.getBytes(StandardCharsets.UTF_8)).aclProvider(acls(digest, username));
-    }
-    this.client = b.build();
-  }
-
-  /** The writer gets ALL, everyone else READ: nginx reads anonymously, nobody else can change our nodes. */
-  private static ACLProvider acls(String digest, String username) {
-    List<ACL> list;
-    try {
-      // A mutable list: Curator and ZooKeeper look up nulls in it, which immutable lists refuse.
-      list = new java.util.ArrayList<>(List.of(
-          new ACL(ZooDefs.Perms.ALL, new Id("digest", DigestAuthenticationProvider.generateDigest(digest))),
-          new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE)));
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("digest auth for " + username + " is not available", e);
-    }
-    return new ACLProvider() {
-      @Override
-      public List<ACL> getDefaultAcl() {
-        return list;
-      }
-
-      @Override
-      public List<ACL> getAclForPath(String path) {
-        return list;
-      }
-    };
   }
 
   @Override

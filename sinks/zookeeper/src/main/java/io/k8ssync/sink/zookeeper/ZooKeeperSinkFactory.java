@@ -9,7 +9,18 @@ import io.k8ssync.sink.config.Secret;
 import io.k8ssync.sink.config.Validator;
 import io.k8ssync.sink.upstream.UpstreamConfig;
 import io.k8ssync.sink.upstream.UpstreamSink;
+import java.nio.charset.StandardCharsets;
+import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.apache.curator.framework.CuratorFrameworkFactory;
+import org.apache.curator.framework.api.ACLProvider;
+import org.apache.curator.retry.RetryNTimes;
+import org.apache.zookeeper.ZooDefs;
+import org.apache.zookeeper.data.ACL;
+import org.apache.zookeeper.data.Id;
+import org.apache.zookeeper.server.auth.DigestAuthenticationProvider;
 
 /**
  * The {@code zookeeper} sink: nginx upstreams as persistent znodes {@code <root>/<upstream>/<ip>:<port>}
@@ -47,12 +58,50 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
   @Override
   public Sink create(SinkContext context) {
     Config c = context.config();
-    Config auth = c.getSection("auth");
-    Secret password = auth.getSecret("password");
-    String digest = auth.getString("username") == null ? null
-        : auth.getString("username") + ":" + (password == null ? "" : password.reveal());
-    ZooKeeperRegistry registry = new ZooKeeperRegistry(c.getString("connect"), c.getString("root"), c.getString("ownerRoot"),
-        c.getDuration("sessionTimeout"), c.getDuration("connectionTimeout"), digest, auth.getString("username"));
+    ZooKeeperRegistry registry = new ZooKeeperRegistry(clientBuilder(c).build(), c.getString("root"), c.getString("ownerRoot"),
+        context.metrics());
     return new UpstreamSink(context, registry, UpstreamConfig.from(c));
+  }
+
+  /** A Curator client for this config: connection, digest auth and the ACLs of created nodes. */
+  static CuratorFrameworkFactory.Builder clientBuilder(Config c) {
+    CuratorFrameworkFactory.Builder b = CuratorFrameworkFactory.builder()
+        .connectString(c.getString("connect"))
+        .sessionTimeoutMs((int) c.getDuration("sessionTimeout").toMillis())
+        .connectionTimeoutMs((int) c.getDuration("connectionTimeout").toMillis())
+        // One quick retry inside Curator; the daemon's queue owns the real backoff.
+        .retryPolicy(new RetryNTimes(1, 100));
+    Config auth = c.getSection("auth");
+    String username = auth.getString("username");
+    if (username != null) {
+      Secret password = auth.getSecret("password");
+      String digest = username + ":" + (password == null ? "" : password.reveal());
+      b.authorization("digest", digest.getBytes(StandardCharsets.UTF_8)).aclProvider(acls(digest, username));
+    }
+    return b;
+  }
+
+  /** The writer gets ALL, everyone else READ: nginx reads anonymously, nobody else can change our nodes. */
+  private static ACLProvider acls(String digest, String username) {
+    List<ACL> list;
+    try {
+      // A mutable list: Curator and ZooKeeper look up nulls in it, which immutable lists refuse.
+      list = new ArrayList<>(List.of(
+          new ACL(ZooDefs.Perms.ALL, new Id("digest", DigestAuthenticationProvider.generateDigest(digest))),
+          new ACL(ZooDefs.Perms.READ, ZooDefs.Ids.ANYONE_ID_UNSAFE)));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("digest auth for " + username + " is not available", e);
+    }
+    return new ACLProvider() {
+      @Override
+      public List<ACL> getDefaultAcl() {
+        return list;
+      }
+
+      @Override
+      public List<ACL> getAclForPath(String path) {
+        return list;
+      }
+    };
   }
 }
