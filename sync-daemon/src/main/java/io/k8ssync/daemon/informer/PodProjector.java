@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
  * valid again.
  *
  * <p>Strings shared by many pods (namespace, node, service, label values) are interned so that
- * 100,000 pods do not hold 100,000 copies of "default". Thread-safe.
+ * 100,000 pods do not hold 100,000 copies of "default"; weakly, so that a value no pod holds any
+ * more is forgotten. Thread-safe.
  */
 public final class PodProjector {
 
@@ -43,7 +44,7 @@ public final class PodProjector {
   private final String cluster;
   private final PodRules rules;
   private final DroppedValueListener droppedValues;
-  private final Map<String, String> interned = new ConcurrentHashMap<>();
+  private final WeakInterner interned = new WeakInterner();
   /** Pods whose invalid hostIP was reported, so that their updates and relists do not report it again. */
   private final Set<String> reportedHostIps = ConcurrentHashMap.newKeySet();
 
@@ -258,11 +259,12 @@ public final class PodProjector {
     return s == null || s.isEmpty() ? null : s;
   }
 
+  /** Distinct strings the interner holds now (for tests of its bound). */
+  int internedCount() {
+    return interned.size();
+  }
+
   private String intern(String s) {
-    if (s == null) {
-      return null;
-    }
-    String prior = interned.putIfAbsent(s, s);
-    return prior != null ? prior : s;
+    return interned.intern(s);
   }
 }

@@ -1,0 +1,35 @@
+package io.k8ssync.daemon.informer;
+
+import java.lang.ref.WeakReference;
+import java.util.Map;
+import java.util.WeakHashMap;
+
+/**
+ * One shared copy of each string while anything still holds it, like Guava's weak interner: an
+ * entry goes once no cached pod refers to its value, so values cycled through by a pod's owner
+ * (a service annotation set to a new value on every edit) cannot grow it without bound.
+ * Thread-safe: one lock, held only for a map lookup.
+ */
+final class WeakInterner {
+
+  /** Key and value are the same string; the value is weak too, or the entry would keep its own key alive. */
+  private final Map<String, WeakReference<String>> strings = new WeakHashMap<>();
+
+  synchronized String intern(String s) {
+    if (s == null) {
+      return null;
+    }
+    WeakReference<String> ref = strings.get(s);
+    String prior = ref == null ? null : ref.get();
+    if (prior != null) {
+      return prior;
+    }
+    strings.put(s, new WeakReference<>(s));
+    return s;
+  }
+
+  /** Strings held now; those no longer referenced elsewhere leave after a garbage collection. */
+  synchronized int size() {
+    return strings.size();
+  }
+}
