@@ -9,7 +9,9 @@ import java.util.function.DoubleSupplier;
  * When to try a failed key again: per-key exponential backoff ({@code base * 2^(failures-1)},
  * capped at {@code max}) with jitter, combined with an overall {@link TokenBucket}; the longer of
  * the two wins (client-go's {@code MaxOfRateLimiter} of an exponential per-item limiter and a
- * bucket). {@link #forget} resets a key after it succeeds. Thread-safe.
+ * bucket). {@link #forget} resets a key; its caller must forget every key that leaves it other than
+ * by failing again (applied, dropped as fatal, parked for another replica), or the record of
+ * failures grows with every pod that ever failed. Thread-safe.
  */
 public final class RetryBackoff {
 
@@ -58,5 +60,10 @@ public final class RetryBackoff {
 
   public void forget(String key) {
     failures.remove(key);
+  }
+
+  /** Keys with failures on record. */
+  int tracked() {
+    return failures.size();
   }
 }

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -86,6 +87,11 @@ public final class SinkRunner {
     return consecutiveFailures.get();
   }
 
+  /** Pods whose failures the backoff remembers (for tests of its bound). */
+  int backoffTracked() {
+    return backoff.tracked();
+  }
+
   /**
    * From now on applies only changes of the clusters {@code leads} accepts; changes of other
    * clusters queue up (parked, in order) until {@link #leadershipChanged} finds their cluster led.
@@ -152,7 +158,9 @@ public final class SinkRunner {
         batch.add(item);
         continue;
       }
-      // Another replica leads this cluster: hold the change back, untouched and in order.
+      // Another replica leads this cluster: hold the change back, untouched and in order. Its
+      // failures are that replica's to count now; if the cluster comes back, it starts afresh.
+      backoff.forget(item.key());
       int dropped = queue.park(item, cluster);
       if (dropped > 0) {
         metrics.queueDropped.labelValues(name, "left_to_leader").inc(dropped);
@@ -226,7 +234,7 @@ public final class SinkRunner {
         LOG.warn("apply failed, retrying: sink={} pod={} transition={} attempt={} retryInMs={} error={}",
             name, item.key(), item.change().transition(), backoff.failures(item.key()), delay.toMillis(), describe(e));
         queue.retry(item);
-        timer.schedule(() -> queue.release(item.key()), delay.toNanos(), TimeUnit.NANOSECONDS);
+        releaseAfter(item, delay);
       } else {
         metrics.sinkFailures.labelValues(name, "fatal").inc();
         metrics.queueDropped.labelValues(name, "fatal").inc();
@@ -253,10 +261,24 @@ public final class SinkRunner {
       LOG.info("change held: sink={} pod={} transition={} forMs={} reason={}",
           name, item.key(), item.change().transition(), e.deferral().toMillis(), e.getMessage());
       queue.retry(item);
-      timer.schedule(() -> queue.release(item.key()), e.deferral().toNanos(), TimeUnit.NANOSECONDS);
+      releaseAfter(item, e.deferral());
     }
     if (!done.isEmpty()) {
       succeeded(done, t0);
+    }
+  }
+
+  /**
+   * Lets {@code item}'s key run again after {@code delay}. The timer stops only after every queue
+   * drained or its deadline passed: an apply that outlived the deadline then leaves its change
+   * where it is, already counted as {@code queue_dropped_total{reason="shutdown"}} by {@link #drain}.
+   */
+  private void releaseAfter(WorkQueue.Item item, Duration delay) {
+    try {
+      timer.schedule(() -> queue.release(item.key()), delay.toNanos(), TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      LOG.warn("retry not scheduled, the daemon is stopping: sink={} pod={} transition={} (a change left at shutdown)",
+          name, item.key(), item.change().transition());
     }
   }
 
