@@ -1,0 +1,92 @@
+package io.k8ssync.sink.http;
+
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
+import java.lang.System.Logger.Level;
+import java.util.function.LongSupplier;
+
+/**
+ * One call to the target for one pod: rendered, sent, timed, counted by kind and outcome, logged,
+ * and sorted into accepted, rejected offline (done) or a {@link SinkException}. Holds no state but
+ * its metrics; safe on any thread.
+ */
+final class Calls {
+
+  private final SinkContext context;
+  private final HttpTarget target;
+  private final LongSupplier nanoTime;
+  private final System.Logger log;
+  private final int bodyLogLimit;
+  private final SinkMetrics.Counter calls;
+  private final SinkMetrics.Histogram callSeconds;
+
+  Calls(SinkContext context, HttpTarget target, LongSupplier nanoTime) {
+    this.context = context;
+    this.target = target;
+    this.nanoTime = nanoTime;
+    this.log = context.logger();
+    this.bodyLogLimit = context.config().getInt("responseBodyLogLimit");
+    SinkMetrics m = context.metrics();
+    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected, skipped)", "kind", "outcome");
+    callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
+  }
+
+  /** Counts what happened to a call of {@code kind} that was not sent (skipped, postponed, dropped...). */
+  void count(String kind, String outcome) {
+    calls.inc(kind, outcome);
+  }
+
+  void count(long n, String kind, String outcome) {
+    calls.inc(n, kind, outcome);
+  }
+
+  /**
+   * Sends one call. True when the target accepted it; false when it rejected an offline, which is
+   * then done (retrying cannot help and the next online must not wait). Throws on anything else.
+   */
+  boolean send(Request request, PodState pod, String key, String kind) throws SinkException {
+    Request.Rendered r;
+    try {
+      r = request.render(pod);
+    } catch (IllegalArgumentException e) {
+      calls.inc(kind, "rejected");
+      throw SinkException.fatal(kind + " request for " + key + " cannot be built: " + e.getMessage(), e);
+    }
+    long t0 = nanoTime.getAsLong();
+    HttpTarget.Outcome o = target.send(r);
+    double seconds = (nanoTime.getAsLong() - t0) / 1e9;
+    callSeconds.observeSeconds(seconds, kind);
+    switch (o.verdict()) {
+      case OK:
+        calls.inc(kind, "ok");
+        log.log(Level.INFO, "{0}: sink={1} pod={2} address={3} status={4} ms={5}",
+            kind, context.name(), key, pod.address(), o.status(), Math.round(seconds * 1000));
+        return true;
+      case RETRY:
+        calls.inc(kind, "retry");
+        throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: "
+            + (o.error() != null ? o.error().getClass().getSimpleName() + " " + o.error().getMessage() : "status " + o.status()),
+            o.error());
+      default:
+        calls.inc(kind, "rejected");
+        log.log(Level.WARNING, "{0} rejected, not retried: sink={1} pod={2} address={3} status={4} body={5}",
+            kind, context.name(), key, pod.address(), o.status(), truncate(o.body()));
+        if (request.kind().equals("offline")) {
+          // E.g. 404: the target holds no such instance, so nothing is left to undo.
+          return false;
+        }
+        // A rejected online or re-assertion keeps its registration, so the pod's offline still goes out.
+        throw SinkException.fatal(kind + " " + r.method() + " " + r.uri() + " rejected with status " + o.status(), null);
+    }
+  }
+
+  private String truncate(String body) {
+    if (body == null) {
+      return "";
+    }
+    String oneLine = body.replaceAll("[\\r\\n\\t]+", " ");
+    return oneLine.length() <= bodyLogLimit ? oneLine : oneLine.substring(0, bodyLogLimit) + "...(" + body.length() + " chars)";
+  }
+}

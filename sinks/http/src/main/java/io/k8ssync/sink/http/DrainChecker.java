@@ -1,0 +1,85 @@
+package io.k8ssync.sink.http;
+
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.config.Config;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+
+/**
+ * After an offline, polls the drain URL until the instance reports no traffic or {@code maxWait}
+ * passes; the outcome is a metric and a log line. Sent without the target's credentials: the URL
+ * may go to the pod itself.
+ */
+final class DrainChecker {
+
+  private final SinkContext context;
+  private final System.Logger log;
+  private final HttpTarget target;
+  private final LongSupplier nanoTime;
+  private final Request drain;
+  private final Pattern expect;
+  private final Duration interval;
+  private final Duration maxWait;
+  private final ScheduledExecutorService executor;
+  private final SinkMetrics.Counter drains;
+  private final SinkMetrics.Histogram drainSeconds;
+
+  DrainChecker(SinkContext context, HttpTarget target, LongSupplier nanoTime, ScheduledExecutorService executor) {
+    this.context = context;
+    this.log = context.logger();
+    this.target = target;
+    this.nanoTime = nanoTime;
+    this.executor = executor;
+    Config d = context.config().getSection("drain");
+    this.drain = d.getString("url") == null ? null : Request.get("drain", d.getString("method"), d.getString("url"));
+    this.expect = Pattern.compile(d.getString("expect"));
+    this.interval = d.getDuration("interval");
+    this.maxWait = d.getDuration("maxWait");
+    SinkMetrics m = context.metrics();
+    drains = m.counter("http_drains_total", "Drain checks after offline, by outcome (drained, timeout)", "outcome");
+    drainSeconds = m.histogram("http_drain_seconds", "Time from offline until the drain check ended");
+  }
+
+  /** Starts the drain check of {@code pod}, just taken offline; nothing when none is configured. */
+  void start(PodState pod) {
+    if (drain == null) {
+      return;
+    }
+    long start = nanoTime.getAsLong();
+    Runnable poll = new Runnable() {
+      @Override
+      public void run() {
+        try {
+          HttpTarget.Outcome o = target.sendWithoutAuth(drain.render(pod));
+          long elapsed = nanoTime.getAsLong() - start;
+          boolean drained = o.verdict() == HttpTarget.Verdict.OK && o.body() != null && expect.matcher(o.body()).find();
+          if (drained || elapsed >= maxWait.toNanos()) {
+            String outcome = drained ? "drained" : "timeout";
+            drains.inc(outcome);
+            drainSeconds.observeSeconds(elapsed / 1e9);
+            log.log(drained ? Level.INFO : Level.WARNING, "drain check {0}: sink={1} pod={2}/{3} address={4} ms={5}",
+                outcome, context.name(), pod.namespace(), pod.name(), pod.address(), elapsed / 1_000_000);
+            return;
+          }
+          executor.schedule(this, interval.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RuntimeException e) {
+          log.log(Level.WARNING, "drain check failed, giving up: sink=" + context.name() + " pod=" + pod.name(), e);
+          drains.inc("error");
+        }
+      }
+    };
+    try {
+      executor.execute(poll);
+    } catch (RejectedExecutionException e) {
+      drains.inc("error");
+      log.log(Level.WARNING, "drain check not started, the sink is closing: sink={0} pod={1}", context.name(), pod.name());
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package io.k8ssync.sink.http;
+
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.SinkException;
+import java.lang.System.Logger.Level;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Sends an offline once more, {@code repeatOfflineAfter} after it went out, when the instance's
+ * online had an unknown outcome and may have landed after the offline.
+ */
+final class OfflineRepeater {
+
+  /** Attempts of a repeated offline that fails, and re-checks while its instance is wanted but not registered yet. */
+  private static final int ATTEMPTS = 3;
+  private static final int POSTPONEMENTS = 240;
+  private static final String KIND = "offline_repeat";
+
+  private final SinkContext context;
+  private final System.Logger log;
+  private final Calls calls;
+  private final Ledger ledger;
+  private final EntryCollisions entries;
+  private final PodLocks locks;
+  private final Request offline;
+  private final Duration after;
+  private final ScheduledExecutorService executor;
+  /** Repeated offlines not yet due, each as "pod address" (for the log line if the sink closes first). */
+  private final Map<Object, String> scheduled = new ConcurrentHashMap<>();
+
+  OfflineRepeater(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, PodLocks locks,
+                  Request offline, Duration after, ScheduledExecutorService executor) {
+    this.context = context;
+    this.log = context.logger();
+    this.calls = calls;
+    this.ledger = ledger;
+    this.entries = entries;
+    this.locks = locks;
+    this.offline = offline;
+    this.after = after;
+    this.executor = executor;
+  }
+
+  /** Repeats the offline of {@code old} later, unless repeating is off. */
+  void schedule(PodState old, String key) {
+    if (!after.isZero()) {
+      schedule(old, key, 1, 0);
+    }
+  }
+
+  private void schedule(PodState old, String key, int attempt, int postponed) {
+    Object token = new Object();
+    scheduled.put(token, key + " " + old.address());
+    try {
+      executor.schedule(() -> {
+        scheduled.remove(token);
+        repeat(old, key, attempt, postponed);
+      }, after.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException e) {
+      if (scheduled.remove(token) == null) {
+        return; // counted by close()
+      }
+      calls.count(KIND, "dropped");
+      log.log(Level.WARNING, "repeated offline not scheduled, the sink is closing: sink={0} pod={1} address={2}",
+          context.name(), key, old.address());
+    }
+  }
+
+  /**
+   * The offline of {@code old} once more, for an online that may have landed after it. Under the
+   * pod's lock, so it cannot overtake a new online of the same instance. Skipped when this sink
+   * holds that instance online again, another pod or incarnation is desired online at the same
+   * entry, or another replica leads the cluster now; postponed while the instance is desired online
+   * but not registered here yet (it may never be, e.g. turning unready within its warm-up).
+   */
+  private void repeat(PodState old, String key, int attempt, int postponed) {
+    try {
+      synchronized (locks.of(key)) {
+        String skip = skipReason(old, key);
+        if (skip != null) {
+          calls.count(KIND, "skipped");
+          log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
+              context.name(), key, old.address(), skip);
+          return;
+        }
+        if (entries.wantedNow(old) != null) {
+          boolean again = postponed < POSTPONEMENTS;
+          calls.count(KIND, again ? "postponed" : "abandoned");
+          log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance "
+              + "is desired online again but not registered yet{4}", again ? "postponed" : "failed, abandoned", context.name(), key,
+              old.address(), again ? "" : " after " + POSTPONEMENTS + " checks");
+          if (again) {
+            schedule(old, key, attempt, postponed + 1);
+          }
+          return;
+        }
+        try {
+          calls.send(offline, old, key, KIND);
+        } catch (SinkException e) {
+          boolean again = e.retriable() && attempt < ATTEMPTS;
+          if (again) {
+            schedule(old, key, attempt + 1, postponed);
+          } else {
+            calls.count(KIND, "abandoned");
+          }
+          log.log(Level.WARNING, "repeated offline failed: sink={0} pod={1} address={2} attempt={3} next={4} error={5}",
+              context.name(), key, old.address(), attempt, again ? "in " + after.toMillis() + "ms" : "none, abandoned",
+              e.getMessage());
+        }
+      }
+    } catch (RuntimeException e) {
+      calls.count(KIND, "abandoned");
+      log.log(Level.ERROR, "repeated offline failed unexpectedly, abandoned: sink=" + context.name() + " pod=" + key, e);
+    }
+  }
+
+  private String skipReason(PodState old, String key) {
+    if (!context.clusters().contains(old.cluster())) {
+      return "another replica leads cluster " + old.cluster() + " now";
+    }
+    Ledger.Registered reg = ledger.registered(key);
+    if (reg != null && reg.sameInstance(old)) {
+      return "the instance is online again";
+    }
+    if (reg != null && entries.sameEntry(old, reg.state())) {
+      return "the address is registered to the pod's incarnation " + reg.state().uid() + " now";
+    }
+    PodState holder = entries.otherInstanceAtEntry(old);
+    if (holder != null) {
+      return "its entry now belongs to pod " + holder.key() + " (uid " + holder.uid() + "), which is desired online";
+    }
+    return null;
+  }
+
+  /** Counts and logs the repeats not yet due; call once the executor is shut down. */
+  void close() {
+    List<String> dropped = new ArrayList<>();
+    for (Object token : new ArrayList<>(scheduled.keySet())) {
+      String pod = scheduled.remove(token);
+      if (pod != null) {
+        dropped.add(pod);
+      }
+    }
+    if (!dropped.isEmpty()) {
+      calls.count(dropped.size(), KIND, "dropped");
+      log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1} pods={2}",
+          dropped.size(), context.name(), dropped);
+    }
+  }
+}
