@@ -11,24 +11,31 @@ import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.data.Stat;
 
 /**
  * Upstreams as persistent znodes. Ownership lives beside the data, not in it: every server node
  * this daemon creates has a marker {@code <ownerRoot>/<cluster>/<upstream>/<address>} created in the
  * same transaction, so the JSON nginx reads stays exactly upsync's, and a node without a marker is
  * someone else's and is never touched. Persistent nodes survive a daemon restart or session loss.
+ * Every change of an existing node carries the version read just before (like Consul's
+ * check-and-set), so an entry someone else changed meanwhile is never overwritten or removed.
  */
 final class ZooKeeperRegistry implements UpstreamRegistry {
 
   private final CuratorFramework client;
   private final String root;
   private final String ownerRoot;
+  private final SinkMetrics.Counter refused;
 
   /** @param client built by {@link ZooKeeperSinkFactory#clientBuilder}, not yet started */
   ZooKeeperRegistry(CuratorFramework client, String root, String ownerRoot, SinkMetrics metrics) {
     this.client = client;
     this.root = root;
     this.ownerRoot = ownerRoot;
+    this.refused = metrics.counter("zookeeper_refused_total",
+        "Operations ZooKeeper refused, retried or left to reconcile, by reason: no_auth (an ACL refuses this daemon's identity),"
+            + " bad_version (the node changed since it was read)", "reason");
   }
 
   @Override
@@ -98,13 +105,16 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     String marker = marker(cluster, upstream, address);
     byte[] json = entry.toJson().getBytes(StandardCharsets.UTF_8);
     try {
-      boolean nodeExists = client.checkExists().forPath(node) != null;
+      Stat stat = client.checkExists().forPath(node);
       boolean owned = client.checkExists().forPath(marker) != null;
-      if (nodeExists && !owned) {
+      if (stat != null && !owned) {
         return false;
       }
-      if (nodeExists) {
-        client.setData().forPath(node, json);
+      if (stat != null) {
+        // Still ours and still the version just read, in one step.
+        client.transaction().forOperations(
+            client.transactionOp().check().forPath(marker),
+            client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
         return true;
       }
       mkdirs(root + "/" + upstream);
@@ -131,7 +141,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
-    List<Write> refused = new java.util.ArrayList<>();
+    List<Write> foreign = new java.util.ArrayList<>();
     try {
       List<org.apache.curator.framework.api.transaction.CuratorOp> ops = new java.util.ArrayList<>();
       List<Write> inTxn = new java.util.ArrayList<>();
@@ -139,15 +149,16 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         String node = node(w.upstream(), w.address());
         String marker = marker(w.cluster(), w.upstream(), w.address());
         byte[] json = w.entry().toJson().getBytes(StandardCharsets.UTF_8);
-        boolean nodeExists = client.checkExists().forPath(node) != null;
+        Stat stat = client.checkExists().forPath(node);
         boolean owned = client.checkExists().forPath(marker) != null;
-        if (nodeExists && !owned) {
-          refused.add(w);
+        if (stat != null && !owned) {
+          foreign.add(w);
           continue;
         }
         inTxn.add(w);
-        if (nodeExists) {
-          ops.add(client.transactionOp().setData().forPath(node, json));
+        if (stat != null) {
+          ops.add(client.transactionOp().check().forPath(marker));
+          ops.add(client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
           continue;
         }
         mkdirs(root + "/" + w.upstream());
@@ -161,14 +172,17 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         try {
           client.transaction().forOperations(ops);
         } catch (KeeperException e) {
+          if (e instanceof KeeperException.BadVersionException) {
+            refused.inc("bad_version");
+          }
           for (Write w : inTxn) {
             if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
-              refused.add(w);
+              foreign.add(w);
             }
           }
         }
       }
-      return refused;
+      return foreign;
     } catch (SinkException e) {
       throw e;
     } catch (Exception e) {
@@ -194,22 +208,34 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
       if (client.checkExists().forPath(marker) == null) {
         return false;
       }
-      if (client.checkExists().forPath(node) == null) {
+      Stat stat = client.checkExists().forPath(node);
+      if (stat == null) {
         client.delete().forPath(marker);
         return false;
       }
       client.transaction().forOperations(
-          client.transactionOp().delete().forPath(node),
+          client.transactionOp().delete().withVersion(stat.getVersion()).forPath(node),
           client.transactionOp().delete().forPath(marker));
       return true;
+    } catch (KeeperException.BadVersionException e) {
+      // Changed by someone else since it was read: the engine counts a deletion that removed nothing.
+      refused.inc("bad_version");
+      return false;
     } catch (Exception e) {
       throw failure("delete " + node, e);
     }
   }
 
-  private static SinkException failure(String what, Exception e) {
+  private SinkException failure(String what, Exception e) {
     if (e instanceof KeeperException.NoAuthException || e instanceof KeeperException.AuthFailedException) {
-      return SinkException.fatal(what + ": not allowed (" + e.getMessage() + ")", e);
+      // An operator can fix an ACL or a credential; dropping the change would lose it for good.
+      refused.inc("no_auth");
+      return SinkException.retriable(what + ": not allowed by the node's ACL for this daemon's identity; retried until an operator"
+          + " grants it (" + e.getMessage() + ")", e);
+    }
+    if (e instanceof KeeperException.BadVersionException) {
+      refused.inc("bad_version");
+      return SinkException.retriable(what + " lost a version check: someone else changed the node since it was read; trying again", e);
     }
     if (e instanceof InterruptedException) {
       Thread.currentThread().interrupt();
