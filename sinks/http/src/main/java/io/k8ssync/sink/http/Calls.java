@@ -29,7 +29,7 @@ final class Calls {
     this.log = context.logger();
     this.bodyLogLimit = context.config().getInt("responseBodyLogLimit");
     SinkMetrics m = context.metrics();
-    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert) and outcome (ok, retry, rejected, skipped)", "kind", "outcome");
+    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert, offline_repeat) and outcome (ok, retry, rejected, skipped, redirect_refused, ...)", "kind", "outcome");
     callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
   }
 
@@ -65,6 +65,12 @@ final class Calls {
             kind, context.name(), key, pod.address(), o.status(), Math.round(seconds * 1000));
         return true;
       case RETRY:
+        if (o.error() instanceof HttpTarget.RedirectRefused) {
+          calls.inc(kind, "redirect_refused");
+          log.log(Level.WARNING, "{0} not done, retried: sink={1} pod={2} address={3} reason={4}",
+              kind, context.name(), key, pod.address(), o.error().getMessage());
+          throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: " + o.error().getMessage(), o.error());
+        }
         calls.inc(kind, "retry");
         throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: "
             + (o.error() != null ? o.error().getClass().getSimpleName() + " " + o.error().getMessage() : "status " + o.status()),

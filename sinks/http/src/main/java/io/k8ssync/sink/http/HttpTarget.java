@@ -5,6 +5,7 @@ import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.config.Secret;
 import io.k8ssync.sink.config.Tls;
 import java.io.IOException;
+import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -17,6 +18,11 @@ import java.util.List;
 /**
  * The connection to one target: a JDK {@link HttpClient} with the configured timeout, CA and
  * credentials, and the rule that sorts responses into success, retry and reject.
+ *
+ * <p>Redirects ({@code followRedirects}) are followed here, not by the client, and only within the
+ * origin (scheme, host and port) of the request: the JDK client would send our custom headers and
+ * {@code Authorization} to wherever a 3xx points. A redirect to another origin is not followed; the
+ * call is retried (an offline bounced elsewhere is not done) and reported as {@link RedirectRefused}.
  */
 final class HttpTarget {
 
@@ -26,23 +32,35 @@ final class HttpTarget {
   /** What came back; {@code status} is 0 when no response arrived. */
   record Outcome(Verdict verdict, int status, String body, Exception error) {}
 
+  /** A redirect not followed: to another origin (named without path or query), or one hop too many. */
+  static final class RedirectRefused extends IOException {
+    RedirectRefused(String message) {
+      super(message);
+    }
+  }
+
+  /** As the JDK client's default (jdk.httpclient.redirects.retrylimit). */
+  private static final int MAX_REDIRECTS = 5;
+
   private final HttpClient client;
   private final Duration timeout;
   private final List<String> successCodes;
   private final String authorization;
+  private final boolean followRedirects;
 
-  HttpTarget(HttpClient client, Duration timeout, List<String> successCodes, String authorization) {
+  HttpTarget(HttpClient client, Duration timeout, List<String> successCodes, String authorization, boolean followRedirects) {
     this.client = client;
     this.timeout = timeout;
     this.successCodes = successCodes;
     this.authorization = authorization;
+    this.followRedirects = followRedirects;
   }
 
   static HttpTarget from(SinkContext context) {
     Config c = context.config();
     Duration timeout = c.getDuration("timeout");
-    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout)
-        .followRedirects(c.getBoolean("followRedirects") ? HttpClient.Redirect.NORMAL : HttpClient.Redirect.NEVER);
+    // Never the client's: it would take our headers and credentials to another host (see send).
+    HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER);
     String caFile = c.getSection("tls").getString("caFile");
     if (caFile != null) {
       b.sslContext(Tls.trusting(Path.of(caFile)));
@@ -57,7 +75,12 @@ final class HttpTarget {
       String pair = auth.getString("username") + ":" + (password == null ? "" : password.reveal());
       authorization = "Basic " + Base64.getEncoder().encodeToString(pair.getBytes(StandardCharsets.UTF_8));
     }
-    return new HttpTarget(b.build(), timeout, c.getList("successCodes"), authorization);
+    return new HttpTarget(b.build(), timeout, c.getList("successCodes"), authorization, c.getBoolean("followRedirects"));
+  }
+
+  /** How long one call may take, redirects included. */
+  Duration timeout() {
+    return timeout;
   }
 
   Outcome send(Request.Rendered r) {
@@ -70,26 +93,82 @@ final class HttpTarget {
   }
 
   private Outcome send(Request.Rendered r, boolean withAuth) {
-    HttpRequest.Builder b = HttpRequest.newBuilder(r.uri()).timeout(timeout);
-    r.headers().forEach(b::header);
-    if (withAuth && authorization != null) {
-      b.header("Authorization", authorization);
-    }
-    if (r.body() != null) {
-      b.header("Content-Type", "application/json");
-      b.method(r.method(), HttpRequest.BodyPublishers.ofString(r.body()));
-    } else {
-      b.method(r.method(), HttpRequest.BodyPublishers.noBody());
-    }
+    URI uri = r.uri();
+    String method = r.method();
+    String body = r.body();
+    long deadline = System.nanoTime() + timeout.toNanos(); // one timeout for the call, whatever its hops
     try {
-      HttpResponse<String> resp = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
-      return new Outcome(classify(resp.statusCode()), resp.statusCode(), resp.body(), null);
+      for (int hop = 0; ; hop++) {
+        Duration left = Duration.ofNanos(deadline - System.nanoTime());
+        if (hop > 0 && left.compareTo(Duration.ofMillis(1)) < 0) {
+          throw new java.net.http.HttpTimeoutException("request timed out after " + hop + " redirects");
+        }
+        HttpResponse<String> resp = client.send(request(uri, method, body, r, withAuth, hop == 0 ? timeout : left),
+            HttpResponse.BodyHandlers.ofString());
+        int status = resp.statusCode();
+        String location = resp.headers().firstValue("Location").orElse(null);
+        if (!followRedirects || !isRedirect(status) || location == null) {
+          return new Outcome(classify(status), status, resp.body(), null);
+        }
+        URI next;
+        try {
+          next = uri.resolve(location);
+        } catch (IllegalArgumentException e) {
+          return new Outcome(Verdict.RETRY, status, null, new RedirectRefused("redirect " + status + " with an invalid Location"));
+        }
+        if (!sameOrigin(uri, next)) {
+          return new Outcome(Verdict.RETRY, status, null, new RedirectRefused("redirect " + status + " to another origin, "
+              + origin(next) + ", not followed: headers and credentials stay with " + origin(uri)));
+        }
+        if (hop == MAX_REDIRECTS) {
+          return new Outcome(Verdict.RETRY, status, null, new RedirectRefused("more than " + MAX_REDIRECTS + " redirects"));
+        }
+        // As browsers and the JDK client: 303, and 301/302 of a POST, go on as a GET without a body.
+        if (status == 303 || ((status == 301 || status == 302) && method.equals("POST"))) {
+          method = "GET";
+          body = null;
+        }
+        uri = next;
+      }
     } catch (IOException e) {
       return new Outcome(Verdict.RETRY, 0, null, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return new Outcome(Verdict.RETRY, 0, null, e);
     }
+  }
+
+  private HttpRequest request(URI uri, String method, String body, Request.Rendered r, boolean withAuth, Duration timeout) {
+    HttpRequest.Builder b = HttpRequest.newBuilder(uri).timeout(timeout);
+    r.headers().forEach(b::header);
+    if (withAuth && authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    if (body != null) {
+      b.header("Content-Type", "application/json");
+      b.method(method, HttpRequest.BodyPublishers.ofString(body));
+    } else {
+      b.method(method, HttpRequest.BodyPublishers.noBody());
+    }
+    return b.build();
+  }
+
+  private static boolean isRedirect(int status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  private static boolean sameOrigin(URI a, URI b) {
+    return a.getScheme() != null && a.getScheme().equalsIgnoreCase(b.getScheme())
+        && a.getHost() != null && a.getHost().equalsIgnoreCase(b.getHost()) && port(a) == port(b);
+  }
+
+  private static int port(URI u) {
+    return u.getPort() != -1 ? u.getPort() : "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
+  }
+
+  /** Scheme, host and port only: a redirect's path or query may carry what the log must not show. */
+  private static String origin(URI u) {
+    return u.getScheme() + "://" + u.getHost() + ":" + port(u);
   }
 
   Verdict classify(int status) {
