@@ -26,9 +26,11 @@ import java.util.function.LongSupplier;
  * {@link Ledger} (what is registered), {@link EntryCollisions} (whose entry an offline would hit),
  * {@link Warmup}, {@link OfflineRepeater}, {@link DrainChecker} and {@link Reassertion}.
  *
- * <p>Thread rules: the daemon never applies two changes of one pod at once; the periodic
- * re-assertion takes the same per-pod lock, so it can never put a pod back online after its
- * offline. Drain checks run on the sink's own scheduler and never hold up the queue.
+ * <p>Thread rules: the daemon never applies two changes of one pod at once; the sink's timers take
+ * the same per-pod lock ({@link PodLocks}), so a re-assertion can never put a pod back online after
+ * its offline, nor a repeated offline overtake a new online. Timers run on two executors: the
+ * {@code timer} thread for re-assertion passes and housekeeping, and {@code followUps} for
+ * repeated offlines and drain polls, so a pass stuck on a slow gateway delays neither.
  */
 final class HttpSink implements Sink {
 
@@ -49,7 +51,10 @@ final class HttpSink implements Sink {
   private final OfflineRepeater repeater;
   private final DrainChecker drains;
   private final Reassertion reassertion;
-  private final ScheduledExecutorService scheduler;
+  /** Re-assertion passes and housekeeping. */
+  private final ScheduledExecutorService timer;
+  /** Repeated offlines and drain polls: never behind a re-assertion pass. */
+  private final ScheduledExecutorService followUps;
 
   HttpSink(SinkContext context, HttpTarget target, LongSupplier nanoTime) {
     this.context = context;
@@ -59,23 +64,36 @@ final class HttpSink implements Sink {
     this.online = Request.from("online", c.getSection("online"));
     this.offline = Request.from("offline", c.getSection("offline"));
     this.reassertEvery = c.getDuration("reassertEvery");
-    this.scheduler = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
+    this.timer = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
+    this.followUps = followUps(context);
     this.calls = new Calls(context, target, nanoTime);
     this.entries = new EntryCollisions(context, offline);
     this.warmup = new Warmup(c.getDuration("warmup"), nanoTime, context.clock());
-    this.repeater = new OfflineRepeater(context, calls, ledger, entries, locks, offline, c.getDuration("repeatOfflineAfter"), scheduler);
-    this.drains = new DrainChecker(context, target, nanoTime, scheduler);
+    this.repeater = new OfflineRepeater(context, calls, ledger, entries, locks, offline, c.getDuration("repeatOfflineAfter"), followUps);
+    this.drains = new DrainChecker(context, target, nanoTime, followUps);
     this.reassertion = new Reassertion(context, calls, ledger, entries, warmup, locks, online);
+  }
+
+  /** Two threads: one drain poll waiting for an unreachable pod does not hold up a repeated offline. */
+  private static ScheduledExecutorService followUps(SinkContext context) {
+    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.ScheduledThreadPoolExecutor e = new java.util.concurrent.ScheduledThreadPoolExecutor(2, r -> {
+      Thread t = new Thread(r, "http-sink-follow-up-" + context.name() + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    e.setRemoveOnCancelPolicy(true);
+    return e;
   }
 
   @Override
   public void start() {
     if (!reassertEvery.isZero() && !context.dryRun()) {
-      scheduler.scheduleWithFixedDelay(reassertion::runSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
+      timer.scheduleWithFixedDelay(reassertion::runSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
           TimeUnit.MILLISECONDS);
     }
     if (!context.dryRun()) {
-      scheduler.scheduleWithFixedDelay(this::forgetStale, HOUSEKEEPING.toMillis(), HOUSEKEEPING.toMillis(),
+      timer.scheduleWithFixedDelay(this::forgetStale, HOUSEKEEPING.toMillis(), HOUSEKEEPING.toMillis(),
           TimeUnit.MILLISECONDS);
     }
   }
@@ -83,8 +101,11 @@ final class HttpSink implements Sink {
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
     for (PodChange change : batch) {
-      synchronized (locks.of(change.key())) {
+      PodLocks.Held held = locks.lock(change.key());
+      try {
         applyOne(change);
+      } finally {
+        held.close();
       }
     }
   }
@@ -196,7 +217,10 @@ final class HttpSink implements Sink {
     try {
       int records = 0;
       for (String key : ledger.keys()) {
-        synchronized (locks.of(key)) {
+        try (PodLocks.Held held = locks.tryLock(key)) {
+          if (held == null) {
+            continue; // a change of the pod is being applied: the next pass looks again
+          }
           Ledger.Registered reg = ledger.registered(key);
           String cluster = reg == null ? null : reg.state().cluster();
           if (reg != null && (reg.term() != context.leadershipTerm(cluster) || !context.clusters().contains(cluster))
@@ -210,7 +234,10 @@ final class HttpSink implements Sink {
       context.pods().pods().forEach(p -> uids.add(p.uid()));
       int clocks = warmup.forgetPodsGone(uids, HOUSEKEEPING);
       for (String key : ledger.keysWithOfflines()) {
-        synchronized (locks.of(key)) {
+        try (PodLocks.Held held = locks.tryLock(key)) {
+          if (held == null) {
+            continue; // a change of the pod is being applied: the next pass looks again
+          }
           Ledger.Offlined o = ledger.offlined(key);
           if (o != null && !o.states().isEmpty() && o.term() != context.leadershipTerm(o.states().get(0).cluster())) {
             ledger.changeComplete(key);
@@ -249,7 +276,8 @@ final class HttpSink implements Sink {
 
   @Override
   public void close() {
-    scheduler.shutdownNow();
+    timer.shutdownNow();
+    followUps.shutdownNow();
     repeater.close();
     target.close();
   }

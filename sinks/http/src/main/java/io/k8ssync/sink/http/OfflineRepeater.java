@@ -76,49 +76,56 @@ final class OfflineRepeater {
 
   /**
    * The offline of {@code old} once more, for an online that may have landed after it. Under the
-   * pod's lock, so it cannot overtake a new online of the same instance. Skipped when this sink
+   * pod's lock, so it cannot overtake a new online of the same instance (postponed while a change of
+   * the pod holds it: a timer never waits for a pod). Skipped when this sink
    * holds that instance online again, another pod or incarnation is desired online at the same
    * entry, or another replica leads the cluster now; postponed while the instance is desired online
    * but not registered here yet (it may never be, e.g. turning unready within its warm-up).
    */
   private void repeat(PodState old, String key, int attempt, int postponed) {
-    try {
-      synchronized (locks.of(key)) {
-        String skip = skipReason(old, key);
-        if (skip != null) {
-          calls.count(KIND, "skipped");
-          log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
-              context.name(), key, old.address(), skip);
-          return;
+    try (PodLocks.Held held = locks.tryLock(key)) {
+      if (held == null) {
+        postpone(old, key, attempt, postponed, "a change of the pod is being applied");
+        return;
+      }
+      String skip = skipReason(old, key);
+      if (skip != null) {
+        calls.count(KIND, "skipped");
+        log.log(Level.INFO, "repeated offline skipped: sink={0} pod={1} address={2} reason={3}",
+            context.name(), key, old.address(), skip);
+        return;
+      }
+      if (entries.wantedNow(old) != null) {
+        postpone(old, key, attempt, postponed, "the instance is desired online again but not registered yet");
+        return;
+      }
+      try {
+        calls.send(offline, old, key, KIND);
+      } catch (SinkException e) {
+        boolean again = e.retriable() && attempt < ATTEMPTS;
+        if (again) {
+          schedule(old, key, attempt + 1, postponed);
+        } else {
+          calls.count(KIND, "abandoned");
         }
-        if (entries.wantedNow(old) != null) {
-          boolean again = postponed < POSTPONEMENTS;
-          calls.count(KIND, again ? "postponed" : "abandoned");
-          log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason=the instance "
-              + "is desired online again but not registered yet{4}", again ? "postponed" : "failed, abandoned", context.name(), key,
-              old.address(), again ? "" : " after " + POSTPONEMENTS + " checks");
-          if (again) {
-            schedule(old, key, attempt, postponed + 1);
-          }
-          return;
-        }
-        try {
-          calls.send(offline, old, key, KIND);
-        } catch (SinkException e) {
-          boolean again = e.retriable() && attempt < ATTEMPTS;
-          if (again) {
-            schedule(old, key, attempt + 1, postponed);
-          } else {
-            calls.count(KIND, "abandoned");
-          }
-          log.log(Level.WARNING, "repeated offline failed: sink={0} pod={1} address={2} attempt={3} next={4} error={5}",
-              context.name(), key, old.address(), attempt, again ? "in " + after.toMillis() + "ms" : "none, abandoned",
-              e.getMessage());
-        }
+        log.log(Level.WARNING, "repeated offline failed: sink={0} pod={1} address={2} attempt={3} next={4} error={5}",
+            context.name(), key, old.address(), attempt, again ? "in " + after.toMillis() + "ms" : "none, abandoned",
+            e.getMessage());
       }
     } catch (RuntimeException e) {
       calls.count(KIND, "abandoned");
       log.log(Level.ERROR, "repeated offline failed unexpectedly, abandoned: sink=" + context.name() + " pod=" + key, e);
+    }
+  }
+
+  private void postpone(PodState old, String key, int attempt, int postponed, String reason) {
+    boolean again = postponed < POSTPONEMENTS;
+    calls.count(KIND, again ? "postponed" : "abandoned");
+    log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason={4}{5}",
+        again ? "postponed" : "failed, abandoned", context.name(), key, old.address(), reason,
+        again ? "" : " after " + POSTPONEMENTS + " checks");
+    if (again) {
+      schedule(old, key, attempt, postponed + 1);
     }
   }
 

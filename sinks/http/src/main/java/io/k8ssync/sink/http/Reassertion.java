@@ -3,11 +3,17 @@ package io.k8ssync.sink.http;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
 import java.lang.System.Logger.Level;
 
 /**
  * Every {@code reassertEvery}, the online once more for each pod this sink holds online, so a
  * target that lost an entry (restart, manual removal) gets it back.
+ *
+ * <p>A pass is one call at a time on the sink's timer thread. It stops at the first retriable
+ * failure: a gateway that times out would otherwise cost one timeout per pod (a 1,000-pod pass
+ * over an hour); the next period starts over. It never waits for a pod's lock: a pod whose change
+ * is being applied is left to that change.
  */
 final class Reassertion {
 
@@ -21,6 +27,7 @@ final class Reassertion {
   private final Warmup warmup;
   private final PodLocks locks;
   private final Request online;
+  private final SinkMetrics.Counter passes;
 
   Reassertion(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, Warmup warmup, PodLocks locks,
               Request online) {
@@ -32,6 +39,9 @@ final class Reassertion {
     this.warmup = warmup;
     this.locks = locks;
     this.online = online;
+    this.passes = context.metrics().counter("http_reassert_passes_total",
+        "Re-assertion passes, by outcome (complete, stopped: ended at a retriable failure, the rest waits for the next period)",
+        "outcome");
   }
 
   /** One pass over the ledger; never throws (a scheduled task that throws is never run again). */
@@ -40,23 +50,43 @@ final class Reassertion {
       if (!context.pods().synced()) {
         return;
       }
-      for (String key : ledger.keys()) {
-        synchronized (locks.of(key)) {
-          reassert(key);
+      int done = 0;
+      int busy = 0;
+      java.util.List<String> keys = ledger.keys();
+      for (String key : keys) {
+        try (PodLocks.Held held = locks.tryLock(key)) {
+          if (held == null) {
+            busy++;
+            continue;
+          }
+          SinkException failed = reassert(key);
+          if (failed != null && failed.retriable()) {
+            passes.inc("stopped");
+            log.log(Level.WARNING, "re-assertion pass stopped at a retriable failure, the next period starts over: sink={0} "
+                + "pod={1} reasserted={2} left={3} error={4}", context.name(), key, done, keys.size() - done - busy - 1,
+                failed.getMessage());
+            return;
+          }
+          done++;
         }
+      }
+      passes.inc("complete");
+      if (busy > 0) {
+        log.log(Level.INFO, "re-assertion pass left {0} pods to the changes being applied to them: sink={1}", busy, context.name());
       }
     } catch (RuntimeException e) {
       log.log(Level.ERROR, "re-assertion pass failed: sink=" + context.name(), e);
     }
   }
 
-  private void reassert(String key) {
+  /** Re-asserts one pod, under its lock; the failure, if the call failed. */
+  private SinkException reassert(String key) {
     Ledger.Registered reg = ledger.registered(key);
     // Only pods of a cluster led now; a record from an earlier term (another replica may have
     // taken it offline since) only while the cache still wants that instance online.
     String cluster = reg == null ? null : reg.state().cluster();
     if (reg == null || !reg.confirmed() || !context.clusters().contains(cluster)) {
-      return;
+      return null;
     }
     long term = context.leadershipTerm(cluster);
     PodState state = reg.state();
@@ -65,19 +95,22 @@ final class Reassertion {
       // state of that very instance, once warmed up, and it stays uncertain.
       state = entries.wantedNow(reg.state());
       if (state == null || warmup.remainingNanos(state) > 0) {
-        return;
+        return null;
       }
     }
     boolean uncertain = reg.uncertain() || reg.term() != term;
     try {
       calls.send(online, state, key, KIND);
       ledger.record(key, new Ledger.Registered(state, true, uncertain, term));
+      return null;
     } catch (SinkException e) {
       if (e.retriable()) {
         ledger.record(key, new Ledger.Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
+      } else {
+        log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
+            context.name(), key, e.getMessage());
       }
-      log.log(Level.WARNING, "re-assertion failed, next period tries again: sink={0} pod={1} error={2}",
-          context.name(), key, e.getMessage());
+      return e;
     }
   }
 }
