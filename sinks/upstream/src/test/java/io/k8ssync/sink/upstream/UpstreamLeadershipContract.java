@@ -1,0 +1,233 @@
+package io.k8ssync.sink.upstream;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withReady;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkFactory;
+import io.k8ssync.sink.TestSinkContext;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What every registry sink promises under leadership changes, run against a real registry by each
+ * registry module (ZooKeeper, Consul): no deletion after the Lease is lost, no write without enough
+ * Lease left, never an empty upstream because of what a replica remembered from an earlier term,
+ * and a reconcile as soon as the initial list or a new term arrives.
+ *
+ * <p>Two sinks on one registry play two replicas of one cluster ("c1"); each has its own context,
+ * and both see the same pods, as two warm caches would.
+ */
+public abstract class UpstreamLeadershipContract {
+
+  /** The sink type under test. */
+  protected abstract SinkFactory factory();
+
+  /** The connection keys of the real registry (url, connect, ...), plus anything the type needs. */
+  protected abstract Map<String, Object> connection();
+
+  /** The servers of an upstream, read as nginx-upsync reads them: address → entry. */
+  protected abstract Map<String, UpsyncEntry> upstream(String name) throws Exception;
+
+  private final List<Sink> sinks = new ArrayList<>();
+  private final List<TestSinkContext> contexts = new ArrayList<>();
+
+  @AfterEach
+  void closeSinks() {
+    sinks.forEach(Sink::close);
+  }
+
+  /** A replica's sink: drain delay 300 ms, reconcile only when told (or after an hour). */
+  protected final Replica replica(Map<String, Object> extra) throws Exception {
+    return replica(extra, true);
+  }
+
+  /** A replica whose cache has ({@code synced}) or has not yet delivered its initial list when it starts. */
+  protected final Replica replica(Map<String, Object> extra, boolean synced) throws Exception {
+    Map<String, Object> c = new HashMap<>(connection());
+    c.put("drainDelay", "300ms");
+    c.put("reconcileEvery", "1h");
+    c.putAll(extra);
+    TestSinkContext ctx = new TestSinkContext("registry", factory().configDef(), c, Selector.ALL);
+    ctx.synced = synced;
+    Sink s = factory().create(ctx);
+    s.start();
+    sinks.add(s);
+    contexts.add(ctx);
+    return new Replica(s, ctx);
+  }
+
+  protected record Replica(Sink sink, TestSinkContext context) {
+
+    void apply(PodState before, PodState after) throws SinkException {
+      PodState any = after != null ? after : before;
+      sink.apply(List.of(PodChange.of(any.key(), before, after)));
+    }
+
+    void stopLeading(long term) {
+      context.led.clear();
+      sink.leadershipChanged("c1", term, false);
+    }
+
+    void startLeading(long term) {
+      context.led.add("c1");
+      sink.leadershipChanged("c1", term, true);
+    }
+  }
+
+  /** Every replica's cache sees the pod in this state now. */
+  private void cacheHas(PodState p) {
+    for (TestSinkContext c : contexts) {
+      c.pods.removeIf(q -> q.key().equals(p.key()));
+      c.pods.add(p);
+    }
+  }
+
+  private static final Duration HOLD = Duration.ofMillis(1500);
+
+  @Test
+  void aDrainTimerOfAClusterLedElsewhereNowDeletesNothing() throws Exception {
+    Replica r1 = replica(Map.of());
+    Replica r2 = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    r1.apply(null, p);
+    r1.apply(null, q);
+    // r1 drains p, then is cut off: the Lease goes to r2, where p is ready again.
+    r1.context.pods.removeIf(x -> x.key().equals(p.key()));
+    r1.context.pods.add(withReady(p, false));
+    r1.apply(p, withReady(p, false));
+    assertTrue(upstream("web").get("10.0.0.1:8080").down());
+    r1.stopLeading(1);
+    r2.apply(withReady(p, false), p);
+    assertFalse(upstream("web").get("10.0.0.1:8080").down());
+
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> {
+      UpsyncEntry e = upstream("web").get("10.0.0.1:8080");
+      return e != null && !e.down();
+    });
+    assertEquals(1.0, r1.context.metric("upstream_drains_disowned_total"));
+  }
+
+  @Test
+  void noDeletionWhileTheLeaseRenewalIsOverdueThenItGoesOn() throws Exception {
+    Replica r1 = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    r1.apply(null, p);
+    r1.apply(null, q);
+    cacheHas(withReady(p, false));
+    r1.apply(p, withReady(p, false));
+    // Still the leader as far as the elector said, but the renewal is late: less Lease left than a call.
+    r1.context.budget = Duration.ofMillis(1);
+
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+    r1.context.budget = TestSinkContext.FOREVER;
+    await().atMost(Duration.ofSeconds(10)).until(() -> !upstream("web").containsKey("10.0.0.1:8080"));
+    assertTrue(upstream("web").containsKey("10.0.0.2:8080"));
+  }
+
+  @Test
+  void noWriteStartsWithoutEnoughLeaseLeft() throws Exception {
+    Replica r1 = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    cacheHas(p);
+    r1.context.budget = Duration.ofMillis(1);
+    SinkException e = assertThrows(SinkException.class, () -> r1.apply(null, p));
+    assertTrue(e.retriable(), "a refused write is retried, never dropped");
+    assertTrue(upstream("web").isEmpty());
+    assertEquals(1.0, r1.context.metric("upstream_writes_refused_total", "lease_short"));
+
+    r1.context.led.clear();
+    assertThrows(SinkException.class, () -> r1.apply(null, p));
+    assertEquals(1.0, r1.context.metric("upstream_writes_refused_total", "not_leader"));
+    assertTrue(upstream("web").isEmpty());
+  }
+
+  @Test
+  void aReplicaLeadingAgainNeverDeletesTheRealLastServer() throws Exception {
+    Replica r1 = replica(Map.of());
+    Replica r2 = replica(Map.of());
+    PodState a = ready("web-1", "10.0.0.1");
+    PodState b = ready("web-2", "10.0.0.2");
+    cacheHas(a);
+    cacheHas(b);
+    r1.apply(null, a);
+    r1.apply(null, b);
+    // r1 stands by; r2 leads and removes a (b stays).
+    r1.stopLeading(1);
+    cacheHas(withReady(a, false));
+    r2.apply(a, withReady(a, false));
+    await().atMost(Duration.ofSeconds(10)).until(() -> !upstream("web").containsKey("10.0.0.1:8080"));
+    r2.stopLeading(1);
+    // r1 leads again; b, the last server, stops being ready.
+    r1.startLeading(2);
+    cacheHas(withReady(b, false));
+    r1.apply(b, withReady(b, false));
+
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> {
+      Map<String, UpsyncEntry> web = upstream("web");
+      return web.size() == 1 && web.get("10.0.0.2:8080").down();
+    });
+    assertEquals(1.0, r1.context.metric("upstream_removals_held_total", "last_server"));
+  }
+
+  @Test
+  void theFirstReconcileRunsWhenTheInitialListArrives() throws Exception {
+    // An earlier run registered p; while no daemon ran, p stopped being ready.
+    Replica before = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    before.apply(null, p);
+    before.apply(null, q);
+    before.sink.close();
+
+    Replica restarted = replica(Map.of(), false);
+    restarted.context.pods.clear();
+    restarted.context.pods.add(withReady(p, false));
+    restarted.context.pods.add(q);
+    // A large cluster's initial list takes a while: no pass may run on a partial cache meanwhile.
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> restarted.context.metric("reconcile_runs_total", "ok") == 0
+        && !upstream("web").get("10.0.0.1:8080").down());
+    restarted.context.synced = true;
+    restarted.sink.podsSynced();
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      UpsyncEntry e = upstream("web").get("10.0.0.1:8080");
+      return e == null || e.down();
+    });
+  }
+
+  @Test
+  void aNewTermReconcilesAtOnce() throws Exception {
+    Replica r1 = replica(Map.of());
+    r1.sink.podsSynced();
+    await().atMost(Duration.ofSeconds(10)).until(() -> r1.context.metric("reconcile_runs_total", "ok") >= 1);
+    r1.stopLeading(1);
+    PodState p = ready("web-1", "10.0.0.1");
+    cacheHas(p);
+    // While r1 stood by, nobody registered p (its leader never did): the new term repairs it at once.
+    r1.startLeading(2);
+    await().atMost(Duration.ofSeconds(10)).until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+  }
+}
