@@ -5,12 +5,18 @@ import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.function.LongSupplier;
 
 /**
- * One call to the target for one pod: rendered, sent, timed, counted by kind and outcome, logged,
- * and sorted into accepted, rejected offline (done) or a {@link SinkException}. Holds no state but
- * its metrics; safe on any thread.
+ * One call to the target for one pod: admitted, rendered, sent, timed, counted by kind and outcome,
+ * logged, and sorted into accepted, rejected offline (done) or a {@link SinkException}. Holds no
+ * state but its metrics; safe on any thread.
+ *
+ * <p>Admission is checked at the moment of each call, not once per change or pass: this replica must
+ * lead the pod's cluster ({@link SinkContext#leads}), and the call's timeout must fit in the write
+ * budget ({@link SinkContext#writeBudget}), so no call of ours is in flight once another replica may
+ * hold the Lease. A call not admitted is not started: a retriable failure.
  */
 final class Calls {
 
@@ -29,7 +35,7 @@ final class Calls {
     this.log = context.logger();
     this.bodyLogLimit = context.config().getInt("responseBodyLogLimit");
     SinkMetrics m = context.metrics();
-    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert, offline_repeat) and outcome (ok, retry, rejected, skipped, redirect_refused, ...)", "kind", "outcome");
+    calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert, offline_repeat) and outcome (ok, retry, rejected, skipped, redirect_refused, not_leader, no_budget, ...)", "kind", "outcome");
     callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
   }
 
@@ -43,10 +49,36 @@ final class Calls {
   }
 
   /**
-   * Sends one call. True when the target accepted it; false when it rejected an offline, which is
-   * then done (retrying cannot help and the next online must not wait). Throws on anything else.
+   * Throws, counted and logged, when a call of {@code kind} for {@code pod} may not start now: this
+   * replica does not lead its cluster, or the call's timeout does not fit in the write budget.
+   */
+  void admit(String kind, PodState pod, String key) throws SinkException {
+    String cluster = pod.cluster();
+    if (!context.leads(cluster)) {
+      calls.inc(kind, "not_leader");
+      log.log(Level.WARNING, "{0} not started, retried later: sink={1} pod={2} address={3} reason=this replica does not "
+          + "lead cluster {4} now", kind, context.name(), key, pod.address(), cluster);
+      throw SinkException.retriable(kind + " for " + key + " not started: this replica does not lead cluster " + cluster, null);
+    }
+    Duration budget = context.writeBudget(cluster);
+    Duration timeout = target.timeout();
+    if (budget.compareTo(timeout) < 0) {
+      calls.inc(kind, "no_budget");
+      log.log(Level.WARNING, "{0} not started, retried later: sink={1} pod={2} address={3} reason=its timeout of {4} ms "
+          + "does not fit in the write budget of {5} ms left before another replica may hold the Lease of cluster {6}",
+          kind, context.name(), key, pod.address(), timeout.toMillis(), budget.toMillis(), cluster);
+      throw SinkException.retriable(kind + " for " + key + " not started: its timeout " + timeout.toMillis()
+          + " ms does not fit in the write budget " + budget.toMillis() + " ms", null);
+    }
+  }
+
+  /**
+   * Sends one call, if admitted now. True when the target accepted it; false when it rejected an
+   * offline, which is then done (retrying cannot help and the next online must not wait). Throws on
+   * anything else.
    */
   boolean send(Request request, PodState pod, String key, String kind) throws SinkException {
+    admit(kind, pod, key);
     Request.Rendered r;
     try {
       r = request.render(pod);

@@ -6,18 +6,17 @@ import io.k8ssync.sink.SinkMetrics;
 import io.k8ssync.sink.config.Config;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
+import java.util.List;
 import java.util.function.LongSupplier;
 import java.util.regex.Pattern;
 
 /**
  * After an offline, polls the drain URL until the instance reports no traffic or {@code maxWait}
  * passes; the outcome is a metric and a log line. Sent without the target's credentials: the URL
- * may go to the pod itself.
+ * may go to the pod itself. A check belongs to the leadership term of the offline: once that ends,
+ * it stops ({@code disowned}).
  */
-final class DrainChecker {
+final class DrainChecker implements FollowUps.Owner {
 
   private final SinkContext context;
   private final System.Logger log;
@@ -27,23 +26,25 @@ final class DrainChecker {
   private final Pattern expect;
   private final Duration interval;
   private final Duration maxWait;
-  private final ScheduledExecutorService executor;
+  private final Leadership leadership;
+  private final FollowUps followUps;
   private final SinkMetrics.Counter drains;
   private final SinkMetrics.Histogram drainSeconds;
 
-  DrainChecker(SinkContext context, HttpTarget target, LongSupplier nanoTime, ScheduledExecutorService executor) {
+  DrainChecker(SinkContext context, HttpTarget target, LongSupplier nanoTime, Leadership leadership, FollowUps followUps) {
     this.context = context;
     this.log = context.logger();
     this.target = target;
     this.nanoTime = nanoTime;
-    this.executor = executor;
+    this.leadership = leadership;
+    this.followUps = followUps;
     Config d = context.config().getSection("drain");
     this.drain = d.getString("url") == null ? null : Request.get("drain", d.getString("method"), d.getString("url"));
     this.expect = Pattern.compile(d.getString("expect"));
     this.interval = d.getDuration("interval");
     this.maxWait = d.getDuration("maxWait");
     SinkMetrics m = context.metrics();
-    drains = m.counter("http_drains_total", "Drain checks after offline, by outcome (drained, timeout)", "outcome");
+    drains = m.counter("http_drains_total", "Drain checks after offline, by outcome (drained, timeout, error, disowned, dropped)", "outcome");
     drainSeconds = m.histogram("http_drain_seconds", "Time from offline until the drain check ended");
   }
 
@@ -53,6 +54,8 @@ final class DrainChecker {
       return;
     }
     long start = nanoTime.getAsLong();
+    Leadership.Term term = leadership.current(pod.cluster());
+    String what = pod.namespace() + "/" + pod.name() + " " + pod.address();
     Runnable poll = new Runnable() {
       @Override
       public void run() {
@@ -68,18 +71,20 @@ final class DrainChecker {
                 outcome, context.name(), pod.namespace(), pod.name(), pod.address(), elapsed / 1_000_000);
             return;
           }
-          executor.schedule(this, interval.toMillis(), TimeUnit.MILLISECONDS);
+          followUps.schedule(DrainChecker.this, term, what, this, interval);
         } catch (RuntimeException e) {
           log.log(Level.WARNING, "drain check failed, giving up: sink=" + context.name() + " pod=" + pod.name(), e);
           drains.inc("error");
         }
       }
     };
-    try {
-      executor.execute(poll);
-    } catch (RejectedExecutionException e) {
-      drains.inc("error");
-      log.log(Level.WARNING, "drain check not started, the sink is closing: sink={0} pod={1}", context.name(), pod.name());
-    }
+    followUps.schedule(this, term, what, poll, Duration.ZERO);
+  }
+
+  @Override
+  public void dropped(String outcome, String reason, List<String> what) {
+    drains.inc(what.size(), outcome);
+    log.log(Level.WARNING, "{0} drain checks {1}, not finished: sink={2} reason={3} pods={4}",
+        what.size(), outcome, context.name(), reason, what);
   }
 }

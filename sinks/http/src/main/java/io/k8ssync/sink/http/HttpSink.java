@@ -22,9 +22,11 @@ import java.util.function.LongSupplier;
  * each pod (also when the call's outcome is unknown, e.g. a timeout), so the offline goes to
  * exactly that address, for that incarnation, once, before any online of a newer one.
  *
- * <p>This class is the decision flow; the parts live beside it: {@link Calls} (one call),
- * {@link Ledger} (what is registered), {@link EntryCollisions} (whose entry an offline would hit),
- * {@link Warmup}, {@link OfflineRepeater}, {@link DrainChecker} and {@link Reassertion}.
+ * <p>This class is the decision flow; the parts live beside it: {@link Calls} (one call, admitted
+ * at its moment by leadership and write budget), {@link Ledger} (what is registered),
+ * {@link EntryCollisions} (whose entry an offline would hit), {@link Warmup},
+ * {@link OfflineRepeater}, {@link DrainChecker}, {@link Reassertion}, and what the daemon told it:
+ * {@link Leadership} (whose pending work {@link FollowUps} disowns when a cluster is lost).
  *
  * <p>Thread rules: the daemon never applies two changes of one pod at once; the sink's timers take
  * the same per-pod lock ({@link PodLocks}), so a re-assertion can never put a pod back online after
@@ -46,6 +48,9 @@ final class HttpSink implements Sink {
   private final Calls calls;
   private final Ledger ledger = new Ledger();
   private final PodLocks locks = new PodLocks();
+  private final Leadership leadership = new Leadership();
+  /** Told by {@link #podsSynced}: the cache is complete, so onlines and re-assertion may begin. */
+  private volatile boolean synced;
   private final EntryCollisions entries;
   private final Warmup warmup;
   private final OfflineRepeater repeater;
@@ -53,8 +58,8 @@ final class HttpSink implements Sink {
   private final Reassertion reassertion;
   /** Re-assertion passes and housekeeping. */
   private final ScheduledExecutorService timer;
-  /** Repeated offlines and drain polls: never behind a re-assertion pass. */
-  private final ScheduledExecutorService followUps;
+  /** Repeated offlines and drain polls: never behind a re-assertion pass, owned by a leadership term. */
+  private final FollowUps followUps;
 
   HttpSink(SinkContext context, HttpTarget target, LongSupplier nanoTime) {
     this.context = context;
@@ -65,36 +70,67 @@ final class HttpSink implements Sink {
     this.offline = Request.from("offline", c.getSection("offline"));
     this.reassertEvery = c.getDuration("reassertEvery");
     this.timer = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
-    this.followUps = followUps(context);
+    this.followUps = new FollowUps(context.name(), leadership);
     this.calls = new Calls(context, target, nanoTime);
     this.entries = new EntryCollisions(context, offline);
     this.warmup = new Warmup(c.getDuration("warmup"), nanoTime, context.clock());
-    this.repeater = new OfflineRepeater(context, calls, ledger, entries, locks, offline, c.getDuration("repeatOfflineAfter"), followUps);
-    this.drains = new DrainChecker(context, target, nanoTime, followUps);
-    this.reassertion = new Reassertion(context, calls, ledger, entries, warmup, locks, online);
-  }
-
-  /** Two threads: one drain poll waiting for an unreachable pod does not hold up a repeated offline. */
-  private static ScheduledExecutorService followUps(SinkContext context) {
-    java.util.concurrent.atomic.AtomicInteger n = new java.util.concurrent.atomic.AtomicInteger();
-    java.util.concurrent.ScheduledThreadPoolExecutor e = new java.util.concurrent.ScheduledThreadPoolExecutor(2, r -> {
-      Thread t = new Thread(r, "http-sink-follow-up-" + context.name() + "-" + n.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
-    e.setRemoveOnCancelPolicy(true);
-    return e;
+    this.repeater = new OfflineRepeater(context, calls, ledger, entries, locks, leadership, offline,
+        c.getDuration("repeatOfflineAfter"), followUps);
+    this.drains = new DrainChecker(context, target, nanoTime, leadership, followUps);
+    this.reassertion = new Reassertion(context, calls, ledger, entries, warmup, locks, leadership, online);
   }
 
   @Override
   public void start() {
     if (!reassertEvery.isZero() && !context.dryRun()) {
-      timer.scheduleWithFixedDelay(reassertion::runSafely, reassertEvery.toMillis(), reassertEvery.toMillis(),
+      timer.scheduleWithFixedDelay(this::reassertAll, reassertEvery.toMillis(), reassertEvery.toMillis(),
           TimeUnit.MILLISECONDS);
     }
     if (!context.dryRun()) {
       timer.scheduleWithFixedDelay(this::forgetStale, HOUSEKEEPING.toMillis(), HOUSEKEEPING.toMillis(),
           TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * Told, not polled. A start remembers the term (records of an earlier term are stale: another
+   * replica led in between) and re-asserts the cluster's pods at once, if re-assertion is on and the
+   * initial list is complete. A stop disowns the cluster's pending repeated offlines and drain
+   * checks (cancelled, counted as {@code disowned}) and ends its part of a running re-assertion
+   * pass: another replica owns its entries now. Does not block.
+   */
+  @Override
+  public void leadershipChanged(String cluster, long term, boolean leading) {
+    Leadership.Term ended = leading ? leadership.started(cluster, term) : leadership.stopped(cluster);
+    if (ended != null) {
+      followUps.disown(cluster, "this replica no longer leads " + ended + (leading ? ", term " + term + " began" : ""));
+    }
+    log.log(Level.INFO, "leadership: sink={0} cluster={1} term={2} leading={3}", context.name(), cluster, term, leading);
+    if (leading && synced && !reassertEvery.isZero() && !context.dryRun()) {
+      reassertSoon(cluster);
+    }
+  }
+
+  /**
+   * The initial list is complete: onlines may go out. No re-assertion pass here: nothing was put
+   * online before, since onlines wait for the list.
+   */
+  @Override
+  public void podsSynced() {
+    synced = true;
+  }
+
+  private void reassertAll() {
+    if (synced) {
+      reassertion.runSafely(null);
+    }
+  }
+
+  private void reassertSoon(String cluster) {
+    try {
+      timer.execute(() -> reassertion.runSafely(cluster));
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      log.log(Level.INFO, "re-assertion of cluster {0} not started, the sink is closing: sink={1}", cluster, context.name());
     }
   }
 
@@ -112,7 +148,7 @@ final class HttpSink implements Sink {
 
   private void applyOne(PodChange change) throws SinkException {
     String key = change.key();
-    long term = context.leadershipTerm(change.latest().cluster());
+    long term = leadership.term(change.latest().cluster());
     Ledger.Offlined done = ledger.offlined(key);
     if (done != null && done.term() != term) {
       ledger.changeComplete(key);
@@ -163,7 +199,7 @@ final class HttpSink implements Sink {
     if (reg != null && reg.confirmed() && reg.state().weight() == after.weight()) {
       return;
     }
-    if (!context.pods().synced()) {
+    if (!synced) {
       throw SinkException.deferred("waiting for the initial pod list before the first online calls", SYNC_WAIT, Set.of(key));
     }
     long remaining = warmup.remainingNanos(after);
@@ -173,6 +209,7 @@ final class HttpSink implements Sink {
     // Remember before calling: a call that timed out, or was refused (409), may have landed and must
     // be undone. An earlier attempt left unconfirmed had an unknown outcome: it may land late.
     boolean uncertain = reg != null && reg.sameInstance(after) && (!reg.confirmed() || reg.uncertain());
+    calls.admit(online.kind(), after, key); // a call never started leaves no record to undo
     ledger.record(key, new Ledger.Registered(after, false, uncertain, term));
     calls.send(online, after, key, online.kind());
     ledger.record(key, new Ledger.Registered(after, true, uncertain, term));
@@ -194,7 +231,7 @@ final class HttpSink implements Sink {
       if (!holder.key().equals(key)) {
         // The entry is the holder's now, registered here or not (it may be warming up): a record
         // for it, unless it has one, so its own offline later takes the entry away.
-        ledger.recordIfAbsent(holder.key(), new Ledger.Registered(holder, false, true, context.leadershipTerm(holder.cluster())));
+        ledger.recordIfAbsent(holder.key(), new Ledger.Registered(holder, false, true, leadership.term(holder.cluster())));
       }
       return; // not recorded as done: a retry whose newest state moved on must still send it
     }
@@ -223,7 +260,7 @@ final class HttpSink implements Sink {
           }
           Ledger.Registered reg = ledger.registered(key);
           String cluster = reg == null ? null : reg.state().cluster();
-          if (reg != null && (reg.term() != context.leadershipTerm(cluster) || !context.clusters().contains(cluster))
+          if (reg != null && (reg.term() != leadership.term(cluster) || !leadership.leads(cluster))
               && !entries.inCache(reg.state())) {
             ledger.forget(key);
             records++;
@@ -239,7 +276,7 @@ final class HttpSink implements Sink {
             continue; // a change of the pod is being applied: the next pass looks again
           }
           Ledger.Offlined o = ledger.offlined(key);
-          if (o != null && !o.states().isEmpty() && o.term() != context.leadershipTerm(o.states().get(0).cluster())) {
+          if (o != null && !o.states().isEmpty() && o.term() != leadership.term(o.states().get(0).cluster())) {
             ledger.changeComplete(key);
           }
         }
@@ -277,8 +314,7 @@ final class HttpSink implements Sink {
   @Override
   public void close() {
     timer.shutdownNow();
-    followUps.shutdownNow();
-    repeater.close();
+    followUps.close();
     target.close();
   }
 }

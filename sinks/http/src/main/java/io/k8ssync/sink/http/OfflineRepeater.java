@@ -5,19 +5,14 @@ import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Sends an offline once more, {@code repeatOfflineAfter} after it went out, when the instance's
- * online had an unknown outcome and may have landed after the offline.
+ * online had an unknown outcome and may have landed after the offline. A repeat belongs to the
+ * leadership term it was scheduled in: once that ends, it is disowned, not sent ({@link FollowUps}).
  */
-final class OfflineRepeater {
+final class OfflineRepeater implements FollowUps.Owner {
 
   /** Attempts of a repeated offline that fails, and re-checks while its instance is wanted but not registered yet. */
   private static final int ATTEMPTS = 3;
@@ -30,62 +25,55 @@ final class OfflineRepeater {
   private final Ledger ledger;
   private final EntryCollisions entries;
   private final PodLocks locks;
+  private final Leadership leadership;
   private final Request offline;
   private final Duration after;
-  private final ScheduledExecutorService executor;
-  /** Repeated offlines not yet due, each as "pod address" (for the log line if the sink closes first). */
-  private final Map<Object, String> scheduled = new ConcurrentHashMap<>();
+  private final FollowUps followUps;
 
   OfflineRepeater(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, PodLocks locks,
-                  Request offline, Duration after, ScheduledExecutorService executor) {
+                  Leadership leadership, Request offline, Duration after, FollowUps followUps) {
     this.context = context;
     this.log = context.logger();
     this.calls = calls;
     this.ledger = ledger;
     this.entries = entries;
     this.locks = locks;
+    this.leadership = leadership;
     this.offline = offline;
     this.after = after;
-    this.executor = executor;
+    this.followUps = followUps;
   }
 
-  /** Repeats the offline of {@code old} later, unless repeating is off. */
+  /** Repeats the offline of {@code old} later, in the current term of its cluster, unless repeating is off. */
   void schedule(PodState old, String key) {
     if (!after.isZero()) {
-      schedule(old, key, 1, 0);
+      schedule(old, key, leadership.current(old.cluster()), 1, 0);
     }
   }
 
-  private void schedule(PodState old, String key, int attempt, int postponed) {
-    Object token = new Object();
-    scheduled.put(token, key + " " + old.address());
-    try {
-      executor.schedule(() -> {
-        scheduled.remove(token);
-        repeat(old, key, attempt, postponed);
-      }, after.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (RejectedExecutionException e) {
-      if (scheduled.remove(token) == null) {
-        return; // counted by close()
-      }
-      calls.count(KIND, "dropped");
-      log.log(Level.WARNING, "repeated offline not scheduled, the sink is closing: sink={0} pod={1} address={2}",
-          context.name(), key, old.address());
-    }
+  private void schedule(PodState old, String key, Leadership.Term term, int attempt, int postponed) {
+    followUps.schedule(this, term, key + " " + old.address(), () -> repeat(old, key, term, attempt, postponed), after);
+  }
+
+  @Override
+  public void dropped(String outcome, String reason, List<String> what) {
+    calls.count(what.size(), KIND, outcome);
+    log.log(Level.WARNING, "{0} repeated offlines {1}, not sent: sink={2} reason={3} pods={4}",
+        what.size(), outcome, context.name(), reason, what);
   }
 
   /**
    * The offline of {@code old} once more, for an online that may have landed after it. Under the
    * pod's lock, so it cannot overtake a new online of the same instance (postponed while a change of
    * the pod holds it: a timer never waits for a pod). Skipped when this sink
-   * holds that instance online again, another pod or incarnation is desired online at the same
-   * entry, or another replica leads the cluster now; postponed while the instance is desired online
+   * holds that instance online again, or another pod or incarnation is desired online at the same
+   * entry; postponed while the instance is desired online
    * but not registered here yet (it may never be, e.g. turning unready within its warm-up).
    */
-  private void repeat(PodState old, String key, int attempt, int postponed) {
+  private void repeat(PodState old, String key, Leadership.Term term, int attempt, int postponed) {
     try (PodLocks.Held held = locks.tryLock(key)) {
       if (held == null) {
-        postpone(old, key, attempt, postponed, "a change of the pod is being applied");
+        postpone(old, key, term, attempt, postponed, "a change of the pod is being applied");
         return;
       }
       String skip = skipReason(old, key);
@@ -96,7 +84,7 @@ final class OfflineRepeater {
         return;
       }
       if (entries.wantedNow(old) != null) {
-        postpone(old, key, attempt, postponed, "the instance is desired online again but not registered yet");
+        postpone(old, key, term, attempt, postponed, "the instance is desired online again but not registered yet");
         return;
       }
       try {
@@ -104,7 +92,7 @@ final class OfflineRepeater {
       } catch (SinkException e) {
         boolean again = e.retriable() && attempt < ATTEMPTS;
         if (again) {
-          schedule(old, key, attempt + 1, postponed);
+          schedule(old, key, term, attempt + 1, postponed);
         } else {
           calls.count(KIND, "abandoned");
         }
@@ -118,21 +106,18 @@ final class OfflineRepeater {
     }
   }
 
-  private void postpone(PodState old, String key, int attempt, int postponed, String reason) {
+  private void postpone(PodState old, String key, Leadership.Term term, int attempt, int postponed, String reason) {
     boolean again = postponed < POSTPONEMENTS;
     calls.count(KIND, again ? "postponed" : "abandoned");
     log.log(again ? Level.INFO : Level.WARNING, "repeated offline {0}: sink={1} pod={2} address={3} reason={4}{5}",
         again ? "postponed" : "failed, abandoned", context.name(), key, old.address(), reason,
         again ? "" : " after " + POSTPONEMENTS + " checks");
     if (again) {
-      schedule(old, key, attempt, postponed + 1);
+      schedule(old, key, term, attempt, postponed + 1);
     }
   }
 
   private String skipReason(PodState old, String key) {
-    if (!context.clusters().contains(old.cluster())) {
-      return "another replica leads cluster " + old.cluster() + " now";
-    }
     Ledger.Registered reg = ledger.registered(key);
     if (reg != null && reg.sameInstance(old)) {
       return "the instance is online again";
@@ -145,21 +130,5 @@ final class OfflineRepeater {
       return "its entry now belongs to pod " + holder.key() + " (uid " + holder.uid() + "), which is desired online";
     }
     return null;
-  }
-
-  /** Counts and logs the repeats not yet due; call once the executor is shut down. */
-  void close() {
-    List<String> dropped = new ArrayList<>();
-    for (Object token : new ArrayList<>(scheduled.keySet())) {
-      String pod = scheduled.remove(token);
-      if (pod != null) {
-        dropped.add(pod);
-      }
-    }
-    if (!dropped.isEmpty()) {
-      calls.count(dropped.size(), KIND, "dropped");
-      log.log(Level.WARNING, "closing with {0} repeated offlines not yet due; they are not sent: sink={1} pods={2}",
-          dropped.size(), context.name(), dropped);
-    }
   }
 }

@@ -26,11 +26,12 @@ final class Reassertion {
   private final EntryCollisions entries;
   private final Warmup warmup;
   private final PodLocks locks;
+  private final Leadership leadership;
   private final Request online;
   private final SinkMetrics.Counter passes;
 
   Reassertion(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, Warmup warmup, PodLocks locks,
-              Request online) {
+              Leadership leadership, Request online) {
     this.context = context;
     this.log = context.logger();
     this.calls = calls;
@@ -38,22 +39,28 @@ final class Reassertion {
     this.entries = entries;
     this.warmup = warmup;
     this.locks = locks;
+    this.leadership = leadership;
     this.online = online;
     this.passes = context.metrics().counter("http_reassert_passes_total",
         "Re-assertion passes, by outcome (complete, stopped: ended at a retriable failure, the rest waits for the next period)",
         "outcome");
   }
 
-  /** One pass over the ledger; never throws (a scheduled task that throws is never run again). */
-  void runSafely() {
+  /**
+   * One pass over the ledger, of the clusters led now, or only {@code onlyCluster} when not null;
+   * never throws (a scheduled task that throws is never run again).
+   */
+  void runSafely(String onlyCluster) {
     try {
-      if (!context.pods().synced()) {
-        return;
-      }
       int done = 0;
       int busy = 0;
       java.util.List<String> keys = ledger.keys();
       for (String key : keys) {
+        Ledger.Registered peek = ledger.registered(key);
+        if (onlyCluster != null && (peek == null || !peek.state().cluster().equals(onlyCluster))) {
+          done++;
+          continue;
+        }
         try (PodLocks.Held held = locks.tryLock(key)) {
           if (held == null) {
             busy++;
@@ -62,8 +69,9 @@ final class Reassertion {
           SinkException failed = reassert(key);
           if (failed != null && failed.retriable()) {
             passes.inc("stopped");
+            countBusy(busy);
             log.log(Level.WARNING, "re-assertion pass stopped at a retriable failure, the next period starts over: sink={0} "
-                + "pod={1} reasserted={2} left={3} error={4}", context.name(), key, done, keys.size() - done - busy - 1,
+                + "pod={1} checked={2} busy={3} left={4} error={5}", context.name(), key, done, busy, keys.size() - done - busy - 1,
                 failed.getMessage());
             return;
           }
@@ -72,6 +80,7 @@ final class Reassertion {
       }
       passes.inc("complete");
       if (busy > 0) {
+        countBusy(busy);
         log.log(Level.INFO, "re-assertion pass left {0} pods to the changes being applied to them: sink={1}", busy, context.name());
       }
     } catch (RuntimeException e) {
@@ -79,16 +88,24 @@ final class Reassertion {
     }
   }
 
+  /** Pods a pass left to the change being applied to them (it makes the target agree itself). */
+  private void countBusy(int busy) {
+    if (busy > 0) {
+      calls.count(busy, KIND, "busy");
+    }
+  }
+
   /** Re-asserts one pod, under its lock; the failure, if the call failed. */
   private SinkException reassert(String key) {
     Ledger.Registered reg = ledger.registered(key);
-    // Only pods of a cluster led now; a record from an earlier term (another replica may have
-    // taken it offline since) only while the cache still wants that instance online.
+    // Only pods of a cluster led now (checked per pod: a lost lead ends the cluster's part of a
+    // pass); a record from an earlier term (another replica may have taken it offline since) only
+    // while the cache still wants that instance online.
     String cluster = reg == null ? null : reg.state().cluster();
-    if (reg == null || !reg.confirmed() || !context.clusters().contains(cluster)) {
+    if (reg == null || !reg.confirmed() || !leadership.leads(cluster)) {
       return null;
     }
-    long term = context.leadershipTerm(cluster);
+    long term = leadership.term(cluster);
     PodState state = reg.state();
     if (reg.term() != term) {
       // From an earlier term: the other replica may have changed it since. Only the cache's

@@ -75,11 +75,26 @@ class HttpSinkTest {
     return c;
   }
 
+  /** A sink told what the daemon tells it without leader election: c1 led in term 0, the initial list complete. */
   private HttpSink sink(Map<String, Object> extra) throws ConfigException {
+    unsyncedSink(extra);
+    sink.podsSynced();
+    return sink;
+  }
+
+  private HttpSink unsyncedSink(Map<String, Object> extra) throws ConfigException {
     context = new TestSinkContext("gw", new HttpSinkFactory().configDef(), config(extra), Selector.ALL);
     sink = new HttpSink(context, HttpTarget.from(context), now::get);
+    sink.leadershipChanged("c1", 0, true);
     sink.start();
     return sink;
+  }
+
+  /** This replica lost the lead of c1 and took it back (or first took it, with leader election) in {@code term}. */
+  private void lead(long term) {
+    sink.leadershipChanged("c1", context.term, false);
+    context.term = term;
+    sink.leadershipChanged("c1", term, true);
   }
 
   private void apply(PodState before, PodState after) throws SinkException {
@@ -244,7 +259,7 @@ class HttpSinkTest {
   @Test
   void aPodPutOnlineByAnotherReplicaStillGetsItsOffline() throws Exception {
     sink(Map.of());
-    context.term = 1; // leader election
+    lead(1); // leader election
     PodState p = pod("web-1", "10.0.0.1");
     // A takeover replays what the old leader held: this sink never put the pod online itself.
     apply(p, withReady(p, false));
@@ -269,13 +284,13 @@ class HttpSinkTest {
   @Test
   void anIncarnationOnlineElsewhereGoesOfflineBesideTheOneThisSinkRegistered() throws Exception {
     sink(Map.of());
-    context.term = 1;
+    lead(1);
     PodState mine = pod("web-1", "10.0.0.1");
     apply(null, mine);
     target.calls.clear();
     // This replica led, lost the lead and took it back: meanwhile the other replica put a newer
     // incarnation online, which the replayed change names as its "before".
-    context.term = 2;
+    lead(2);
     PodState theirs = withIp(withUid(mine, "uid-2"), "10.0.0.2");
     apply(theirs, null);
     assertEquals(List.of("offline", "offline"), target.kinds());
@@ -453,7 +468,7 @@ class HttpSinkTest {
     target.reply("/online", new RecordingTarget.Reply(503, "")); // q's online: the outcome is unknown
     assertThrows(SinkException.class, () -> apply(null, q));
     apply(q, null);
-    // One scheduler thread runs repeats in the order they were scheduled: p's, had it had one, came first.
+    // Repeats run in the order they were scheduled: p's, had it had one, would have started first.
     await().until(() -> context.metric("http_calls_total", "offline_repeat", "ok") == 1.0);
     assertEquals(List.of("/online/web", "/offline/web"), callsOf("10.0.0.1"), "p: once each");
     assertEquals(List.of("/online/web", "/offline/web", "/offline/web"), callsOf("10.0.0.2"), "q: the offline repeated");
@@ -472,7 +487,7 @@ class HttpSinkTest {
     // The offline URL names the address, not the uid: taking an older incarnation offline would
     // take the newest one, online at the same entry, with it.
     sink(Map.of());
-    context.term = 1;
+    lead(1);
     PodState u1 = pod("web-1", "10.0.0.1");
     PodState u2 = withUid(u1, "uid-2");
     PodState u3 = withUid(u1, "uid-3");
@@ -526,7 +541,7 @@ class HttpSinkTest {
     assertEquals(List.of("online"), target.kinds(), "same term: the record is the truth, nothing to send");
     // This replica lost the lead; the other one took the pod offline (it flapped), then died before
     // putting it back. Leading again, the replay of what it held says: it was online, it is online.
-    context.term = 1;
+    lead(1);
     apply(a, a);
     assertEquals(List.of("online", "online"), target.kinds(), "the old record may be stale: online again");
   }
@@ -554,11 +569,11 @@ class HttpSinkTest {
   @Test
   void aStaleRecordsOfflineSparesTheNewIncarnationAtItsAddress() throws Exception {
     sink(Map.of());
-    context.term = 1;
+    lead(1);
     PodState u1 = pod("web-1", "10.0.0.1");
     apply(null, u1);
     // Led elsewhere meanwhile: the other replica replaced u1 by u2 at the same address (online there).
-    context.term = 2;
+    lead(2);
     PodState u2 = withUid(u1, "uid-2");
     context.pods.add(u2);
     apply(u1, u2);
@@ -569,7 +584,7 @@ class HttpSinkTest {
   @Test
   void recordsOfAnEarlierTermAreReassertedWhileWantedAndForgottenOnceGone() throws Exception {
     sink(Map.of("reassertEvery", "20ms"));
-    context.term = 1;
+    lead(1);
     PodState p = pod("web-1", "10.0.0.1");
     PodState q = pod("web-2", "10.0.0.2");
     context.pods.add(p);
@@ -577,7 +592,7 @@ class HttpSinkTest {
     apply(null, p);
     apply(null, q);
     context.pods.remove(q); // q was deleted while another replica led; p is unchanged
-    context.term = 2; // led again
+    lead(2); // led again
     double reasserted = context.metric("http_calls_total", "reassert", "ok");
     await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= reasserted + 2); // a pass begun after the switch
     long qBefore = onlineCallsOf("10.0.0.2");
@@ -592,14 +607,14 @@ class HttpSinkTest {
   @Test
   void anEarlierTermsRecordIsReassertedWithTheCachesStateNotTheOldOne() throws Exception {
     sink(Map.of("reassertEvery", "20ms"));
-    context.term = 1;
+    lead(1);
     PodState p = pod("web-1", "10.0.0.1");
     context.pods.add(p);
     apply(null, p);
     // Led elsewhere meanwhile: the weight changed and the other replica sent it; then led again.
     PodState heavier = withWeight(p, 7);
     context.pods.set(0, heavier);
-    context.term = 2;
+    lead(2);
     await().until(() -> target.calls.get(target.calls.size() - 1).body().contains("\"weight\":7"));
     int from = target.calls.size();
     await().until(() -> target.calls.size() >= from + 3);
@@ -712,12 +727,13 @@ class HttpSinkTest {
 
   @Test
   void noOnlineBeforeTheInitialListIsComplete() throws Exception {
-    sink(Map.of());
+    unsyncedSink(Map.of());
     context.synced = false;
     PodState p = pod("web-1", "10.0.0.1");
     assertTrue(assertThrows(SinkException.class, () -> apply(null, p)).deferral() != null);
     assertTrue(target.calls.isEmpty());
     context.synced = true;
+    sink.podsSynced(); // told, not polled
     apply(null, p);
     assertEquals(List.of("online"), target.kinds());
   }
@@ -880,7 +896,9 @@ class HttpSinkTest {
     List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
     io.k8ssync.sink.SinkContext logged = logging(context, log);
     sink = new HttpSink(logged, HttpTarget.from(logged), now::get);
+    sink.leadershipChanged("c1", 0, true);
     sink.start();
+    sink.podsSynced();
     String pair = java.util.Base64.getEncoder().encodeToString(("svc-gw:" + password).getBytes(StandardCharsets.UTF_8));
     String expected = "Basic " + pair;
     assertEquals("Basic c3ZjLWd3OnMzY3IzdC1wQHNzOncwcmQ=", expected, "RFC 7617: base64 of user:password in UTF-8");

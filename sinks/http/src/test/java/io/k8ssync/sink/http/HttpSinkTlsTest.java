@@ -68,7 +68,10 @@ class HttpSinkTlsTest {
         "offline", Map.of("url", target.url() + "/offline/{service}")));
     c.putAll(extra);
     TestSinkContext ctx = new TestSinkContext("gw", new HttpSinkFactory().configDef(), c, Selector.ALL);
-    return new HttpSink(ctx, HttpTarget.from(ctx), System::nanoTime);
+    HttpSink sink = new HttpSink(ctx, HttpTarget.from(ctx), System::nanoTime);
+    sink.leadershipChanged("c1", 0, true);
+    sink.podsSynced();
+    return sink;
   }
 
   private static void run(String... cmd) throws Exception {

@@ -54,6 +54,8 @@ public final class RecordingTarget implements AutoCloseable {
   private final Map<String, Deque<Reply>> script = new ConcurrentHashMap<>();
   /** When set, each request waits for a permit before it is answered. */
   public volatile Semaphore gate;
+  /** When set, runs for each recorded call before it is answered (e.g. to change the world mid-change). */
+  public volatile java.util.function.Consumer<Call> onCall;
   private final HttpServer server;
 
   public RecordingTarget() throws IOException {
@@ -111,6 +113,10 @@ public final class RecordingTarget implements AutoCloseable {
     }
     if (reply.late()) {
       calls.add(call);
+    }
+    java.util.function.Consumer<Call> hook = onCall;
+    if (hook != null) {
+      hook.accept(call);
     }
     byte[] out = reply.body().getBytes(StandardCharsets.UTF_8);
     ex.sendResponseHeaders(reply.status(), out.length == 0 ? -1 : out.length);
