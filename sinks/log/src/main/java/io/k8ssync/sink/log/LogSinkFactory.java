@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.logsink;
+package io.k8ssync.sink.log;
 
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;

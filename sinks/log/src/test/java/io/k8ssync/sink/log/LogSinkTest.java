@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.logsink;
+package io.k8ssync.sink.log;
 
 import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withReady;

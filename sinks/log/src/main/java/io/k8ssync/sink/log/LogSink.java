@@ -1,13 +1,11 @@
-package io.k8ssync.daemon.logsink;
+package io.k8ssync.sink.log;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
+import io.k8ssync.sink.template.Template;
 import java.io.PrintStream;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -16,11 +14,9 @@ import java.util.List;
 /**
  * Prints each change as one JSON object per line: what happened, and whether the pod went online
  * or offline under the shared registration rule. Useful to watch what the daemon sees, and as the
- * reference for a new sink.
+ * reference for a new sink: it needs nothing but the SPI and the JDK.
  */
 final class LogSink implements Sink {
-
-  private static final ObjectMapper JSON = new ObjectMapper();
 
   private final SinkContext context;
   private final PrintStream out;
@@ -53,35 +49,56 @@ final class LogSink implements Sink {
       if (onlyRegistration && wasOnline == online && removed == null) {
         continue;
       }
-      ObjectNode n = JSON.createObjectNode();
-      n.put("ts", Instant.now(context.clock()).toString());
-      n.put("sink", context.name());
-      n.put("transition", c.transition().name());
-      n.put("pod", c.key());
       PodState p = c.latest();
-      n.put("uid", p.uid());
-      n.put("service", p.service());
-      n.put("address", p.address());
-      n.put("phase", p.phase().name());
-      n.put("ready", p.ready());
-      n.put("terminating", p.terminating());
-      n.put("online", online);
+      Json n = new Json()
+          .put("ts", Instant.now(context.clock()).toString())
+          .put("sink", context.name())
+          .put("transition", c.transition().name())
+          .put("pod", c.key())
+          .put("uid", p.uid())
+          .put("service", p.service())
+          .put("address", p.address())
+          .put("phase", p.phase().name())
+          .put("ready", p.ready())
+          .put("terminating", p.terminating())
+          .put("online", online);
       if (online && !wasOnline) {
         n.put("action", "online");
       } else if (removed != null) {
-        n.put("action", "offline");
-        n.put("offlineAddress", removed);
+        n.put("action", "offline").put("offlineAddress", removed);
       }
       if (p.rejection() != null) {
         n.put("rejection", p.rejection());
       }
-      try {
-        lines.add(JSON.writeValueAsString(n));
-      } catch (JsonProcessingException e) {
-        throw new IllegalStateException(e);
-      }
+      lines.add(n.toString());
     }
     return lines;
+  }
+
+  /** One flat JSON object, built in order; strings escaped by the SPI's JSON escaper. */
+  private static final class Json {
+    private final StringBuilder b = new StringBuilder("{");
+
+    Json put(String key, String value) {
+      return raw(key, value == null ? "null" : "\"" + Template.jsonEscape(value) + "\"");
+    }
+
+    Json put(String key, boolean value) {
+      return raw(key, String.valueOf(value));
+    }
+
+    private Json raw(String key, String json) {
+      if (b.length() > 1) {
+        b.append(',');
+      }
+      b.append('"').append(key).append("\":").append(json);
+      return this;
+    }
+
+    @Override
+    public String toString() {
+      return b + "}";
+    }
   }
 
   @Override
