@@ -89,7 +89,7 @@ public final class HttpSinkFactory implements SinkFactory {
               + " late at the target would otherwise leave a gone pod online; 0 is off")
       .define("reassertEvery", DURATION, Duration.ZERO, "re-send online for every pod this sink put online, this often; 0 (default) is off")
       .define("responseBodyLogLimit", INT, 512, Validator.between(0, 65536), "characters of a rejected response's body written to the log")
-      .define("followRedirects", BOOLEAN, false, "follow 3xx redirects (same scheme only)")
+      .define("followRedirects", BOOLEAN, false, "follow 3xx redirects within the same origin (scheme, host, port) only; a redirect elsewhere is not followed (headers and credentials stay with the target) and the call is retried")
       .section("auth", AUTH, "credentials, from files or environment variables only")
       .section("tls", TLS, "TLS trust")
       .section("drain", DRAIN, "optional drain check after offline");
