@@ -38,6 +38,17 @@ public final class ConsulAgent implements AutoCloseable {
   }
 
   /**
+   * A started agent that enforces ACLs: default policy deny, {@code managementToken} as the initial
+   * management token (a UUID). Requests without a token act as the anonymous token, which may do nothing.
+   */
+  public static ConsulAgent startedWithAcls(String managementToken, String... extraArgs) {
+    List<String> args = new ArrayList<>(List.of("-hcl", "acl { enabled = true default_policy = \"deny\""
+        + " tokens { initial_management = \"" + managementToken + "\" } }"));
+    args.addAll(List.of(extraArgs));
+    return started(args.toArray(String[]::new));
+  }
+
+  /**
    * Starts the agent and waits for its leader. A port taken by someone else between choosing it and
    * binding it makes consul exit at once: then it tries again with fresh ports (the HTTP port stays).
    */
