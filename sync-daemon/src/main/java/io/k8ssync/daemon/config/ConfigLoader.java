@@ -108,7 +108,8 @@ public final class ConfigLoader {
       Selector selector = new Selector(Set.copyOf(sel.getList("namespaces")), Set.copyOf(sel.getList("services")),
           sel.getMap("labels"));
       Integer workers = s.isSet("workers") ? s.getInt("workers") : null;
-      sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, sinkConfig));
+      Integer queueCapacity = s.isSet("queueCapacity") ? s.getInt("queueCapacity") : null;
+      sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, queueCapacity, sinkConfig));
     }
     return new DaemonConfig(root, List.copyOf(sinks));
   }

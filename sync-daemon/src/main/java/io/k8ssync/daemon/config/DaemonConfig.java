@@ -10,6 +10,7 @@ import static io.k8ssync.sink.config.ConfigDef.Type.STRING;
 import static io.k8ssync.sink.config.ConfigDef.Type.STRING_LIST;
 import static io.k8ssync.sink.config.ConfigDef.Type.STRING_MAP;
 
+import io.k8ssync.daemon.dispatch.QueueBudget;
 import io.k8ssync.daemon.dispatch.RetryBackoff;
 import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.informer.ClusterInformers;
@@ -84,9 +85,18 @@ public final class DaemonConfig {
           v -> (Double) v > 0 ? null : "a positive number", "overall retries per second of one sink")
       .define("burst", INT, RetryBackoff.Settings.DEFAULTS.burst(), Validator.atLeast(1), "retries allowed at once above that rate");
 
+  static final double DEFAULT_QUEUE_HEAP_SHARE = 0.2;
+
   static final ConfigDef DISPATCH = new ConfigDef()
       .define("workers", INT, 2, Validator.between(1, 256), "worker threads per sink (one pod is never processed twice at once)")
-      .define("queueCapacity", INT, 1_000_000, Validator.atLeast(1), "pending pods per sink before new ones are dropped (counted, logged)")
+      .define("queueCapacity", INT, null, Validator.atLeast(1),
+          "changes per sink queue before new ones are dropped (counted, logged), and as many again held for another replica's"
+              + " clusters; unset: " + QueueBudget.MERGED_DEFAULT + " pods for a sink whose queue merges a pod's changes (up to "
+              + QueueBudget.BYTES_PER_MERGED_POD + " bytes each), and queueHeapShare of the heap for one that keeps every change"
+              + " (kafka; " + QueueBudget.BYTES_PER_KEPT_CHANGE + " bytes each, at least " + QueueBudget.MIN_KEPT + ")")
+      .define("queueHeapShare", DOUBLE, DEFAULT_QUEUE_HEAP_SHARE, v -> (Double) v > 0 && (Double) v <= 1 ? null : "a share above 0 and at most 1",
+          "share of the maximum heap (-Xmx) that the default queue of a sink keeping every change may fill, held changes"
+              + " included (with leader election each kind gets half)")
       .define("failingThreshold", INT, 5, Validator.atLeast(1), "failed applies in a row before a sink counts as failing in /readyz")
       .section("retry", RETRY, "retry backoff of failed changes");
 
@@ -99,6 +109,7 @@ public final class DaemonConfig {
       .required("name", STRING, Validator.matches(NAME, NAME_DOC), "unique sink name, used in metrics and logs")
       .required("type", STRING, Validator.nonEmpty(), "sink type, e.g. log (see the sink sections)")
       .define("workers", INT, null, Validator.between(1, 256), "override dispatch.workers for this sink")
+      .define("queueCapacity", INT, null, Validator.atLeast(1), "override dispatch.queueCapacity for this sink")
       .section("selector", SELECTOR, "which pods this sink manages; empty matches all")
       .define("config", RAW_OBJECT, null, "the sink's own settings, checked against its type");
 
@@ -128,7 +139,11 @@ public final class DaemonConfig {
       .sectionList("sinks", SINK, true, "where pod state goes");
 
   /** A configured sink, its own config already validated by its factory. */
-  public record SinkSpec(String name, String type, Selector selector, Integer workers, Config config) {}
+  public record SinkSpec(String name, String type, Selector selector, Integer workers, Integer queueCapacity, Config config) {
+    public SinkSpec(String name, String type, Selector selector, Integer workers, Config config) {
+      this(name, type, selector, workers, null, config);
+    }
+  }
 
   /** A configured cluster. */
   public record ClusterSpec(ClusterInformers.Scope scope, boolean inCluster, String kubeconfig, String context,
@@ -198,12 +213,17 @@ public final class DaemonConfig {
   public SinkRunner.Settings runnerSettings(SinkSpec sink, boolean dryRun) {
     Config d = root.getSection("dispatch");
     Config r = d.getSection("retry");
+    Integer capacity = sink.queueCapacity() != null ? sink.queueCapacity()
+        : d.isSet("queueCapacity") ? Integer.valueOf(d.getInt("queueCapacity")) : null;
+    // With leader election, held changes may fill as much again: each kind gets half the share.
+    long heapBytes = (long) (Runtime.getRuntime().maxMemory() * d.getDouble("queueHeapShare") / (leaderElection() != null ? 2 : 1));
     return new SinkRunner.Settings(
         sink.workers() != null ? sink.workers() : d.getInt("workers"),
-        d.getInt("queueCapacity"),
+        capacity == null ? 0 : capacity,
         d.getInt("failingThreshold"),
         dryRun,
         new RetryBackoff.Settings(r.getDuration("baseDelay"), r.getDuration("maxDelay"), r.getDouble("jitter"),
-            r.getDouble("ratePerSecond"), r.getInt("burst")));
+            r.getDouble("ratePerSecond"), r.getInt("burst")),
+        heapBytes);
   }
 }

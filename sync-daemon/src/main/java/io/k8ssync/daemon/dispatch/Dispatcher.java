@@ -34,7 +34,12 @@ public final class Dispatcher implements Consumer<PodChange> {
     });
     t.setRemoveOnCancelPolicy(true);
     this.timer = t;
-    metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue", "sink", runners, r -> r.queue().depth());
+    metrics.gaugePerKey("queue_depth", "Changes waiting in a sink's queue for this replica to apply (pods, where a pod's changes merge)",
+        "sink", runners, r -> r.queue().waiting());
+    metrics.gaugePerKey("queue_parked", "Changes a sink's queue holds for the leader of another cluster, replayed if this replica takes over",
+        "sink", runners, r -> r.queue().parkedChanges());
+    metrics.gaugePerKey("queue_capacity", "Changes a sink's queue takes for this replica to apply before it drops new ones; as many again held for another",
+        "sink", runners, r -> r.capacity());
     metrics.gaugePerKey("sink_oldest_pending_seconds",
         "Age of the oldest change a sink has not applied yet: the sync lag (changes held for another replica's clusters do not count)",
         "sink", runners, r -> r.queue().oldestPendingSeconds());

@@ -28,14 +28,23 @@ public final class SinkRunner {
 
   private static final Logger LOG = LoggerFactory.getLogger(SinkRunner.class);
 
-  /** Per-sink dispatch settings. */
+  /**
+   * Per-sink dispatch settings. {@code queueCapacity} 0 means the default of the sink's kind of
+   * queue ({@link QueueBudget}), a queue that keeps every change filling at most {@code queueHeapBytes}.
+   */
   public record Settings(int workers, int queueCapacity, int failingThreshold, boolean dryRun,
-                         RetryBackoff.Settings retry) {}
+                         RetryBackoff.Settings retry, long queueHeapBytes) {
+    /** A fixed capacity. */
+    public Settings(int workers, int queueCapacity, int failingThreshold, boolean dryRun, RetryBackoff.Settings retry) {
+      this(workers, queueCapacity, failingThreshold, dryRun, retry, 0);
+    }
+  }
 
   private final String name;
   private final Sink sink;
   private final Selector selector;
   private final Settings settings;
+  private final int capacity;
   private final WorkQueue queue;
   private final RetryBackoff backoff;
   private final ScheduledExecutorService timer;
@@ -53,8 +62,13 @@ public final class SinkRunner {
     this.sink = sink;
     this.selector = selector;
     this.settings = settings;
-    this.queue = new WorkQueue(settings.queueCapacity(), System::nanoTime, sink.coalesce(),
-        pod -> Registration.desiredOnline(pod, selector));
+    boolean coalesce = sink.coalesce();
+    this.capacity = settings.queueCapacity() > 0 ? settings.queueCapacity()
+        : QueueBudget.defaultCapacity(coalesce, settings.queueHeapBytes());
+    this.queue = new WorkQueue(capacity, System::nanoTime, coalesce, pod -> Registration.desiredOnline(pod, selector));
+    LOG.info("sink queue: sink={} capacity={} {} ({}) costing up to {} MiB, as much again for changes held for another replica",
+        name, capacity, coalesce ? "pods (a pod's changes merge)" : "changes (every change kept)",
+        settings.queueCapacity() > 0 ? "configured" : "default", QueueBudget.bytes(coalesce, capacity) >> 20);
     this.backoff = new RetryBackoff(settings.retry(), Math::random, System::nanoTime);
     this.timer = timer;
     this.metrics = metrics;
@@ -66,6 +80,11 @@ public final class SinkRunner {
 
   public WorkQueue queue() {
     return queue;
+  }
+
+  /** How many changes (pods, when they merge) the queue takes for this replica to apply; as many again held for another. */
+  public int capacity() {
+    return capacity;
   }
 
   /** Applied changes so far (for the demo's summary and tests). */
@@ -121,11 +140,16 @@ public final class SinkRunner {
       return;
     }
     WorkQueue.Outcome outcome = queue.add(change, !leads.test(change.latest().cluster()));
-    if (outcome == WorkQueue.Outcome.FULL || outcome == WorkQueue.Outcome.SHUT_DOWN) {
+    if (outcome == WorkQueue.Outcome.FULL_HELD) {
+      metrics.queueDropped.labelValues(name, "standby_full").inc();
+      LOG.warn("change dropped: sink={} pod={} transition={} reason=standby_full queueCapacity={}: held for the leader of cluster {},"
+          + " which applies it; a takeover now will not replay it", name, change.key(), change.transition(), capacity,
+          change.latest().cluster());
+    } else if (outcome == WorkQueue.Outcome.FULL || outcome == WorkQueue.Outcome.SHUT_DOWN) {
       String reason = outcome == WorkQueue.Outcome.FULL ? "full" : "shutdown";
       metrics.queueDropped.labelValues(name, reason).inc();
       LOG.error("change dropped: sink={} pod={} transition={} reason={} queueCapacity={}; a sink with a reconcile repairs it on its next pass, others lose it",
-          name, change.key(), change.transition(), reason, settings.queueCapacity());
+          name, change.key(), change.transition(), reason, capacity);
     }
   }
 

@@ -25,7 +25,9 @@ import java.util.function.LongSupplier;
  *       key stays blocked until its backoff has passed, so per-pod order holds across failures;</li>
  *   <li>the number of pending keys is bounded: {@link #add} refuses a new key when full (the
  *       caller counts and logs it); merges, retries and the next state of a key in flight are
- *       always taken;</li>
+ *       always taken. Changes held for another replica ({@link #park}) have a bound of their own,
+ *       the same capacity again, so a backlog for a cluster led elsewhere never crowds out the
+ *       changes this replica applies;</li>
  *   <li>a key can be parked for another replica ({@link #park}); parked changes are not lag, can
  *       expire ({@link #expireParked}) and are discarded at shutdown;</li>
  *   <li>changes held for another replica, or replayed from it, merge so that every registration
@@ -61,7 +63,12 @@ public final class WorkQueue {
   private record Pending(List<PodChange> changes, long since, long latest) {}
 
   /** What {@link #add} did with a change. */
-  public enum Outcome { QUEUED, MERGED, FULL, SHUT_DOWN }
+  public enum Outcome {
+    QUEUED, MERGED, FULL,
+    /** Full of changes held for another replica. */
+    FULL_HELD,
+    SHUT_DOWN
+  }
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition notEmpty = lock.newCondition();
@@ -84,6 +91,8 @@ public final class WorkQueue {
   private final java.util.function.Predicate<io.k8ssync.sink.PodState> online;
   /** Changes held in {@code dirty}: one per key when coalescing. */
   private int pendingChanges;
+  /** Of those, the changes of parked keys. */
+  private int parkedChanges;
   private boolean shuttingDown;
 
   public WorkQueue(int capacity, LongSupplier nanoTime) {
@@ -146,6 +155,7 @@ public final class WorkQueue {
       }
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
+      boolean parkedKey = parked.containsKey(key);
       if (pending != null && coalesce) {
         if (heldForAnother) {
           held.add(key);
@@ -155,14 +165,25 @@ public final class WorkQueue {
       }
       // A pod being applied right now always gets its newest state queued (at most one extra key
       // per worker): refusing it would leave the sink with an older state than the cache.
-      boolean full = coalesce ? dirty.size() >= capacity && !processing.containsKey(key) : pendingChanges >= capacity;
+      boolean full;
+      if (heldForAnother || parkedKey) {
+        // Held for another replica: parked ones are bounded, and with them all a queue holds.
+        int all = coalesce ? dirty.size() : pendingChanges;
+        full = (coalesce ? parked.size() : parkedChanges) >= capacity || all >= 2L * capacity;
+      } else {
+        full = coalesce ? dirty.size() - parked.size() >= capacity && !processing.containsKey(key)
+            : pendingChanges - parkedChanges >= capacity;
+      }
       if (full) {
-        return Outcome.FULL;
+        return heldForAnother || parkedKey ? Outcome.FULL_HELD : Outcome.FULL;
       }
       if (heldForAnother) {
         held.add(key);
       }
       pendingChanges++;
+      if (parkedKey) {
+        parkedChanges++;
+      }
       if (pending != null) {
         dirty.put(key, new Pending(join(key, pending.changes(), List.of(change)), pending.since(), now));
         return Outcome.MERGED;
@@ -319,6 +340,7 @@ public final class WorkQueue {
       held.add(key);
       putBack(item);
       parked.put(key, cluster);
+      parkedChanges += count(dirty.get(key));
       return 0;
     } finally {
       lock.unlock();
@@ -334,6 +356,7 @@ public final class WorkQueue {
         var e = it.next();
         if (led.test(e.getValue())) {
           it.remove();
+          parkedChanges -= count(dirty.get(e.getKey()));
           if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
             ready.addLast(e.getKey());
             notEmpty.signal();
@@ -343,6 +366,21 @@ public final class WorkQueue {
     } finally {
       lock.unlock();
     }
+  }
+
+  /** Changes held for another replica (parked): pods when coalescing. */
+  public int parkedChanges() {
+    lock.lock();
+    try {
+      return parkedChanges;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How {@code pendingChanges} counts {@code p}: one per key when coalescing; under the lock. */
+  private int count(Pending p) {
+    return p == null ? 0 : coalesce ? 1 : p.changes().size();
   }
 
   /** How many keys are parked. */
@@ -365,7 +403,9 @@ public final class WorkQueue {
         pendingChanges -= coalesce ? 1 : p.changes().size();
         removed += p.changes().size();
         blocked.remove(e.getKey());
-        parked.remove(e.getKey());
+        if (parked.remove(e.getKey()) != null) {
+          parkedChanges -= count(p);
+        }
         held.remove(e.getKey());
         it.remove();
       }
@@ -405,11 +445,24 @@ public final class WorkQueue {
     }
   }
 
-  /** Changes waiting (including those waiting for a key in flight or in backoff). */
+  /** Changes waiting, parked ones included (including those waiting for a key in flight or in backoff): pods when coalescing. */
   public int depth() {
     lock.lock();
     try {
       return dirty.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Changes waiting for this replica to apply, as the capacity counts them (pods when coalescing,
+   * else changes): parked ones not included.
+   */
+  public int waiting() {
+    lock.lock();
+    try {
+      return coalesce ? dirty.size() - parked.size() : pendingChanges - parkedChanges;
     } finally {
       lock.unlock();
     }
