@@ -24,9 +24,17 @@ public final class RecordingSinkFactory implements SinkFactory {
   static final ConfigDef CONFIG = new ConfigDef()
       .define("batch", ConfigDef.Type.INT, 1, "max batch size");
 
+  /**
+   * One thing the daemon told a sink, with when: {@code leadershipChanged(cluster,term,leading)},
+   * {@code podsSynced()}, or {@code applied <pod key>} once an apply call returned.
+   */
+  public record Told(String what, java.time.Instant at) {}
+
   /** What a recording sink saw, and knobs to make it misbehave. */
   public static final class Recording implements Sink {
     public final List<PodChange> applied = new CopyOnWriteArrayList<>();
+    /** Everything the daemon told this sink, in order. */
+    public final List<Told> told = new CopyOnWriteArrayList<>();
     public final AtomicInteger attempts = new AtomicInteger();
     /** Fail this many more apply calls with a retriable error. */
     public final AtomicInteger failNext = new AtomicInteger();
@@ -60,6 +68,23 @@ public final class RecordingSinkFactory implements SinkFactory {
         throw SinkException.retriable("told to fail", new java.io.IOException("connection refused"));
       }
       applied.addAll(changes);
+      java.time.Instant now = java.time.Instant.now();
+      changes.forEach(c -> told.add(new Told("applied " + c.key(), now)));
+    }
+
+    @Override
+    public void leadershipChanged(String cluster, long term, boolean leading) {
+      told.add(new Told("leadershipChanged(" + cluster + "," + term + "," + leading + ")", java.time.Instant.now()));
+    }
+
+    @Override
+    public void podsSynced() {
+      told.add(new Told("podsSynced()", java.time.Instant.now()));
+    }
+
+    /** What was told, without the times. */
+    public List<String> toldWhat() {
+      return told.stream().map(Told::what).toList();
     }
 
     @Override
