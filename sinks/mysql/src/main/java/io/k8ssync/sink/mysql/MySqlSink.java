@@ -33,9 +33,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Keeps one row per pod (by uid): written with batched multi-row upserts, each column guarded by
- * the resourceVersion so an older change never overwrites newer data; deleted pods are kept with
- * {@code deleted_at} for the retention period, then purged in batches. A reconcile pass marks rows
- * of pods that no longer exist as deleted and rewrites rows that drifted.
+ * the resourceVersion so an older change never overwrites newer data, and a delete wins over a live
+ * write of the same version; deleted pods are kept with {@code deleted_at} for the retention period,
+ * then purged in batches. A reconcile pass marks rows of pods that no longer exist as deleted and
+ * rewrites rows that drifted.
  */
 final class MySqlSink implements Sink {
 
@@ -210,7 +211,10 @@ final class MySqlSink implements Sink {
 
   /**
    * A multi-row upsert whose every column changes only when the row's resourceVersion is not newer
-   * than the incoming one; resource_version is assigned last, as MySQL evaluates left to right.
+   * than the incoming one; resource_version is assigned last, as MySQL evaluates left to right. At
+   * the same version a delete wins: a live write (a reconcile pass that read the cache before the
+   * delete reached it, a replayed change) leaves {@code deleted_at} alone, and a repeated delete keeps
+   * the first deletion time. Only a newer version of the pod brings a row marked deleted back.
    */
   private String upsertSql(int n) {
     StringBuilder sql = new StringBuilder("INSERT INTO ").append(table).append(" (").append(String.join(", ", COLUMNS))
@@ -222,6 +226,12 @@ final class MySqlSink implements Sink {
     sql.append(" ON DUPLICATE KEY UPDATE ");
     for (int i = 1; i < COLUMNS.length - 1; i++) {
       String col = COLUMNS[i];
+      if (col.equals("deleted_at")) {
+        sql.append("deleted_at = CASE WHEN VALUES(resource_version) > resource_version THEN VALUES(deleted_at)"
+            + " WHEN VALUES(resource_version) = resource_version THEN COALESCE(deleted_at, VALUES(deleted_at))"
+            + " ELSE deleted_at END, ");
+        continue;
+      }
       sql.append(col).append(" = IF(VALUES(resource_version) >= resource_version, VALUES(").append(col).append("), ")
           .append(col).append("), ");
     }

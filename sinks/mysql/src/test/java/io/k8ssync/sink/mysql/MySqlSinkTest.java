@@ -364,4 +364,28 @@ class MySqlSinkTest {
     assertEquals(0.0, context.metric("reconcile_drift_total", "changed"), "a lagging cache is no drift");
     assertEquals(0.0, context.metric("reconcile_drift_total", "missing"));
   }
+
+  private String deletedAt(String uid) throws Exception {
+    return query("SELECT deleted_at FROM " + table + " WHERE uid = ?", uid).get(0);
+  }
+
+  @Test
+  void aDeleteWinsOverALiveWriteAtTheSameResourceVersion() throws Exception {
+    Sink s = sink(Map.of());
+    awaitTheStartPass();
+    PodState p = withVersion(ready("web-1", "10.0.0.1"), "3");
+    apply(s, null, p);
+    apply(s, p, null);
+    String deleted = deletedAt("uid-web-1");
+    assertNotNull(deleted);
+
+    // A pass that read the cache before the delete reached it writes the pod live, at the version the delete has.
+    context.pods.add(p);
+    ((MySqlSink) s).reconcile();
+    assertEquals(deleted, deletedAt("uid-web-1"), "the reconcile write does not bring the deleted pod back");
+    apply(s, null, p); // a relist's change, same version
+    assertEquals(deleted, deletedAt("uid-web-1"), "nor does a change at the same version");
+    apply(s, p, null); // the delete again, retried
+    assertEquals(deleted, deletedAt("uid-web-1"), "the first deletion time is kept, so the retention does not restart");
+  }
 }
