@@ -22,6 +22,7 @@ import java.sql.Types;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,8 @@ import java.util.concurrent.TimeUnit;
  * the resourceVersion so an older change never overwrites newer data, and a delete wins over a live
  * write of the same version; deleted pods are kept with {@code deleted_at} for the retention period,
  * then purged in batches. A reconcile pass marks rows of pods that no longer exist as deleted and
- * rewrites rows that drifted.
+ * rewrites rows that drifted: once the informers delivered their initial list, whenever this replica
+ * starts leading a cluster, and every period.
  */
 final class MySqlSink implements Sink {
 
@@ -55,7 +57,9 @@ final class MySqlSink implements Sink {
   private final SinkMetrics.Counter rows;
   private final SinkMetrics.Counter purged;
   private final SinkMetrics.Counter errors;
+  private final SinkMetrics.Counter held;
   private final Reconciliation reconciliation;
+  private final RequestedPasses requested;
   private volatile boolean migrated;
 
   MySqlSink(SinkContext context) {
@@ -85,6 +89,9 @@ final class MySqlSink implements Sink {
     rows = m.counter("mysql_rows_written_total", "Pod rows upserted (inserted, updated or marked deleted)");
     purged = m.counter("mysql_rows_purged_total", "Rows of deleted pods purged after the retention");
     errors = m.counter("mysql_errors_total", "Failures of the sink's own background work, by kind (purge)", "kind");
+    held = m.counter("mysql_deletions_held_total", "Rows a reconcile pass left for the cluster's leader to mark deleted, by reason"
+        + " (not_leading: this replica no longer leads the cluster; budget_short: its Lease had under a second left)", "reason");
+    requested = new RequestedPasses(scheduler, clusters -> reconciliation.runSafely(() -> reconcile(clusters)));
   }
 
   @Override
@@ -104,12 +111,37 @@ final class MySqlSink implements Sink {
       long purgeEvery = config.getDuration("purgeEvery").toMillis();
       long reconcileEvery = config.getDuration("reconcileEvery").toMillis();
       scheduler.scheduleWithFixedDelay(this::purgeSafely, purgeEvery, purgeEvery, TimeUnit.MILLISECONDS);
+      // The first pass comes with the initial list (podsSynced), not at a guess after start.
       scheduler.scheduleWithFixedDelay(() -> {
         if (context.pods().synced()) {
           reconciliation.runSafely(this::reconcile);
         }
-      }, 200, reconcileEvery, TimeUnit.MILLISECONDS);
+      }, reconcileEvery, reconcileEvery, TimeUnit.MILLISECONDS);
     }
+  }
+
+  @Override
+  public void podsSynced() {
+    if (!context.dryRun()) {
+      Set<String> clusters = context.clusters();
+      log.log(Level.INFO, "pods synced, reconcile pass requested: sink={0} clusters={1}", context.name(), clusters);
+      requested.request(clusters);
+    }
+  }
+
+  @Override
+  public void leadershipChanged(String cluster, long term, boolean leading) {
+    if (context.dryRun()) {
+      return;
+    }
+    if (!leading) {
+      // Its rows are the new leader's to reconcile; a pass already running checks leads() before each deletion.
+      requested.cancel(cluster);
+    } else if (context.pods().synced()) {
+      // What changed while another replica led it (or none did) is repaired now, not a period later.
+      log.log(Level.INFO, "leading cluster, reconcile pass requested: sink={0} cluster={1} term={2}", context.name(), cluster, term);
+      requested.request(Set.of(cluster));
+    } // else the pass podsSynced() requests covers it
   }
 
   private void ensureSchema() throws SinkException {
@@ -322,18 +354,32 @@ final class MySqlSink implements Sink {
    * resourceVersion, and rows at the cache's resourceVersion whose columns differ from the cache
    * (edited by hand, say) are rewritten. A row newer than the cache is left alone: the cache lags,
    * and the change that wrote the row is on its way. Does nothing before the cache has synced,
-   * when every pod not listed yet would look gone.
+   * when every pod not listed yet would look gone. Covers the clusters this replica leads.
    */
   void reconcile() throws SinkException {
+    reconcile(context.clusters());
+  }
+
+  /** A pass over those of {@code requested} that this replica leads now. */
+  void reconcile(Set<String> requested) throws SinkException {
     if (!context.pods().synced()) {
       return;
     }
+    Set<String> clusters = new HashSet<>(requested);
+    clusters.retainAll(context.clusters());
+    if (clusters.isEmpty()) {
+      return;
+    }
     ensureSchema();
-    Set<String> clusters = context.clusters();
+    List<String> clusterList = List.copyOf(clusters);
     Map<String, Stored> live = new HashMap<>();
     try (Connection c = pool.getConnection();
          PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version, namespace, name, service, ip, "
-             + "host_ip, node, phase, ready, terminating, labels FROM " + table + " WHERE deleted_at IS NULL")) {
+             + "host_ip, node, phase, ready, terminating, labels FROM " + table + " WHERE deleted_at IS NULL AND cluster IN ("
+             + "?, ".repeat(clusterList.size() - 1) + "?)")) {
+      for (int i = 0; i < clusterList.size(); i++) {
+        ps.setString(i + 1, clusterList.get(i));
+      }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
           if (clusters.contains(rs.getString(2))) {
@@ -362,25 +408,52 @@ final class MySqlSink implements Sink {
         writes.add(new Row(p, 0, now));
       }
     }
-    List<String> gone = new ArrayList<>();
-    live.keySet().forEach(uid -> {
+    Map<String, List<String>> goneByCluster = new TreeMap<>();
+    live.forEach((uid, row) -> {
       if (!cached.containsKey(uid)) {
         reconciliation.drift("orphan");
-        gone.add(uid);
+        goneByCluster.computeIfAbsent(row.cluster(), k -> new ArrayList<>()).add(uid);
       }
     });
     for (int from = 0; from < writes.size(); from += batchSize) {
       upsert(writes.subList(from, Math.min(writes.size(), from + batchSize)));
     }
-    for (int from = 0; from < gone.size(); from += batchSize) {
-      List<String> chunk = gone.subList(from, Math.min(gone.size(), from + batchSize));
-      String sql = "UPDATE " + table + " SET deleted_at = ?, updated_at = ? WHERE deleted_at IS NULL AND uid IN ("
+    for (Map.Entry<String, List<String>> e : goneByCluster.entrySet()) {
+      markDeleted(e.getKey(), e.getValue(), now);
+    }
+  }
+
+  /** The least time left on the Lease for which a deletion starts: JDBC bounds a statement in whole seconds. */
+  private static final Duration LEAST_WRITE_BUDGET = Duration.ofSeconds(1);
+
+  /**
+   * Marks rows of pods gone from {@code cluster} deleted, while this replica leads it: checked right
+   * before each statement, whose timeout the Lease's time left bounds. Once it does not, the rest is
+   * left to the cluster's leader, counted and logged.
+   */
+  private void markDeleted(String cluster, List<String> uids, long now) throws SinkException {
+    for (int from = 0; from < uids.size(); from += batchSize) {
+      List<String> chunk = uids.subList(from, Math.min(uids.size(), from + batchSize));
+      String sql = "UPDATE " + table + " SET deleted_at = ?, updated_at = ? WHERE deleted_at IS NULL AND cluster = ? AND uid IN ("
           + "?, ".repeat(chunk.size() - 1) + "?)";
       try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        Duration budget = context.leads(cluster) ? context.writeBudget(cluster) : Duration.ZERO;
+        if (budget.compareTo(LEAST_WRITE_BUDGET) < 0) {
+          String reason = budget.isZero() ? "not_leading" : "budget_short";
+          int left = uids.size() - from;
+          held.inc(left, reason);
+          log.log(Level.INFO, "reconcile left rows to mark deleted to the leader of the cluster: sink={0} cluster={1} rows={2} reason={3}",
+              context.name(), cluster, left, reason);
+          return;
+        }
+        if (budget.compareTo(SinkContext.FOREVER) < 0) {
+          ps.setQueryTimeout((int) Math.min(Integer.MAX_VALUE, budget.toSeconds()));
+        }
         ps.setTimestamp(1, new Timestamp(now));
         ps.setTimestamp(2, new Timestamp(now));
+        ps.setString(3, cluster);
         for (int i = 0; i < chunk.size(); i++) {
-          ps.setString(i + 3, chunk.get(i));
+          ps.setString(i + 4, chunk.get(i));
         }
         ps.executeUpdate();
       } catch (SQLException e) {

@@ -313,7 +313,6 @@ class MySqlSinkTest {
   @Test
   void reconcileRepairsARowEditedByHandAtTheSameResourceVersion() throws Exception {
     Sink s = sink(Map.of());
-    awaitTheStartPass();
     PodState p = withVersion(ready("web-1", "10.0.0.1"), "3");
     context.pods.add(p);
     apply(s, null, p);
@@ -345,15 +344,9 @@ class MySqlSinkTest {
     assertEquals(2.0, context.metric("reconcile_drift_total", "changed"));
   }
 
-  /** The schedule's first pass runs 200 ms after start, the next one reconcileEvery (5 min) later: none in between. */
-  private void awaitTheStartPass() {
-    await().until(() -> context.metric("reconcile_runs_total", "ok") >= 1.0);
-  }
-
   @Test
   void reconcileLeavesARowNewerThanTheCacheAlone() throws Exception {
     Sink s = sink(Map.of());
-    awaitTheStartPass();
     PodState cached = withVersion(ready("web-1", "10.0.0.1"), "3");
     context.pods.add(cached);
     // The sink already wrote a later change the cache has not caught up with.
@@ -369,10 +362,24 @@ class MySqlSinkTest {
     return query("SELECT deleted_at FROM " + table + " WHERE uid = ?", uid).get(0);
   }
 
+  /**
+   * Waits until the timers the sink set at start have fired: they share one thread, and a purge first
+   * runs purgeEvery (500 ms in these tests) after start, after anything due sooner. Seen by the purge
+   * of a row deleted long ago.
+   */
+  private void awaitTheTimersOfTheStart(Sink s) throws Exception {
+    PodState old = withVersion(ready("purged-1", "10.0.9.9"), "1");
+    apply(s, null, old);
+    apply(s, old, null);
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      st.executeUpdate("UPDATE " + table + " SET deleted_at = NOW(3) - INTERVAL 30 DAY WHERE uid = 'uid-purged-1'");
+    }
+    await().until(() -> context.metric("mysql_rows_purged_total") >= 1.0);
+  }
+
   @Test
   void aDeleteWinsOverALiveWriteAtTheSameResourceVersion() throws Exception {
     Sink s = sink(Map.of());
-    awaitTheStartPass();
     PodState p = withVersion(ready("web-1", "10.0.0.1"), "3");
     apply(s, null, p);
     apply(s, p, null);
@@ -387,5 +394,70 @@ class MySqlSinkTest {
     assertEquals(deleted, deletedAt("uid-web-1"), "nor does a change at the same version");
     apply(s, p, null); // the delete again, retried
     assertEquals(deleted, deletedAt("uid-web-1"), "the first deletion time is kept, so the retention does not restart");
+  }
+
+  @Test
+  void theFirstPassRunsWhenThePodsAreSyncedNotAPeriodAfterStart() throws Exception {
+    // A period of an hour: only the pass podsSynced() starts can repair the table within the test.
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "1h", "purgeEvery", "500ms"), ctx -> ctx.synced = false);
+    awaitTheTimersOfTheStart(s); // the informers take longer than that to list
+    // The table as the daemon left it before a restart.
+    PodState wentUnready = withVersion(ready("web-1", "10.0.0.1"), "3");
+    PodState deletedWhileDown = withVersion(ready("web-2", "10.0.0.2"), "4");
+    apply(s, null, wentUnready);
+    apply(s, null, deletedWhileDown);
+    // What the informers list after it.
+    context.pods.add(withVersion(withReady(wentUnready, false), "7"));
+    context.pods.add(withVersion(ready("web-3", "10.0.0.3"), "8"));
+    assertEquals(0.0, context.metric("reconcile_runs_total", "ok"), "no pass before the initial list");
+    assertEquals(0.0, context.metric("reconcile_drift_total", "orphan"));
+
+    context.synced = true;
+    s.podsSynced();
+    await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+        query("SELECT ready FROM " + table + " WHERE uid = ?", "uid-web-1").equals(List.of("0"))
+            && deletedAt("uid-web-2") != null
+            && !query("SELECT uid FROM " + table + " WHERE uid = ?", "uid-web-3").isEmpty());
+    assertEquals(1.0, context.metric("reconcile_drift_total", "changed"));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "orphan"));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "missing"));
+  }
+
+  @Test
+  void aClusterThisReplicaStartsLeadingIsReconciledAtOnce() throws Exception {
+    // Another replica leads c1 when this one starts.
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "1h", "purgeEvery", "500ms"), ctx -> ctx.led.clear());
+    awaitTheTimersOfTheStart(s);
+    PodState wentUnready = withVersion(ready("web-1", "10.0.0.1"), "3");
+    PodState deletedMeanwhile = withVersion(ready("web-2", "10.0.0.2"), "4");
+    apply(s, null, wentUnready);
+    apply(s, null, deletedMeanwhile);
+    context.pods.add(withVersion(withReady(wentUnready, false), "7"));
+
+    context.led.add("c1");
+    s.leadershipChanged("c1", 1, true);
+    await().atMost(java.time.Duration.ofSeconds(10)).until(() ->
+        query("SELECT ready FROM " + table + " WHERE uid = ?", "uid-web-1").equals(List.of("0"))
+            && deletedAt("uid-web-2") != null);
+  }
+
+  @Test
+  void aPassLeavesTheDeletionsOfAClusterItNoLongerLeadsToTheLeader() throws Exception {
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "1h"), ctx -> ctx.synced = false);
+    apply(s, null, withVersion(ready("old-1", "10.0.0.9"), "2"));
+    context.synced = true;
+    // The pass counts c1 among its clusters, but by the time it writes, the Lease's renewal is overdue.
+    context.budget = java.time.Duration.ZERO;
+    ((MySqlSink) s).reconcile();
+    assertNull(deletedAt("uid-old-1"), "no deletion once this replica may no longer lead the cluster");
+    assertEquals(1.0, context.metric("mysql_deletions_held_total", "not_leading"), "the held row is counted");
+    context.budget = java.time.Duration.ofMillis(500); // leading, but too little time left to bound the statement by
+    ((MySqlSink) s).reconcile();
+    assertNull(deletedAt("uid-old-1"));
+    assertEquals(1.0, context.metric("mysql_deletions_held_total", "budget_short"));
+
+    context.budget = io.k8ssync.sink.SinkContext.FOREVER;
+    ((MySqlSink) s).reconcile();
+    assertNotNull(deletedAt("uid-old-1"), "the leader's next pass marks it");
   }
 }
