@@ -1,6 +1,7 @@
 package io.k8ssync.sink.consul;
 
 import io.k8ssync.sink.SinkException;
+import io.k8ssync.sink.SinkMetrics;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
 import java.nio.charset.StandardCharsets;
@@ -26,11 +27,15 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final KeyValueClient kv;
   private final String prefix;
   private final Runnable closer;
+  private final SinkMetrics.Counter refused;
 
-  ConsulRegistry(KeyValueClient kv, String prefix, Runnable closer) {
+  ConsulRegistry(KeyValueClient kv, String prefix, Runnable closer, SinkMetrics metrics) {
     this.kv = kv;
     this.prefix = prefix;
     this.closer = closer;
+    this.refused = metrics.counter("consul_refused_total",
+        "Calls Consul refused, retried, by reason: acl_denied (401/403: the token or its policy does not allow it),"
+            + " cas_conflict (the key changed since it was read)", "reason");
   }
 
   /**
@@ -106,6 +111,7 @@ final class ConsulRegistry implements UpstreamRegistry {
         return true;
       }
       if (!kv.putValue(key, entry.toJson(), flags, ImmutablePutOptions.builder().cas(cas).build(), StandardCharsets.UTF_8)) {
+        refused.inc("cas_conflict");
         throw SinkException.retriable("put " + key + " lost a check-and-set race; trying again", null);
       }
       return true;
@@ -182,9 +188,12 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
   }
 
-  private static SinkException failure(String what, RuntimeException e) {
+  private SinkException failure(String what, RuntimeException e) {
     if (e instanceof ConsulException ce && (ce.getCode() == 401 || ce.getCode() == 403)) {
-      return SinkException.fatal(what + ": not allowed by the ACL token (" + ce.getCode() + ")", e);
+      // An operator can fix the token or its policy; dropping the change would lose it for good.
+      refused.inc("acl_denied");
+      return SinkException.retriable(what + ": not allowed by the ACL token (" + ce.getCode() + "); retried until an operator"
+          + " fixes the token or its policy", e);
     }
     return SinkException.retriable(what + " failed: " + e.getClass().getSimpleName() + " " + e.getMessage(), e);
   }
