@@ -26,14 +26,16 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
  * One CloudEvent per pod transition on a topic, keyed by pod uid so every event of a pod lands in
- * one partition, in order. The sink's queue keeps every change (no coalescing); a batch leaves the
- * queue only when the broker acknowledged all of it (idempotent producer, acks=all), so a broker
- * outage backs up this sink's queue only and loses nothing.
+ * one partition, in order. The sink's queue keeps every change (no coalescing); a pod's changes leave
+ * the queue only when the broker acknowledged them (idempotent producer, acks=all), so a broker
+ * outage backs up this sink's queue only and loses nothing. An event the broker can never take (too
+ * large) is dropped alone, counted and logged; the rest of its batch is delivered.
  */
 final class KafkaSink implements Sink {
 
@@ -45,7 +47,8 @@ final class KafkaSink implements Sink {
   private final System.Logger log;
   private final SinkMetrics.Counter events;
   private final SinkMetrics.Counter errors;
-  private volatile KafkaProducer<String, String> producer;
+  private final SinkMetrics.Counter dropped;
+  private final SharedProducer producers;
 
   KafkaSink(SinkContext context) {
     this.context = context;
@@ -57,6 +60,10 @@ final class KafkaSink implements Sink {
     this.events = context.metrics().counter("kafka_events_total", "Events acknowledged by the broker, by type", "type");
     this.errors = context.metrics().counter("kafka_errors_total",
         "Failures the broker's answer explains, by kind (topic_create, authentication, authorization)", "kind");
+    this.dropped = context.metrics().counter("kafka_events_dropped_total",
+        "Events dropped because no retry can deliver them, by reason (too_large: over max.request.size or the topic's max.message.bytes)",
+        "reason");
+    this.producers = new SharedProducer(() -> new KafkaProducer<>(props));
   }
 
   static Properties properties(Config c) {
@@ -110,7 +117,7 @@ final class KafkaSink implements Sink {
   @Override
   public void start() throws SinkException {
     try {
-      producer(); // builds the producer (no connection yet), so a bad setting fails the start
+      producers.acquire().close(); // builds the producer (no connection yet), so a bad setting fails the start
     } catch (org.apache.kafka.common.KafkaException e) {
       throw SinkException.fatal("kafka producer settings rejected: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
     }
@@ -132,19 +139,6 @@ final class KafkaSink implements Sink {
     }
   }
 
-  private KafkaProducer<String, String> producer() {
-    KafkaProducer<String, String> p = producer;
-    if (p == null) {
-      synchronized (this) {
-        if (producer == null) {
-          producer = new KafkaProducer<>(props);
-        }
-        p = producer;
-      }
-    }
-    return p;
-  }
-
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
     Instant now = Instant.now(context.clock());
@@ -156,12 +150,20 @@ final class KafkaSink implements Sink {
       byPod.computeIfAbsent(c.key(), k -> new ArrayList<>(1)).add(c);
     }
     int rounds = byPod.values().stream().mapToInt(List::size).max().orElse(0);
-    List<String> types = new ArrayList<>(batch.size());
+    // Pods with a change not acknowledged: their later changes wait for the retry, in order.
+    Map<String, Throwable> unacknowledged = new LinkedHashMap<>();
+    SharedProducer.Lease lease;
     try {
+      lease = producers.acquire();
+    } catch (org.apache.kafka.common.KafkaException | IllegalStateException e) {
+      // IllegalStateException: the sink is closing; the changes stay queued.
+      throw SinkException.retriable("no producer for the events: " + e, e);
+    }
+    try (lease) {
       for (int round = 0; round < rounds; round++) {
-        List<Future<RecordMetadata>> sent = new ArrayList<>(byPod.size());
+        List<Sent> sent = new ArrayList<>(byPod.size());
         for (List<PodChange> changes : byPod.values()) {
-          if (changes.size() <= round) {
+          if (changes.size() <= round || unacknowledged.containsKey(changes.get(0).key())) {
             continue;
           }
           PodChange c = changes.get(round);
@@ -169,30 +171,54 @@ final class KafkaSink implements Sink {
           if (type == null) {
             continue;
           }
-          sent.add(producer().send(new ProducerRecord<>(topic, c.latest().uid(), PodEvents.json(c, type, now))));
-          types.add(type);
+          String event = PodEvents.json(c, type, now);
+          sent.add(new Sent(c, type, event.length(), lease.producer().send(new ProducerRecord<>(topic, c.latest().uid(), event))));
         }
-        producer().flush();
-        for (Future<RecordMetadata> f : sent) {
-          f.get();
+        lease.producer().flush();
+        for (Sent s : sent) {
+          try {
+            s.ack().get();
+            events.inc(s.type());
+          } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            throwIfRefused(cause, lease);
+            if (cause instanceof RecordTooLargeException) {
+              dropTooLarge(s, cause);
+            } else {
+              unacknowledged.putIfAbsent(s.change().key(), cause);
+            }
+          }
         }
       }
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      throwIfRefused(cause);
-      if (cause instanceof org.apache.kafka.common.errors.RecordTooLargeException) {
-        throw SinkException.fatal("events refused by the broker: " + cause, cause);
-      }
-      // Timeouts, a broker down, a leader moving: retry the batch; ids let consumers drop duplicates.
-      throw SinkException.retriable("events not acknowledged: " + cause, cause);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw SinkException.retriable("interrupted while sending events", e);
     } catch (org.apache.kafka.common.KafkaException e) {
-      throwIfRefused(e);
+      throwIfRefused(e, lease);
       throw SinkException.retriable("events not sent: " + e, e);
     }
-    types.forEach(events::inc);
+    if (!unacknowledged.isEmpty()) {
+      // Timeouts, a broker down, a leader moving: retry these pods; ids let consumers drop duplicates.
+      Throwable first = unacknowledged.values().iterator().next();
+      String message = "events of " + unacknowledged.size() + " of " + byPod.size() + " pods not acknowledged: " + first;
+      throw unacknowledged.size() == byPod.size()
+          ? SinkException.retriable(message, first)
+          : SinkException.partial(message, first, true, unacknowledged.keySet());
+    }
+  }
+
+  /** One record handed to the producer, and what to say of it if it fails. */
+  private record Sent(PodChange change, String type, int chars, Future<RecordMetadata> ack) {}
+
+  /**
+   * No retry can deliver a record the producer or the broker refuses as too large: drop it alone, and
+   * name the pod, never the event (labels may say more than the log should).
+   */
+  private void dropTooLarge(Sent s, Throwable cause) {
+    dropped.inc("too_large");
+    log.log(Level.WARNING, "event dropped, too large for the producer or the topic: sink={0} pod={1} type={2} id={3} chars={4} "
+            + "topic={5} error={6}", context.name(), s.change().key(), s.type(), PodEvents.id(s.change(), s.type()), s.chars(),
+        topic, cause.getMessage());
   }
 
   /**
@@ -200,28 +226,22 @@ final class KafkaSink implements Sink {
    * failing-sink alert pages meanwhile). The producer is replaced: an idempotent producer whose producer-id
    * request was refused stays failed for good.
    */
-  private void throwIfRefused(Throwable failure) throws SinkException {
+  private void throwIfRefused(Throwable failure, SharedProducer.Lease lease) throws SinkException {
     for (Throwable t = failure; t != null; t = t.getCause()) {
       if (t instanceof AuthenticationException || t instanceof AuthorizationException) {
         String kind = t instanceof AuthenticationException ? "authentication" : "authorization";
         errors.inc(kind);
-        log.log(Level.WARNING, "broker refused the sink ({0}), events kept for retry: sink={1} user={2} topic={3} error={4}",
-            kind, context.name(), config.getString("saslUsername"), topic, t.getMessage());
-        discardProducer();
+        log.log(Level.WARNING, "broker refused the sink ({0}), events kept for retry, producer replaced: sink={1} user={2} topic={3} "
+            + "error={4}", kind, context.name(), config.getString("saslUsername"), topic, t.getMessage());
+        lease.retire();
         throw SinkException.retriable("events refused by the broker (" + kind + "): " + t.getMessage(), t);
       }
     }
   }
 
-  private void discardProducer() {
-    KafkaProducer<String, String> p;
-    synchronized (this) {
-      p = producer;
-      producer = null;
-    }
-    if (p != null) {
-      p.close(java.time.Duration.ZERO);
-    }
+  /** Replaces the producer, as a refused login does; for tests. */
+  void replaceProducer() {
+    producers.retireCurrent();
   }
 
   @Override
@@ -238,10 +258,7 @@ final class KafkaSink implements Sink {
 
   @Override
   public void close() {
-    KafkaProducer<String, String> p = producer;
-    if (p != null) {
-      p.close(java.time.Duration.ofSeconds(10));
-    }
+    producers.close(java.time.Duration.ofSeconds(10));
   }
 
 }

@@ -24,6 +24,14 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -273,5 +281,96 @@ class KafkaSinkTest {
         records.stream().map(r -> event(r).get("id").asText()).toList(), "the batch's order");
     assertTrue(records.stream().allMatch(r -> r.key().equals("uid-web-1")));
     s.close();
+  }
+
+  @Test
+  void aRecordTooLargeIsDroppedAloneAndTheRestOfItsBatchIsDelivered() throws Exception {
+    // The broker refuses a batch over 20 KB on this topic: above the producer's batch.size (16 KB), as in production,
+    // so only a record that is alone in its batch can be refused. One partition: every record shares it with the big one.
+    try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+      admin.createTopics(List.of(new NewTopic("pods-big", 1, (short) 1).configs(Map.of("max.message.bytes", "20000"))))
+          .all().get(30, TimeUnit.SECONDS);
+    }
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    Sink s = sink(ctx, "pods-big", Map.of("compression", "none", "linger", "20ms"));
+    List<String> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+    java.util.logging.Logger sinkLog = java.util.logging.Logger.getLogger("io.k8ssync.sink.events"); // System.Logger → JUL here
+    java.util.logging.Handler capture = new java.util.logging.Handler() {
+      @Override public void publish(java.util.logging.LogRecord r) {
+        logged.add(new java.util.logging.SimpleFormatter().formatMessage(r));
+      }
+      @Override public void flush() { }
+      @Override public void close() { }
+    };
+    sinkLog.addHandler(capture);
+    PodState a0 = withVersion(withReady(ready("web-1", "10.0.0.1"), false), "81");
+    PodState a1 = withVersion(withReady(a0, true), "82");
+    // Refused by the broker (over the topic's 20 KB) and by the producer itself (over max.request.size, 1 MB).
+    PodState big = withVersion(withLabels(ready("web-2", "10.0.0.2"), Map.of("blob", "x".repeat(30_000))), "83");
+    PodState huge = withVersion(withLabels(ready("web-3", "10.0.0.3"), Map.of("blob", "y".repeat(1_100_000))), "84");
+    PodState c0 = withVersion(ready("web-4", "10.0.0.4"), "85");
+    s.apply(List.of(PodChange.of(a0.key(), null, a0), PodChange.of(big.key(), null, big), PodChange.of(huge.key(), null, huge),
+        PodChange.of(c0.key(), null, c0), PodChange.of(a0.key(), a0, a1)));
+
+    List<String> ids = consume("pods-big", 3).stream().map(r -> event(r).get("id").asText()).toList();
+    assertEquals(List.of("uid-web-1:81:added", "uid-web-4:85:added", "uid-web-1:82:ready"), ids,
+        "the others of the batch, a pod's later change included, in order");
+    assertEquals(2.0, ctx[0].metric("kafka_events_dropped_total", "too_large"), "each refused record counted once");
+    assertEquals(2.0, ctx[0].metric("kafka_events_total", "io.k8ssync.pod.added"));
+    assertEquals(1.0, ctx[0].metric("kafka_events_total", "io.k8ssync.pod.ready"));
+    List<String> drops = logged.stream().filter(l -> l.contains("event dropped")).toList();
+    sinkLog.removeHandler(capture);
+    assertEquals(2, drops.size(), "one line per drop: " + drops);
+    assertTrue(drops.stream().anyMatch(l -> l.contains("pod=c1/ns/web-2")) && drops.stream().anyMatch(l -> l.contains("pod=c1/ns/web-3")),
+        "each names its pod: " + drops);
+    assertTrue(drops.stream().noneMatch(l -> l.contains("xxxxxxxx") || l.contains("yyyyyyyy") || l.contains("\"data\"")),
+        "never the event itself: " + drops);
+    s.close();
+  }
+
+  @Test
+  void aWorkerKeepsSendingWhileAnotherReplacesTheSharedProducer() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    KafkaSink s = (KafkaSink) sink(ctx, "pods-g");
+    CountDownLatch reading = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    PodState x = withVersion(ready("web-1", "10.0.0.1"), "71");
+    PodState y = withVersion(withLabels(ready("web-2", "10.0.0.2"), labelsThatHoldTheReader(reading, release)), "72");
+    CompletableFuture<Void> worker = CompletableFuture.runAsync(() -> {
+      try {
+        s.apply(List.of(PodChange.of(x.key(), null, x), PodChange.of(y.key(), null, y)));
+      } catch (io.k8ssync.sink.SinkException e) {
+        throw new CompletionException(e);
+      }
+    });
+    assertTrue(reading.await(30, TimeUnit.SECONDS), "the worker is in the middle of its batch");
+    s.replaceProducer(); // what another worker does after the broker refused its login
+    release.countDown();
+    worker.get(60, TimeUnit.SECONDS); // neither a retry nor an exception: nothing was wrong with this worker's batch
+
+    PodState z = withVersion(ready("web-3", "10.0.0.3"), "73");
+    s.apply(List.of(PodChange.of(z.key(), null, z))); // the next batch takes the new producer
+    assertEquals(java.util.Set.of("uid-web-1:71:added", "uid-web-2:72:added", "uid-web-3:73:added"),
+        java.util.Set.copyOf(consume("pods-g", 3).stream().map(r -> event(r).get("id").asText()).toList()));
+    s.close();
+  }
+
+  /** Labels whose first read holds the reading thread until {@code release}: a worker stopped in the middle of its batch. */
+  private static Map<String, String> labelsThatHoldTheReader(CountDownLatch reading, CountDownLatch release) {
+    AtomicBoolean held = new AtomicBoolean();
+    return new java.util.AbstractMap<>() {
+      @Override
+      public java.util.Set<Entry<String, String>> entrySet() {
+        if (held.compareAndSet(false, true)) {
+          reading.countDown();
+          try {
+            release.await(30, TimeUnit.SECONDS);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+        return Map.of("app", "web").entrySet();
+      }
+    };
   }
 }
