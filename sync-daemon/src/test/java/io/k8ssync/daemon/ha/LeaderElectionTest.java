@@ -25,7 +25,14 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -41,11 +48,17 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(KubeApiServerExtension.class)
 class LeaderElectionTest {
 
+  static final String LEASE = "leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 300ms";
+
   static Daemon replica(String identity, String ns, String sink, Supplier<KubernetesClient> clients) throws Exception {
+    return replica(identity, ns, sink, clients, LEASE);
+  }
+
+  static Daemon replica(String identity, String ns, String sink, Supplier<KubernetesClient> clients, String lease)
+      throws Exception {
     String yaml = String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
-        "leaderElection: {enabled: true, namespace: " + ns + ", identity: " + identity
-            + ", leaseDuration: 3s, renewDeadline: 2s, retryPeriod: 300ms}",
+        "leaderElection: {enabled: true, namespace: " + ns + ", identity: " + identity + ", " + lease + "}",
         "clusters: [{name: real, namespaces: [" + ns + "]}]",
         "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
         "sinks: [{name: " + sink + ", type: recording}]", "");
@@ -141,6 +154,8 @@ class LeaderElectionTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> !a.leading());
         Daemon standby = b;
         await().atMost(Duration.ofSeconds(30)).until(standby::leading);
+        assertEquals(List.of("leadershipChanged(real,1,true)", "leadershipChanged(real,1,false)"),
+            recA.toldWhat().stream().filter(t -> t.startsWith("leadership")).toList(), "the sink is told of the step-down");
 
         readyPod(client, ns, "web-2", "10.244.8.2");
         await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
@@ -213,6 +228,77 @@ class LeaderElectionTest {
         }
       }
     }
+  }
+
+  /**
+   * The order the class claims, timed: a leader cut off from the API server steps down (its last
+   * write done) before its Lease may be taken, so before the new leader's first moment. The timings
+   * make fabric8's elector alone too late: it checks the renew deadline (which it requires above 2.2
+   * retry periods) only once per retry period, 12s after the last renewal here, past the 11.25s
+   * lease; the watchdog checks twice per period, by 10.6s.
+   */
+  @Test
+  void aLeaderCutOffStepsDownBeforeItsLeaseMayBeTakenSoTwoLeadersNeverOverlap(KubeApi api) throws Exception {
+    String lease = "leaseDuration: 11250ms, renewDeadline: 9100ms, retryPeriod: 3s";
+    Config direct = Config.fromKubeconfig(api.kubeconfig());
+    URI server = URI.create(direct.getMasterUrl());
+    try (KubernetesClient client = api.client();
+         TcpProxy proxy = new TcpProxy(server.getHost(), server.getPort())) {
+      String ns = namespace(client, "order");
+      // Every renewal of replica a as the API server stored it: a standby may take the Lease once
+      // the last one is leaseDuration old.
+      List<Instant> renewals = new CopyOnWriteArrayList<>();
+      Watch watch = client.leases().inNamespace(ns).watch(new Watcher<Lease>() {
+        @Override public void eventReceived(Action action, Lease l) {
+          if (l.getSpec() != null && "replica-a".equals(l.getSpec().getHolderIdentity()) && l.getSpec().getRenewTime() != null) {
+            renewals.add(l.getSpec().getRenewTime().toInstant());
+          }
+        }
+
+        @Override public void onClose(WatcherException cause) {}
+      });
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", () -> throughProxy(api, server, proxy), lease);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", api::client, lease);
+        Recording recA = RecordingSinkFactory.get("rec-" + ns + "-a");
+        Recording recB = RecordingSinkFactory.get("rec-" + ns + "-b");
+        readyPod(client, ns, "web-1", "10.244.10.1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recA, "web-1"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> !renewals.isEmpty());
+
+        proxy.cut();
+        Daemon standby = b;
+        await().atMost(Duration.ofSeconds(60)).until(standby::leading);
+        readyPod(client, ns, "web-2", "10.244.10.2");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
+
+        Instant stepDown = when(recA, "leadershipChanged(real,1,false)");
+        Instant takeover = when(recB, "leadershipChanged(real,1,true)");
+        Instant mayBeTaken = renewals.get(renewals.size() - 1).plus(Duration.ofMillis(11250));
+        assertTrue(stepDown.isBefore(mayBeTaken), "replica a stepped down at " + stepDown
+            + ", after its Lease could be taken at " + mayBeTaken + " (last renewal + leaseDuration)");
+        assertTrue(stepDown.isBefore(takeover), "a stepped down at " + stepDown + ", b took over at " + takeover);
+        Instant lastWriteA = recA.told.stream().filter(t -> t.what().startsWith("applied")).map(RecordingSinkFactory.Told::at)
+            .max(Instant::compareTo).orElseThrow();
+        Instant firstWriteB = recB.told.stream().filter(t -> t.what().startsWith("applied")).map(RecordingSinkFactory.Told::at)
+            .min(Instant::compareTo).orElseThrow();
+        assertTrue(lastWriteA.isBefore(stepDown) && lastWriteA.isBefore(firstWriteB),
+            "a's last write " + lastWriteA + " ends before its step-down " + stepDown + " and b's first write " + firstWriteB);
+      } finally {
+        watch.close();
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
+  private static Instant when(Recording r, String what) {
+    return r.told.stream().filter(t -> t.what().equals(what)).map(RecordingSinkFactory.Told::at).findFirst()
+        .orElseThrow(() -> new AssertionError(what + " never told: " + r.toldWhat()));
   }
 
   static KubernetesClient throughProxy(KubeApi api, URI server, TcpProxy proxy) {
