@@ -11,7 +11,6 @@ import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.config.Secret;
-import io.k8ssync.sink.template.Template;
 import java.lang.System.Logger.Level;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -38,12 +37,10 @@ import java.util.concurrent.TimeUnit;
  * write of the same version; deleted pods are kept with {@code deleted_at} for the retention period,
  * then purged in batches. A reconcile pass marks rows of pods that no longer exist as deleted and
  * rewrites rows that drifted: once the informers delivered their initial list, whenever this replica
- * starts leading a cluster, and every period.
+ * starts leading a cluster, and every period. A rejected pod keeps a row that is never ready and
+ * names what failed ({@link PodRow}).
  */
 final class MySqlSink implements Sink {
-
-  static final String[] COLUMNS = {"uid", "cluster", "namespace", "name", "service", "ip", "host_ip", "node", "phase",
-      "ready", "terminating", "labels", "created_at", "ready_since", "deleted_at", "updated_at", "resource_version"};
 
   private final SinkContext context;
   private final String table;
@@ -225,11 +222,12 @@ final class MySqlSink implements Sink {
         ps.setString(i++, p.hostIp());
         ps.setString(i++, p.node());
         ps.setString(i++, p.phase().name());
-        ps.setBoolean(i++, p.ready());
+        ps.setBoolean(i++, PodRow.ready(p));
         ps.setBoolean(i++, p.terminating());
-        ps.setString(i++, json(p.labels()));
+        ps.setString(i++, PodRow.rejected(p));
+        ps.setString(i++, PodRow.labels(p));
         setTime(ps, i++, p.createdAtMillis());
-        setTime(ps, i++, p.readySinceMillis());
+        setTime(ps, i++, PodRow.readySince(p));
         setTime(ps, i++, r.deletedAt());
         setTime(ps, i++, r.updatedAt());
         ps.setLong(i++, version(p));
@@ -249,15 +247,15 @@ final class MySqlSink implements Sink {
    * the first deletion time. Only a newer version of the pod brings a row marked deleted back.
    */
   private String upsertSql(int n) {
-    StringBuilder sql = new StringBuilder("INSERT INTO ").append(table).append(" (").append(String.join(", ", COLUMNS))
+    StringBuilder sql = new StringBuilder("INSERT INTO ").append(table).append(" (").append(String.join(", ", PodRow.COLUMNS))
         .append(") VALUES ");
-    String one = "(" + "?, ".repeat(COLUMNS.length - 1) + "?)";
+    String one = "(" + "?, ".repeat(PodRow.COLUMNS.length - 1) + "?)";
     for (int r = 0; r < n; r++) {
       sql.append(r == 0 ? "" : ", ").append(one);
     }
     sql.append(" ON DUPLICATE KEY UPDATE ");
-    for (int i = 1; i < COLUMNS.length - 1; i++) {
-      String col = COLUMNS[i];
+    for (int i = 1; i < PodRow.COLUMNS.length - 1; i++) {
+      String col = PodRow.COLUMNS[i];
       if (col.equals("deleted_at")) {
         sql.append("deleted_at = CASE WHEN VALUES(resource_version) > resource_version THEN VALUES(deleted_at)"
             + " WHEN VALUES(resource_version) = resource_version THEN COALESCE(deleted_at, VALUES(deleted_at))"
@@ -285,13 +283,6 @@ final class MySqlSink implements Sink {
     } else {
       ps.setTimestamp(i, new Timestamp(millis));
     }
-  }
-
-  private static String json(Map<String, String> labels) {
-    StringBuilder out = new StringBuilder("{");
-    new TreeMap<>(labels).forEach((k, v) -> out.append(out.length() > 1 ? "," : "").append('"').append(Template.jsonEscape(k))
-        .append("\":\"").append(Template.jsonEscape(v)).append('"'));
-    return out.append('}').toString();
   }
 
   private void purgeSafely() {
@@ -331,12 +322,13 @@ final class MySqlSink implements Sink {
    * every row look changed).
    */
   private record Stored(long version, String cluster, String namespace, String name, String service, String ip, String hostIp,
-                        String node, String phase, boolean ready, boolean terminating, String labels) {
+                        String node, String phase, boolean ready, boolean terminating, String rejected, String labels) {
 
     /** True when the row says what the sink would write for {@code p}. */
     boolean matches(PodState p) {
-      return ready == p.ready()
+      return ready == PodRow.ready(p)
           && terminating == p.terminating()
+          && Objects.equals(rejected, PodRow.rejected(p))
           && Objects.equals(cluster, p.cluster())
           && Objects.equals(namespace, p.namespace())
           && Objects.equals(name, p.name())
@@ -345,7 +337,7 @@ final class MySqlSink implements Sink {
           && Objects.equals(hostIp, p.hostIp())
           && Objects.equals(node, p.node())
           && Objects.equals(phase, p.phase().name())
-          && Objects.equals(labels, json(p.labels()));
+          && Objects.equals(labels, PodRow.labels(p));
     }
   }
 
@@ -375,7 +367,7 @@ final class MySqlSink implements Sink {
     Map<String, Stored> live = new HashMap<>();
     try (Connection c = pool.getConnection();
          PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version, namespace, name, service, ip, "
-             + "host_ip, node, phase, ready, terminating, labels FROM " + table + " WHERE deleted_at IS NULL AND cluster IN ("
+             + "host_ip, node, phase, ready, terminating, rejected, labels FROM " + table + " WHERE deleted_at IS NULL AND cluster IN ("
              + "?, ".repeat(clusterList.size() - 1) + "?)")) {
       for (int i = 0; i < clusterList.size(); i++) {
         ps.setString(i + 1, clusterList.get(i));
@@ -385,7 +377,7 @@ final class MySqlSink implements Sink {
           if (clusters.contains(rs.getString(2))) {
             live.put(rs.getString(1), new Stored(rs.getLong(3), rs.getString(2), rs.getString(4), rs.getString(5),
                 rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getBoolean(11),
-                rs.getBoolean(12), rs.getString(13)));
+                rs.getBoolean(12), rs.getString(13), rs.getString(14)));
           }
         }
       }

@@ -39,7 +39,10 @@ final class Schema {
             + " KEY idx_ip (ip, deleted_at),"
             + " KEY idx_pod (cluster, namespace, name),"
             + " KEY idx_deleted (deleted_at)"
-            + ") DEFAULT CHARSET=utf8mb4");
+            + ") DEFAULT CHARSET=utf8mb4",
+        // Why a pod failed validation (field and reason, never the value); NULL for an accepted pod. Plain
+        // ADD COLUMN: MySQL has no IF NOT EXISTS here, and the version table already runs it once.
+        "ALTER TABLE " + table + " ADD COLUMN rejected VARCHAR(" + PodRow.REJECTED_LENGTH + ") NULL AFTER terminating");
   }
 
   private Schema() {}

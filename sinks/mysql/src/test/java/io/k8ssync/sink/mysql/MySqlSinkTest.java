@@ -104,9 +104,9 @@ class MySqlSinkTest {
   @Test
   void schemaIsCreatedAndVersionedAtStartAndAnUpgradeIsANoOp() throws Exception {
     sink(Map.of());
-    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"));
+    assertEquals(List.of("1", "2"), query("SELECT version FROM " + table + "_schema_version ORDER BY version"));
     sink(Map.of());
-    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once");
+    assertEquals(List.of("1", "2"), query("SELECT version FROM " + table + "_schema_version ORDER BY version"), "migrated once");
     List<String> leading = query("SELECT LOWER(COLUMN_NAME) FROM information_schema.STATISTICS"
         + " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND SEQ_IN_INDEX = 1", table);
     assertTrue(leading.contains("service"), "an index serves lookups by service: leading columns " + leading);
@@ -184,7 +184,8 @@ class MySqlSinkTest {
     assertTrue(e.retriable(), e.getMessage());
     apply(s, null, web2);
     assertEquals(List.of("web-2"), query("SELECT name FROM " + table));
-    assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated again, recorded once");
+    assertEquals(List.of("1", "2"), query("SELECT version FROM " + table + "_schema_version ORDER BY version"),
+        "migrated again, recorded once");
   }
 
   @Test
@@ -247,7 +248,8 @@ class MySqlSinkTest {
         apply(s, null, ready("web-1", "10.0.0.1"));
         return true;
       });
-      assertEquals(List.of("1"), query("SELECT version FROM " + table + "_schema_version"), "migrated once it could");
+      assertEquals(List.of("1", "2"), query("SELECT version FROM " + table + "_schema_version ORDER BY version"),
+          "migrated once it could");
       assertFalse(query("SELECT uid FROM " + table).isEmpty());
     }
   }
@@ -316,14 +318,15 @@ class MySqlSinkTest {
     PodState p = withVersion(ready("web-1", "10.0.0.1"), "3");
     context.pods.add(p);
     apply(s, null, p);
-    String expected = "10.0.0.1|192.168.0.1|node-1|web|RUNNING|1|0|{}|3";
-    String row = "SELECT CONCAT_WS('|', ip, host_ip, node, service, phase, ready, terminating, labels, resource_version) FROM "
+    String expected = "10.0.0.1|192.168.0.1|node-1|web|RUNNING|1|0|-|{}|3";
+    String row = "SELECT CONCAT_WS('|', ip, host_ip, node, service, phase, ready, terminating, COALESCE(rejected, '-'), labels,"
+        + " resource_version) FROM "
         + table + " WHERE uid = ?";
     assertEquals(List.of(expected), query(row, "uid-web-1"));
     try (Connection c = db(); Statement st = c.createStatement()) {
       assertEquals(1, st.executeUpdate("UPDATE " + table + " SET ip = '1.2.3.4', host_ip = '9.9.9.9', node = 'node-x',"
-          + " service = 'other', phase = 'FAILED', ready = 0, terminating = 1, labels = '{\"x\":\"y\"}'"
-          + " WHERE uid = 'uid-web-1'"));
+          + " service = 'other', phase = 'FAILED', ready = 0, terminating = 1, labels = '{\"x\":\"y\"}',"
+          + " rejected = 'by hand' WHERE uid = 'uid-web-1'"));
     }
     ((MySqlSink) s).reconcile();
     assertEquals(List.of(expected), query(row, "uid-web-1"), "every column the sink owns is rewritten from the cache");
@@ -459,5 +462,91 @@ class MySqlSinkTest {
     context.budget = io.k8ssync.sink.SinkContext.FOREVER;
     ((MySqlSink) s).reconcile();
     assertNotNull(deletedAt("uid-old-1"), "the leader's next pass marks it");
+  }
+
+  /** {@code p} rejected by validation for {@code why}, as PodProjector says it: the field and the reason, never the value. */
+  private static PodState rejected(PodState p, String why) {
+    return new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), p.hostIp(), p.port(), p.node(),
+        p.phase(), p.ready(), p.terminating(), p.weight(), p.options(), p.labels(), p.annotations(), p.resourceVersion(),
+        p.createdAtMillis(), 1_700_000_000_000L, why);
+  }
+
+  private String liveQuery() {
+    // The README's query by service.
+    return "SELECT name FROM " + table + " WHERE service = ? AND deleted_at IS NULL AND rejected IS NULL ORDER BY name";
+  }
+
+  @Test
+  void aRejectedPodKeepsItsRowMarkedRejectedAndNeverReady() throws Exception {
+    Sink s = sink(Map.of());
+    PodState good = withVersion(ready("web-1", "10.0.0.1"), "3");
+    apply(s, null, good);
+    // The pod's weight annotation is changed to a bad value: it is registered nowhere from now on.
+    PodState bad = rejected(withVersion(good, "4"), "k8s-sync.io/weight is not an integer between 1 and 100");
+    apply(s, good, bad);
+    assertEquals(List.of("0"), query("SELECT ready FROM " + table + " WHERE uid = ?", "uid-web-1"), "a rejected pod is never ready");
+    String row = "SELECT CONCAT_WS('|', ready, COALESCE(ready_since, '-'), COALESCE(rejected, '-'), COALESCE(deleted_at, '-'))"
+        + " FROM " + table + " WHERE uid = ?";
+    assertEquals(List.of("0|-|k8s-sync.io/weight is not an integer between 1 and 100|-"), query(row, "uid-web-1"),
+        "kept, never ready, says which field failed");
+    assertEquals(List.of(), query(liveQuery(), "web"), "not among the service's live pods");
+    assertEquals(List.of("web-1"), query("SELECT name FROM " + table + " WHERE ip = ?", "10.0.0.1"), "still found by IP");
+
+    // A rejected pod with no service at all (a bad service label) is kept the same way.
+    PodState noService = rejected(withVersion(io.k8ssync.sink.PodStates.withService(ready("web-2", "10.0.0.2"), null), "2"),
+        "service (label app) contains '..'");
+    apply(s, null, noService);
+    assertEquals(List.of("0|-|service (label app) contains '..'|-"), query(row, "uid-web-2"));
+
+    // Fixed: the next version of the pod is live again.
+    PodState fixed = withVersion(good, "5");
+    apply(s, bad, fixed);
+    assertEquals(List.of("1|-|-|-"), query(row, "uid-web-1"));
+    assertEquals(List.of("web-1"), query(liveQuery(), "web"));
+  }
+
+  @Test
+  void reconcileRepairsTheRowOfARejectedPodToTheShapeAWriteGivesIt() throws Exception {
+    Sink s = sink(Map.of());
+    PodState bad = rejected(withVersion(ready("web-1", "10.0.0.1"), "3"), "k8s-sync.io/port is not an integer between 1 and 65535");
+    context.pods.add(bad);
+    apply(s, null, bad);
+    String row = "SELECT CONCAT_WS('|', ready, COALESCE(ready_since, '-'), COALESCE(rejected, '-')) FROM " + table + " WHERE uid = ?";
+    String expected = "0|-|k8s-sync.io/port is not an integer between 1 and 65535";
+    assertEquals(List.of(expected), query(row, "uid-web-1"));
+    ((MySqlSink) s).reconcile();
+    assertEquals(0.0, context.metric("reconcile_drift_total", "changed"), "what a write gives it is what reconcile wants");
+
+    // The row as the previous version wrote it, at the same resourceVersion.
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      assertEquals(1, st.executeUpdate("UPDATE " + table + " SET ready = 1, ready_since = NOW(3), rejected = NULL"
+          + " WHERE uid = 'uid-web-1'"));
+    }
+    ((MySqlSink) s).reconcile();
+    assertEquals(List.of(expected), query(row, "uid-web-1"));
+    assertEquals(1.0, context.metric("reconcile_drift_total", "changed"));
+  }
+
+  @Test
+  void aTableOfThePreviousSchemaGainsTheRejectedColumnAtStartAndKeepsItsRows() throws Exception {
+    // The released schema 1, as a previous version of the sink left it, with one row.
+    try (Connection c = db(); Statement st = c.createStatement()) {
+      st.execute(Schema.migrations(table).get(0));
+      st.execute("CREATE TABLE " + table + "_schema_version (version INT NOT NULL PRIMARY KEY, applied_at DATETIME(3) NOT NULL)");
+      st.execute("INSERT INTO " + table + "_schema_version VALUES (1, NOW(3))");
+      st.execute("INSERT INTO " + table + " (uid, cluster, namespace, name, service, ip, phase, ready, terminating, labels,"
+          + " updated_at, resource_version) VALUES ('uid-old-1', 'c1', 'ns', 'old-1', 'web', '10.0.0.9', 'RUNNING', 1, 0, '{}',"
+          + " NOW(3), 2)");
+    }
+    assertTrue(query("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?"
+        + " AND COLUMN_NAME = 'rejected'", table).isEmpty(), "the previous schema has no rejected column");
+
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of(), ctx -> ctx.synced = false);
+    apply(s, null, rejected(withVersion(ready("web-1", "10.0.0.1"), "3"), "status.podIP is not an IP address"));
+    assertEquals(List.of("1", "2"), query("SELECT version FROM " + table + "_schema_version ORDER BY version"));
+    assertEquals(List.of("YES"), query("SELECT IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+        + " AND TABLE_NAME = ? AND COLUMN_NAME = 'rejected'", table));
+    assertEquals(List.of("old-1"), query(liveQuery(), "web"), "the old row is kept, not rejected");
+    assertEquals(List.of("status.podIP is not an IP address"), query("SELECT rejected FROM " + table + " WHERE uid = ?", "uid-web-1"));
   }
 }

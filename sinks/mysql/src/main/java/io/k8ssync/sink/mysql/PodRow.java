@@ -1,0 +1,50 @@
+package io.k8ssync.sink.mysql;
+
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.template.Template;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What the row of a pod says, derived from its state in one place, so that a write and a reconcile
+ * pass agree on it. A rejected pod (a label or annotation failed validation) keeps its row, so it is
+ * still found by IP, but the row is never ready and {@code rejected} says which field failed and why,
+ * never the value: the queries people run for live pods filter {@code rejected IS NULL}.
+ */
+final class PodRow {
+
+  /** Columns in the order the upsert binds them; resource_version last, as the upsert's guard needs. */
+  static final String[] COLUMNS = {"uid", "cluster", "namespace", "name", "service", "ip", "host_ip", "node", "phase",
+      "ready", "terminating", "rejected", "labels", "created_at", "ready_since", "deleted_at", "updated_at", "resource_version"};
+
+  /** The width of the {@code rejected} column (migration 2). */
+  static final int REJECTED_LENGTH = 512;
+
+  private PodRow() {}
+
+  static boolean ready(PodState p) {
+    return p.ready() && !p.rejected();
+  }
+
+  /** 0 (NULL) whenever the row is not ready, as for a pod Kubernetes does not call ready. */
+  static long readySince(PodState p) {
+    return ready(p) ? p.readySinceMillis() : 0;
+  }
+
+  /** PodProjector's rejection: the field and the reason, never the value; null for an accepted pod. */
+  static String rejected(PodState p) {
+    String why = p.rejection();
+    return why == null || why.length() <= REJECTED_LENGTH ? why : why.substring(0, REJECTED_LENGTH);
+  }
+
+  static String labels(PodState p) {
+    return json(p.labels());
+  }
+
+  private static String json(Map<String, String> labels) {
+    StringBuilder out = new StringBuilder("{");
+    new TreeMap<>(labels).forEach((k, v) -> out.append(out.length() > 1 ? "," : "").append('"').append(Template.jsonEscape(k))
+        .append("\":\"").append(Template.jsonEscape(v)).append('"'));
+    return out.append('}').toString();
+  }
+}
