@@ -74,13 +74,108 @@ public final class Template {
     }
   }
 
+  /**
+   * A pod's value that cannot go where the template puts it. Names the template field, never the
+   * value: pod values are untrusted, and whatever they hold stays out of logs.
+   */
+  public static final class RefusedValue extends IllegalArgumentException {
+    private final String field;
+
+    RefusedValue(List<String> fields, String why) {
+      super("{" + String.join("}{", fields) + "}: " + why);
+      this.field = String.join("+", fields);
+    }
+
+    /** The field, e.g. {@code annotation.team}; several joined by {@code +} when together they made it. */
+    public String field() {
+      return field;
+    }
+  }
+
+  /** Throws {@link RefusedValue} when {@code escaper} refuses a field's value. */
   public String render(PodState pod, Escaper escaper) {
+    return render(pod, escaper, new int[fields.size()]);
+  }
+
+  /** Renders, noting in {@code at} where each field's value starts in the result. */
+  private String render(PodState pod, Escaper escaper, int[] at) {
     StringBuilder out = new StringBuilder(literals.get(0));
     for (int i = 0; i < fields.size(); i++) {
-      out.append(escaper.escape(PodFields.value(pod, fields.get(i))));
+      at[i] = out.length();
+      try {
+        out.append(escaper.escape(PodFields.value(pod, fields.get(i))));
+      } catch (RefusedValue e) {
+        throw e;
+      } catch (IllegalArgumentException e) {
+        throw new RefusedValue(List.of(fields.get(i)), e.getMessage());
+      }
       out.append(literals.get(i + 1));
     }
     return out.toString();
+  }
+
+  /**
+   * Renders a URL: values percent-encoded ({@link #urlEscape}), and refused ({@link RefusedValue})
+   * when they make a path segment empty or a dot segment. {@code /gw/{x}/online} with {@code ..}
+   * would reach a server that normalises paths as {@code /gw/online}, and {@code //} may be read as
+   * one slash or as another resource. Encoding the dots is no cure: many servers decode before they
+   * normalise; so a segment is a dot segment also when its dots are written {@code %2E}, or when a
+   * {@code ;parameter} follows them (Tomcat and Jetty drop it first). Only segments a value takes
+   * part in are checked: what the configuration writes itself is the operator's choice.
+   */
+  public String renderUrl(PodState pod) {
+    int[] at = new int[fields.size()];
+    String url = render(pod, Template::urlEscape, at);
+    // An escaped value holds no '/', '?', '#' or ':', so where the path begins and ends, and which
+    // segment a value lies in, are the literals' doing.
+    int path = pathStart(url);
+    int end = firstOf(url, "?#", path);
+    for (int s = path; s < end; ) {
+      int e = firstOf(url, "/", s + 1);
+      e = Math.min(e, end);
+      List<String> made = new ArrayList<>();
+      for (int i = 0; i < at.length; i++) {
+        if (at[i] > s && at[i] <= e) {
+          made.add(fields.get(i));
+        }
+      }
+      if (!made.isEmpty()) {
+        String segment = url.substring(s + 1, e);
+        if (segment.isEmpty()) {
+          throw new RefusedValue(made, "the value makes a URL path segment empty");
+        }
+        if (isDotSegment(segment)) {
+          throw new RefusedValue(made, "the value makes a URL path segment a dot segment, which a server resolves to another path");
+        }
+      }
+      s = e;
+    }
+    return url;
+  }
+
+  /** Index of the path's leading '/' (after {@code scheme://authority}), or where the path would be when there is none. */
+  private static int pathStart(String url) {
+    int scheme = url.indexOf("://");
+    if (scheme < 0 || firstOf(url, "/?#", 0) < scheme) {
+      return url.startsWith("/") ? 0 : url.length(); // not an absolute URL: nothing sendable to check
+    }
+    int p = firstOf(url, "/?#", scheme + 3);
+    return p < url.length() && url.charAt(p) == '/' ? p : url.length();
+  }
+
+  private static int firstOf(String s, String chars, int from) {
+    for (int i = from; i < s.length(); i++) {
+      if (chars.indexOf(s.charAt(i)) >= 0) {
+        return i;
+      }
+    }
+    return s.length();
+  }
+
+  private static boolean isDotSegment(String segment) {
+    int semicolon = segment.indexOf(';');
+    String s = (semicolon >= 0 ? segment.substring(0, semicolon) : segment).replace("%2E", ".").replace("%2e", ".");
+    return s.equals(".") || s.equals("..");
   }
 
   /** The single field this template consists of, or null when it has text around or several fields. */

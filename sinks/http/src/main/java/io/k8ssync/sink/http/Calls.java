@@ -4,6 +4,7 @@ import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.template.Template;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.function.LongSupplier;
@@ -27,6 +28,7 @@ final class Calls {
   private final int bodyLogLimit;
   private final SinkMetrics.Counter calls;
   private final SinkMetrics.Histogram callSeconds;
+  private final SinkMetrics.Counter rejected;
 
   Calls(SinkContext context, HttpTarget target, LongSupplier nanoTime) {
     this.context = context;
@@ -37,6 +39,35 @@ final class Calls {
     SinkMetrics m = context.metrics();
     calls = m.counter("http_calls_total", "Calls to an http target, by kind (online, offline, reassert, offline_repeat) and outcome (ok, retry, rejected, skipped, redirect_refused, not_leader, no_budget, ...)", "kind", "outcome");
     callSeconds = m.histogram("http_call_seconds", "Latency of calls to an http target, by kind", "kind");
+    rejected = m.counter("http_pods_rejected_total", "Calls not sent because a pod value cannot go into the request "
+        + "(e.g. a URL path segment it would make empty, . or ..), by kind and template field", "kind", "field");
+  }
+
+  /**
+   * True, counted and logged once, when a value of {@code pod} cannot go into one of {@code requests}
+   * (null ones are skipped): the pod is rejected for this call of {@code kind}, which is not sent.
+   * A pod value is untrusted; sending it elsewhere than the template says is worse than not sending.
+   */
+  boolean refuses(String kind, PodState pod, String key, Request... requests) {
+    for (Request r : requests) {
+      if (r == null) {
+        continue;
+      }
+      try {
+        r.render(pod);
+      } catch (Template.RefusedValue e) {
+        refused(kind, key, r, e);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private void refused(String kind, String key, Request r, Template.RefusedValue e) {
+    rejected.inc(kind, e.field());
+    // The message names the field, never the value (nor the rendered URL, which holds it).
+    log.log(Level.WARNING, "{0} not sent, the pod is rejected for this sink: sink={1} pod={2} request={3} field={4} reason={5}",
+        kind, context.name(), key, r.kind(), e.field(), e.getMessage());
   }
 
   /** Counts what happened to a call of {@code kind} that was not sent (skipped, postponed, dropped...). */
@@ -82,6 +113,12 @@ final class Calls {
     Request.Rendered r;
     try {
       r = request.render(pod);
+    } catch (Template.RefusedValue e) {
+      refused(kind, key, request, e);
+      if (request.kind().equals("offline")) {
+        return false; // nothing sent, nothing to undo: as a rejected offline, done
+      }
+      throw SinkException.fatal(kind + " for " + key + " not sent: " + e.getMessage(), null);
     } catch (IllegalArgumentException e) {
       calls.inc(kind, "rejected");
       throw SinkException.fatal(kind + " request for " + key + " cannot be built: " + e.getMessage(), e);

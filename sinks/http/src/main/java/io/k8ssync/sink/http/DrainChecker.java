@@ -48,6 +48,11 @@ final class DrainChecker implements FollowUps.Owner {
     drainSeconds = m.histogram("http_drain_seconds", "Time from offline until the drain check ended");
   }
 
+  /** The drain check request, or null when none is configured. */
+  Request request() {
+    return drain;
+  }
+
   /** Starts the drain check of {@code pod}, just taken offline; nothing when none is configured. */
   void start(PodState pod) {
     if (drain == null) {

@@ -199,6 +199,11 @@ final class HttpSink implements Sink {
     if (reg != null && reg.confirmed() && reg.state().weight() == after.weight()) {
       return;
     }
+    // Checked before anything is held or recorded: an online whose offline (or drain check) could
+    // never be built would stay at the target, so the pod gets no call at all.
+    if (calls.refuses(online.kind(), after, key, online, offline, drains.request())) {
+      return; // rejected for this sink, counted and logged: not a failure of the sink, nothing to retry
+    }
     if (!synced) {
       throw SinkException.deferred("waiting for the initial pod list before the first online calls", SYNC_WAIT, Set.of(key));
     }
@@ -234,6 +239,11 @@ final class HttpSink implements Sink {
         ledger.recordIfAbsent(holder.key(), new Ledger.Registered(holder, false, true, leadership.term(holder.cluster())));
       }
       return; // not recorded as done: a retry whose newest state moved on must still send it
+    }
+    if (calls.refuses(offline.kind(), old, key, offline)) {
+      // Never sent, so nothing may land late: done for this change, and not repeated.
+      ledger.offlinedDuringChange(key, old, term);
+      return;
     }
     if (calls.send(offline, old, key, offline.kind())) {
       drains.start(old);
@@ -297,13 +307,21 @@ final class HttpSink implements Sink {
       boolean isOnline = context.desiredOnline(c.after());
       boolean same = wasOnline && isOnline && Registration.sameInstance(c.before(), c.after());
       if (wasOnline && !same) {
-        actions.add("offline " + offline.render(c.before()));
+        actions.add(planned(offline, c.before()));
       }
       if (isOnline && !same) {
-        actions.add("online " + online.render(c.after()));
+        actions.add(planned(online, c.after()));
       }
     }
     return actions;
+  }
+
+  private static String planned(Request request, PodState pod) {
+    try {
+      return request.kind() + " " + request.render(pod);
+    } catch (io.k8ssync.sink.template.Template.RefusedValue e) {
+      return "refuse " + request.kind() + " of " + pod.key() + ": " + e.getMessage();
+    }
   }
 
   /** Pods this sink holds online, by key (for tests and re-assertion). */

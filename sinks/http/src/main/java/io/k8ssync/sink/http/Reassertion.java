@@ -116,6 +116,9 @@ final class Reassertion {
       }
     }
     boolean uncertain = reg.uncertain() || reg.term() != term;
+    if (state != reg.state() && calls.refuses(KIND, state, key, online)) {
+      return null; // the cache's state of it has a value the online cannot carry: not sent, counted and logged
+    }
     try {
       calls.send(online, state, key, KIND);
       ledger.record(key, new Ledger.Registered(state, true, uncertain, term));

@@ -49,10 +49,11 @@ final class Request {
     return kind;
   }
 
+  /** Throws {@link Template.RefusedValue} when a value of {@code pod} cannot go where the template puts it. */
   Rendered render(PodState pod) {
     Map<String, String> h = new LinkedHashMap<>();
     headers.forEach((k, t) -> h.put(k, t.render(pod, Template::headerEscape)));
-    return new Rendered(kind, method, URI.create(url.render(pod, Template::urlEscape)), h,
+    return new Rendered(kind, method, URI.create(url.renderUrl(pod)), h,
         body == null ? null : body.render(pod));
   }
 }
