@@ -15,10 +15,13 @@ import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkFactory;
 import io.k8ssync.sink.config.ConfigDef;
+import io.k8ssync.sink.config.ConfigException;
 import io.k8ssync.sink.config.Validator;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 
@@ -39,17 +42,58 @@ public final class HttpSinkFactory implements SinkFactory {
           String s = String.valueOf(v);
           return s.startsWith("http://") || s.startsWith("https://") ? null : "an http:// or https:// URL template";
         }, "URL template of the " + what + " call, e.g. https://gw/api/{service}/" + what + "?ip={ip}&port={port}")
-        .define("headers", STRING_MAP, Map.of(), v -> {
-          for (Object t : ((Map<?, ?>) v).values()) {
-            String problem = Template.problem(t);
-            if (problem != null) {
-              return problem;
-            }
-          }
-          return null;
-        }, "header templates")
+        .define("headers", STRING_MAP, Map.of(), HttpSinkFactory::headersProblem, "header templates")
         .define("body", RAW_OBJECT, null, JsonBody::problem,
             "JSON body as a mapping of templates; {port} and {weight} alone become numbers");
+  }
+
+  /** RFC 9110 {@code tchar} besides letters and digits. */
+  private static final String TOKEN_SYMBOLS = "!#$%&'*+-.^_`|~";
+  /** Names the JDK client refuses to take (it sets them itself): each call would throw. */
+  private static final Set<String> SET_BY_CLIENT = Set.of("connection", "content-length", "expect", "host", "upgrade");
+
+  /**
+   * What is wrong with the {@code headers} map, or null. Caught here, not at the first call: the JDK
+   * client throws for each call with a bad header, and such a call is retried forever. A header's
+   * value is never shown (one may hold a pasted credential); its name is safe to show, escaped.
+   */
+  static String headersProblem(Object headers) {
+    for (Map.Entry<?, ?> e : ((Map<?, ?>) headers).entrySet()) {
+      String name = String.valueOf(e.getKey());
+      if (!isToken(name)) {
+        return "header names that are HTTP tokens: letters, digits and " + TOKEN_SYMBOLS + "; " + ConfigException.show(name) + " is not";
+      }
+      if (name.equalsIgnoreCase("Authorization")) {
+        return "no " + name + " header (its value is not shown): credentials go in auth.bearerToken, or auth.username and "
+            + "auth.password, from ${env:NAME} or ${file:/path} only";
+      }
+      if (SET_BY_CLIENT.contains(name.toLowerCase(Locale.ROOT))) {
+        return "no " + name + " header: the HTTP client sets it itself";
+      }
+      String value = String.valueOf(e.getValue());
+      if (!value.chars().allMatch(c -> c >= 0x20 && c <= 0x7e)) {
+        return "header " + name + " to be printable ASCII (its value is not shown)";
+      }
+      String problem = Template.problem(value);
+      if (problem != null) {
+        return problem;
+      }
+    }
+    return null;
+  }
+
+  private static boolean isToken(String s) {
+    if (s.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && TOKEN_SYMBOLS.indexOf(c) < 0) {
+        return false;
+      }
+    }
+    return true;
   }
 
   static final ConfigDef AUTH = new ConfigDef()
