@@ -66,7 +66,7 @@ final class AllSystems implements AutoCloseable {
   private static final ObjectMapper JSON = new ObjectMapper();
   /** One client for every read of Consul: a new one per read leaves connections open until Consul refuses more. */
   private final HttpClient http = HttpClient.newHttpClient();
-  private static final String TABLE = "pods_all_systems";
+  static final String TABLE = "pods_all_systems";
   private static final String TOPIC = "all-systems-events";
 
   final String ns;
@@ -151,6 +151,11 @@ final class AllSystems implements AutoCloseable {
         "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
         sinksYaml);
     daemon = runDaemon ? Daemons.synced(yaml, () -> api.client()) : null;
+  }
+
+  /** Where Consul itself listens (no proxy): for readers that watch it. */
+  String consulUrl() {
+    return consul.url();
   }
 
   /** Where ZooKeeper itself listens (no proxy): for readers that watch it change by change. */

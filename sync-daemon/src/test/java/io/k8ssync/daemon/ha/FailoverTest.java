@@ -5,21 +5,24 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
-import io.k8ssync.sink.upstream.UpsyncEntry;
-import java.nio.charset.StandardCharsets;
+import io.k8ssync.sink.testbed.MariaDb;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.framework.recipes.cache.CuratorCache;
-import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
 import org.apache.curator.retry.RetryForever;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -31,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * a real API server; the leader is killed with SIGKILL in the middle. The standby must take over;
  * afterwards every system must equal the ready pods, every readiness transition must be in Kafka
  * in order, and a pod that stayed ready the whole time must never have been drained or removed
- * from the nginx upstream, nor taken offline at the gateway, before, during or after the takeover.
+ * from the nginx upstream (ZooKeeper, Consul), nor seen unready in MySQL, nor taken offline at the
+ * gateway, before, during or after the takeover.
  */
 @ExtendWith(KubeApiServerExtension.class)
 class FailoverTest {
@@ -61,22 +65,15 @@ class FailoverTest {
       IntStream.range(0, CHURNING).forEach(i -> all.create("c-" + i));
       Set<String> stable = IntStream.range(0, STABLE).mapToObj(i -> all.ip("s-" + i) + ":8080").collect(Collectors.toSet());
 
-      // What nginx would see, change by change: a stable server drained or removed is a violation.
-      List<String> violations = new CopyOnWriteArrayList<>();
-      CuratorCache view = CuratorCache.build(reader, ROOT + "/web");
-      view.listenable().addListener(CuratorCacheListener.builder()
-          .forChanges((before, after) -> {
-            String server = name(after.getPath());
-            if (stable.contains(server) && UpsyncEntry.parse(new String(after.getData(), StandardCharsets.UTF_8)).down()) {
-              violations.add("drained " + server);
-            }
-          })
-          .forDeletes(node -> {
-            if (stable.contains(name(node.getPath()))) {
-              violations.add("removed " + name(node.getPath()));
-            }
-          }).build());
-      view.start();
+      Set<String> stableUids = IntStream.range(0, STABLE)
+          .mapToObj(i -> all.client.pods().inNamespace(all.ns).withName("s-" + i).get().getMetadata().getUid())
+          .collect(Collectors.toSet());
+
+      // What nginx and a SQL reader would see: a stable server drained or removed in ZooKeeper or
+      // Consul, or a stable pod's row no longer ready in MySQL, is a violation.
+      StableWatch view = new StableWatch(reader, ROOT + "/web", all.consulUrl(), "upstreams/web", AllSystems.TABLE,
+          stable, stableUids);
+      List<String> violations = view.violations;
 
       Replica a = Replica.start(dir, "replica-a", kubeconfig, all, LEASE);
       Replica b = null;
@@ -108,7 +105,22 @@ class FailoverTest {
             .map(p -> stickyIps ? p.getStatus().getPodIP() + ":8080" : p.getMetadata().getUid())
             .filter(id -> all.gatewayCalls(id).stream().anyMatch(c -> c.startsWith("/offline/")))
             .forEach(id -> violations.add("offline at the gateway " + id));
-        assertEquals(List.of(), violations, "a pod ready throughout was never drained, removed or taken offline");
+        assertEquals(List.of(), violations,
+            "a pod ready throughout was never drained, removed or taken offline (ZooKeeper, Consul, MySQL, gateway)");
+
+        // The watch itself: a removal in each system shows, or the check above proves nothing.
+        String server = all.ip("s-0") + ":8080";
+        String uid = all.client.pods().inNamespace(all.ns).withName("s-0").get().getMetadata().getUid();
+        reader.delete().forPath(ROOT + "/web/" + server);
+        HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(all.consulUrl() + "/v1/kv/upstreams/web/" + server))
+            .DELETE().build(), HttpResponse.BodyHandlers.discarding());
+        try (Connection db = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
+             PreparedStatement unready = db.prepareStatement("UPDATE " + AllSystems.TABLE + " SET ready = 0 WHERE uid = ?")) {
+          unready.setString(1, uid);
+          unready.executeUpdate();
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> violations.containsAll(
+            List.of("zk: removed " + server, "consul: removed " + server, "mysql: not ready " + uid)));
       } finally {
         view.close();
         a.kill();
@@ -119,7 +131,4 @@ class FailoverTest {
     }
   }
 
-  private static String name(String path) {
-    return path.substring(path.lastIndexOf('/') + 1);
-  }
 }
