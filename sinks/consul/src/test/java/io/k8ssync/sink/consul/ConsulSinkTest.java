@@ -331,7 +331,7 @@ class ConsulSinkTest {
       Sink without = new ConsulSinkFactory().create(anon);
       sinks.add(without);
       SinkException e = assertThrows(SinkException.class, () -> apply(without, null, ready("web-2", "10.0.0.2")));
-      assertFalse(e.retriable(), "a refused token is not retried: " + e.getMessage());
+      assertTrue(e.retriable(), "a refused token is retried until an operator fixes it: " + e.getMessage());
     }
   }
 }
