@@ -4,7 +4,9 @@ import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -12,7 +14,9 @@ import java.util.Optional;
 import java.util.Set;
 import org.kiwiproject.consul.ConsulException;
 import org.kiwiproject.consul.KeyValueClient;
+import org.kiwiproject.consul.model.kv.Operation;
 import org.kiwiproject.consul.model.kv.Value;
+import org.kiwiproject.consul.model.kv.Verb;
 import org.kiwiproject.consul.option.ImmutableDeleteOptions;
 import org.kiwiproject.consul.option.ImmutablePutOptions;
 
@@ -27,10 +31,12 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final KeyValueClient kv;
   private final String prefix;
   private final Runnable closer;
+  private final Duration timeout;
   private final SinkMetrics.Counter refused;
 
-  ConsulRegistry(KeyValueClient kv, String prefix, Runnable closer, SinkMetrics metrics) {
+  ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics) {
     this.kv = kv;
+    this.timeout = timeout;
     this.prefix = prefix;
     this.closer = closer;
     this.refused = metrics.counter("consul_refused_total",
@@ -56,11 +62,12 @@ final class ConsulRegistry implements UpstreamRegistry {
     return prefix + "/" + upstream + "/" + address;
   }
 
+  /** One recursive read of the whole prefix. */
   @Override
-  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(Set<String> clusters) throws SinkException {
+  public Map<String, Map<String, Map<String, Listed>>> list(Set<String> clusters) throws SinkException {
     Map<Long, String> byFlags = new HashMap<>();
     clusters.forEach(c -> byFlags.put(ownerFlags(c), c));
-    Map<String, Map<String, Map<String, UpsyncEntry>>> out = new HashMap<>();
+    Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     for (Value v : values(prefix + "/")) {
       String cluster = byFlags.get(v.getFlags());
       String[] parts = v.getKey().substring(prefix.length() + 1).split("/");
@@ -68,7 +75,7 @@ final class ConsulRegistry implements UpstreamRegistry {
         continue;
       }
       out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(parts[0], u -> new HashMap<>())
-          .put(parts[1], UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")));
+          .put(parts[1], new Listed(UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")), v.getModifyIndex()));
     }
     return out;
   }
@@ -76,6 +83,11 @@ final class ConsulRegistry implements UpstreamRegistry {
   private List<Value> values(String keyPrefix) throws SinkException {
     try {
       return kv.getValues(keyPrefix);
+    } catch (ConsulException e) {
+      if (e.getCode() == 404) {
+        return List.of();
+      }
+      throw failure("list " + keyPrefix, e);
     } catch (RuntimeException e) {
       throw failure("list " + keyPrefix, e);
     }
@@ -121,56 +133,97 @@ final class ConsulRegistry implements UpstreamRegistry {
   }
 
   /**
-   * One transaction per chunk of 64 (Consul's limit): each key is a check-and-set on the index of
-   * one listing taken just before, with index 0 for keys that must not exist yet. Keys written by
-   * someone else are refused without being sent. If a transaction fails (a key changed meanwhile),
-   * that chunk is written one key at a time, which re-reads each key.
+   * One transaction per chunk of 64 (Consul's limit): each key is a check-and-set on the index its
+   * Write carries from the pass's listing, index 0 for a key that must not exist yet, so nothing is
+   * read again. A foreign key, or one changed since the listing, fails its transaction; that chunk
+   * is then written one key at a time, each after a fresh read (which refuses foreign keys).
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
-    List<Write> refused = new java.util.ArrayList<>();
-    if (writes.isEmpty()) {
-      return refused;
-    }
-    Map<String, Value> current = new HashMap<>();
-    for (Value v : values(prefix + "/")) {
-      current.put(v.getKey(), v);
-    }
-    List<Write> toSend = new java.util.ArrayList<>();
+    List<Write> foreign = new java.util.ArrayList<>();
+    List<Write> known = new java.util.ArrayList<>();
     for (Write w : writes) {
-      Value v = current.get(key(w.upstream(), w.address()));
-      if (v != null && v.getFlags() != ownerFlags(w.cluster())) {
-        refused.add(w);
+      if (w.version() == Write.UNKNOWN) {
+        if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+          foreign.add(w);
+        }
       } else {
-        toSend.add(w);
+        known.add(w);
       }
     }
-    for (int from = 0; from < toSend.size(); from += 64) {
-      List<Write> chunk = toSend.subList(from, Math.min(toSend.size(), from + 64));
-      org.kiwiproject.consul.model.kv.Operation[] ops = new org.kiwiproject.consul.model.kv.Operation[chunk.size()];
+    for (int from = 0; from < known.size(); from += 64) {
+      List<Write> chunk = known.subList(from, Math.min(known.size(), from + 64));
+      Operation[] ops = new Operation[chunk.size()];
       for (int i = 0; i < ops.length; i++) {
         Write w = chunk.get(i);
-        Value v = current.get(key(w.upstream(), w.address()));
-        ops[i] = org.kiwiproject.consul.model.kv.Operation.builder(org.kiwiproject.consul.model.kv.Verb.CHECK_AND_SET)
+        ops[i] = Operation.builder(Verb.CHECK_AND_SET)
             .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(ownerFlags(w.cluster()))
-            .index(java.math.BigInteger.valueOf(v == null ? 0 : v.getModifyIndex())).build();
+            .index(BigInteger.valueOf(w.version() == Write.ABSENT ? 0 : w.version())).build();
       }
-      boolean ok;
-      try {
-        var response = kv.performTransaction(ops).getResponse();
-        ok = response.errors() == null || response.errors().isEmpty();
-      } catch (RuntimeException e) {
-        ok = false;
-      }
-      if (!ok) {
+      if (!transaction(ops)) {
+        refused.inc("cas_conflict");
         for (Write w : chunk) {
           if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
-            refused.add(w);
+            foreign.add(w);
           }
         }
       }
     }
-    return refused;
+    return foreign;
+  }
+
+  /** True when every operation applied; false when a check failed (nothing applied then). */
+  private boolean transaction(Operation[] ops) throws SinkException {
+    try {
+      var response = kv.performTransaction(ops).getResponse();
+      return response.errors() == null || response.errors().isEmpty();
+    } catch (ConsulException e) {
+      if (e.getCode() == 409) {
+        return false; // a check failed: Consul rolls the whole transaction back
+      }
+      throw failure("transaction of " + ops.length + " operations", e);
+    } catch (RuntimeException e) {
+      throw failure("transaction of " + ops.length + " operations", e);
+    }
+  }
+
+  /**
+   * One read of the upstream, then one transaction that deletes our key at the index read and, in
+   * the same step, checks that another server of the upstream is still there at its index read. Two
+   * writers deleting the last two servers at once can therefore never empty the upstream: one of
+   * the transactions fails, and its retry finds the last server.
+   */
+  @Override
+  public Deletion deleteUnlessLast(String cluster, String upstream, String address) throws SinkException {
+    String key = key(upstream, address);
+    Value mine = null;
+    Value other = null;
+    for (Value v : values(prefix + "/" + upstream + "/")) {
+      if (v.getKey().equals(key)) {
+        mine = v;
+      } else if (other == null) {
+        other = v;
+      }
+    }
+    if (mine == null || mine.getFlags() != ownerFlags(cluster)) {
+      return Deletion.MISSED;
+    }
+    if (other == null) {
+      return Deletion.LAST_SERVER;
+    }
+    Operation[] ops = {
+        Operation.builder(Verb.CHECK_INDEX).key(other.getKey()).index(BigInteger.valueOf(other.getModifyIndex())).build(),
+        Operation.builder(Verb.DELETE_CHECK_AND_SET).key(key).index(BigInteger.valueOf(mine.getModifyIndex())).build()};
+    if (!transaction(ops)) {
+      refused.inc("cas_conflict");
+      throw SinkException.retriable("delete " + key + ": the upstream changed while it was read; trying again", null);
+    }
+    return Deletion.DELETED;
+  }
+
+  @Override
+  public Duration callTimeout() {
+    return timeout;
   }
 
   @Override

@@ -56,8 +56,8 @@ public final class ConsulSinkFactory implements SinkFactory {
       b.withSslContext(Tls.trusting(ca)).withTrustManager(Tls.trustManager(ca));
     }
     Consul consul = b.build();
-    return new UpstreamSink(context, new ConsulRegistry(consul.keyValueClient(), c.getString("prefix"), consul::destroy,
-        context.metrics()),
+    return new UpstreamSink(context, new ConsulRegistry(consul.keyValueClient(), c.getString("prefix"), c.getDuration("timeout"),
+        consul::destroy, context.metrics()),
         UpstreamConfig.from(c));
   }
 }

@@ -13,7 +13,7 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * One reconcile pass: the registry's entries owned for the clusters this replica leads against the
+ * One reconcile pass: one listing of the registry's entries owned for the clusters this replica leads against the
  * wanted servers of those clusters. Repairs missing and changed entries in batches, drains orphans,
  * and holds a removal of most of an upstream until the next pass agrees. It trusts no memory of the
  * registry: every pass starts from a listing, so what another replica changed while this one stood
@@ -67,13 +67,17 @@ final class UpstreamReconciler {
   /** One pass: list the registry first, then read the pods, so a registration in between is never taken for an orphan. */
   void reconcile() throws SinkException {
     Set<String> clusters = context.clusters();
-    Map<String, Map<String, Map<String, UpsyncEntry>>> actual = registry.listOwned(clusters);
+    Map<String, Map<String, Map<String, UpstreamRegistry.Listed>>> actual = registry.list(clusters);
     Map<Server, UpsyncEntry> want = desired.of(clusters);
     Map<Server, UpsyncEntry> owned = new HashMap<>();
-    actual.forEach((cluster, ups) -> ups.forEach((up, servers) -> servers.forEach((addr, e) ->
-        owned.put(new Server(cluster, up, addr), e))));
+    Map<Server, Long> versions = new HashMap<>();
+    actual.forEach((cluster, ups) -> ups.forEach((up, servers) -> servers.forEach((addr, listed) -> {
+      Server s = new Server(cluster, up, addr);
+      owned.put(s, listed.entry());
+      versions.put(s, listed.version());
+    })));
 
-    SinkException firstFailure = repair(want, owned);
+    SinkException firstFailure = repair(want, owned, versions);
     SinkException drainFailure = removeOrphans(want, owned);
     if (firstFailure == null) {
       firstFailure = drainFailure;
@@ -87,7 +91,7 @@ final class UpstreamReconciler {
    * Repairs go in batches (one registry transaction each), with every server of the batch locked
    * and re-checked against the cache and the Lease, so a drain racing the pass is never undone.
    */
-  private SinkException repair(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned) {
+  private SinkException repair(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned, Map<Server, Long> versions) {
     SinkException firstFailure = null;
     List<Server> repairs = new ArrayList<>();
     for (Map.Entry<Server, UpsyncEntry> d : want.entrySet()) {
@@ -104,7 +108,9 @@ final class UpstreamReconciler {
         for (Server s : chunk) {
           if (desired.wanted(s)) {
             gate.require(s.cluster(), "reconcile repair of " + s);
-            writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), want.get(s)));
+            // The version this pass listed: the write is a check-and-set on it, with no read of its own.
+            writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), want.get(s),
+                versions.getOrDefault(s, UpstreamRegistry.Write.ABSENT)));
           }
         }
         List<UpstreamRegistry.Write> refused = registry.putAll(writes);

@@ -21,8 +21,14 @@ public interface UpstreamRegistry extends AutoCloseable {
     return java.time.Duration.ofSeconds(5);
   }
 
-  /** Entries this daemon owns for these clusters: cluster → upstream → address → entry. */
-  Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(java.util.Set<String> clusters) throws SinkException;
+  /** An entry this daemon owns, as a listing found it, with its version for a check-and-set write. */
+  record Listed(UpsyncEntry entry, long version) {}
+
+  /**
+   * Every entry this daemon owns for these clusters, in one listing of a few reads (never one
+   * read per entry): cluster → upstream → address → entry and version.
+   */
+  Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException;
 
   /** Servers in an upstream, whoever wrote them (nginx-upsync refuses to drop its last one). */
   int countServers(String upstream) throws SinkException;
@@ -33,12 +39,26 @@ public interface UpstreamRegistry extends AutoCloseable {
    */
   boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException;
 
-  /** One entry to write in a batch. */
-  record Write(String cluster, String upstream, String address, UpsyncEntry entry) {}
+  /**
+   * One entry to write in a batch, with the version of its key that a listing just found: a
+   * version seen, {@link #ABSENT} when the listing found no entry of ours there (the key must not
+   * exist), or {@link #UNKNOWN} to have the registry read it first.
+   */
+  record Write(String cluster, String upstream, String address, UpsyncEntry entry, long version) {
+
+    public static final long ABSENT = -1;
+    public static final long UNKNOWN = -2;
+
+    public Write(String cluster, String upstream, String address, UpsyncEntry entry) {
+      this(cluster, upstream, address, entry, UNKNOWN);
+    }
+  }
 
   /**
-   * Writes many entries at once (reconcile repairs): registries with transactions override this.
-   * Returns the writes refused because their key belongs to someone else.
+   * Writes many entries at once (reconcile repairs), each a check-and-set on the version its Write
+   * carries, so no key is read again; registries with transactions override this. A key that
+   * changed since it was listed is written alone after a fresh read. Returns the writes refused
+   * because their key belongs to someone else.
    */
   default java.util.List<Write> putAll(java.util.List<Write> writes) throws SinkException {
     java.util.List<Write> refused = new java.util.ArrayList<>();

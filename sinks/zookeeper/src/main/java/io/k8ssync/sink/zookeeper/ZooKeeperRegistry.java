@@ -11,6 +11,8 @@ import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
+import org.apache.zookeeper.Op;
+import org.apache.zookeeper.OpResult;
 import org.apache.zookeeper.data.Stat;
 
 /**
@@ -55,31 +57,57 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     return ownerRoot + "/" + cluster + "/" + upstream + "/" + address;
   }
 
+  /**
+   * The owned entries in a few round trips, never one per entry: the ownership markers of each
+   * cluster (one read, then one multi-read of every upstream's markers), then the nodes' data and
+   * versions in multi-reads of up to {@value #READ_BATCH}.
+   */
   @Override
-  public Map<String, Map<String, Map<String, UpsyncEntry>>> listOwned(java.util.Set<String> clusters) throws SinkException {
-    Map<String, Map<String, Map<String, UpsyncEntry>>> out = new HashMap<>();
+  public Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException {
+    Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     try {
+      List<String[]> markerDirs = new java.util.ArrayList<>(); // {cluster, upstream}
       for (String cluster : children(ownerRoot)) {
         if (!clusters.contains(cluster)) {
           continue; // written by a daemon for another cluster
         }
         for (String upstream : children(ownerRoot + "/" + cluster)) {
-          for (String address : children(ownerRoot + "/" + cluster + "/" + upstream)) {
-            byte[] data;
-            try {
-              data = client.getData().forPath(node(upstream, address));
-            } catch (KeeperException.NoNodeException e) {
-              continue; // a marker whose node someone removed: nothing of ours is there
-            }
-            out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(upstream, u -> new HashMap<>())
-                .put(address, UpsyncEntry.parse(new String(data, StandardCharsets.UTF_8)));
+          markerDirs.add(new String[] {cluster, upstream});
+        }
+      }
+      List<String[]> owned = new java.util.ArrayList<>(); // {cluster, upstream, address}
+      List<OpResult> dirs = multiRead(markerDirs.stream().map(d -> Op.getChildren(ownerRoot + "/" + d[0] + "/" + d[1])).toList());
+      for (int i = 0; i < dirs.size(); i++) {
+        if (dirs.get(i) instanceof OpResult.GetChildrenResult r) {
+          for (String address : r.getChildren()) {
+            owned.add(new String[] {markerDirs.get(i)[0], markerDirs.get(i)[1], address});
           }
         }
+      }
+      List<OpResult> nodes = multiRead(owned.stream().map(o -> Op.getData(node(o[1], o[2]))).toList());
+      for (int i = 0; i < nodes.size(); i++) {
+        if (nodes.get(i) instanceof OpResult.GetDataResult r) {
+          String[] o = owned.get(i);
+          out.computeIfAbsent(o[0], c -> new HashMap<>()).computeIfAbsent(o[1], u -> new HashMap<>())
+              .put(o[2], new Listed(UpsyncEntry.parse(new String(r.getData(), StandardCharsets.UTF_8)), r.getStat().getVersion()));
+        }
+        // else a marker whose node someone removed: nothing of ours is there
       }
       return out;
     } catch (Exception e) {
       throw failure("list " + ownerRoot, e);
     }
+  }
+
+  private static final int READ_BATCH = 500;
+
+  /** Read operations in batches of {@value #READ_BATCH} per round trip; a missing node is an error result, not a failure. */
+  private List<OpResult> multiRead(List<Op> reads) throws Exception {
+    List<OpResult> results = new java.util.ArrayList<>(reads.size());
+    for (int from = 0; from < reads.size(); from += READ_BATCH) {
+      results.addAll(client.getZookeeperClient().getZooKeeper().multi(reads.subList(from, Math.min(reads.size(), from + READ_BATCH))));
+    }
+    return results;
   }
 
   private List<String> children(String path) throws Exception {
@@ -135,9 +163,11 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   /**
-   * One ZooKeeper transaction per chunk: setData for entries we own, create (with the ownership
-   * marker) for missing ones; nodes without our marker are refused without being touched. A chunk
-   * whose transaction fails (a node changed meanwhile) is written one entry at a time.
+   * One ZooKeeper transaction for the batch, with the versions the pass's listing found, so nothing
+   * is read again: for an entry we own, a check of our marker and a setData at the listed version;
+   * for one we do not, a create of the node with its marker, which fails if anyone's node exists
+   * there. If the transaction fails (a node changed or appeared meanwhile, or is someone else's),
+   * the batch is written one entry at a time after a fresh read, which refuses foreign nodes.
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
@@ -145,36 +175,38 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     try {
       List<org.apache.curator.framework.api.transaction.CuratorOp> ops = new java.util.ArrayList<>();
       List<Write> inTxn = new java.util.ArrayList<>();
+      java.util.Set<String> made = new java.util.HashSet<>();
       for (Write w : writes) {
+        if (w.version() == Write.UNKNOWN) {
+          if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+            foreign.add(w);
+          }
+          continue;
+        }
         String node = node(w.upstream(), w.address());
         String marker = marker(w.cluster(), w.upstream(), w.address());
         byte[] json = w.entry().toJson().getBytes(StandardCharsets.UTF_8);
-        Stat stat = client.checkExists().forPath(node);
-        boolean owned = client.checkExists().forPath(marker) != null;
-        if (stat != null && !owned) {
-          foreign.add(w);
-          continue;
-        }
         inTxn.add(w);
-        if (stat != null) {
+        if (w.version() >= 0) {
           ops.add(client.transactionOp().check().forPath(marker));
-          ops.add(client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
+          ops.add(client.transactionOp().setData().withVersion((int) w.version()).forPath(node, json));
           continue;
         }
-        mkdirs(root + "/" + w.upstream());
-        mkdirs(ownerRoot + "/" + w.cluster() + "/" + w.upstream());
-        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
-        if (!owned) {
-          ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+        if (made.add(w.cluster() + "/" + w.upstream())) {
+          mkdirs(root + "/" + w.upstream());
+          mkdirs(ownerRoot + "/" + w.cluster() + "/" + w.upstream());
         }
+        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
+        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
       }
       if (!ops.isEmpty()) {
         try {
           client.transaction().forOperations(ops);
         } catch (KeeperException e) {
-          if (e instanceof KeeperException.BadVersionException) {
-            refused.inc("bad_version");
+          if (e instanceof KeeperException.NoAuthException) {
+            throw e;
           }
+          refused.inc("bad_version");
           for (Write w : inTxn) {
             if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
               foreign.add(w);
@@ -188,6 +220,56 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     } catch (Exception e) {
       throw failure("put " + writes.size() + " entries under " + root, e);
     }
+  }
+
+  /**
+   * Deletes our node and its marker in one transaction that also checks another server of the
+   * upstream is still there at the version just read, so two writers deleting the last two servers
+   * at once can never empty the upstream: one transaction fails, and its retry finds the last one.
+   */
+  @Override
+  public Deletion deleteUnlessLast(String cluster, String upstream, String address) throws SinkException {
+    String node = node(upstream, address);
+    String marker = marker(cluster, upstream, address);
+    try {
+      List<String> servers = children(root + "/" + upstream);
+      if (!servers.contains(address) || client.checkExists().forPath(marker) == null) {
+        return Deletion.MISSED;
+      }
+      String other = null;
+      Stat otherStat = null;
+      for (String s : servers) {
+        if (!s.equals(address)) {
+          otherStat = client.checkExists().forPath(root + "/" + upstream + "/" + s);
+          if (otherStat != null) {
+            other = s;
+            break;
+          }
+        }
+      }
+      if (other == null) {
+        return Deletion.LAST_SERVER;
+      }
+      Stat mine = client.checkExists().forPath(node);
+      if (mine == null) {
+        return Deletion.MISSED;
+      }
+      client.transaction().forOperations(
+          client.transactionOp().check().withVersion(otherStat.getVersion()).forPath(root + "/" + upstream + "/" + other),
+          client.transactionOp().delete().withVersion(mine.getVersion()).forPath(node),
+          client.transactionOp().delete().forPath(marker));
+      return Deletion.DELETED;
+    } catch (KeeperException.BadVersionException | KeeperException.NoNodeException e) {
+      refused.inc("bad_version");
+      throw SinkException.retriable("delete " + node + ": the upstream changed while it was read; trying again", e);
+    } catch (Exception e) {
+      throw failure("delete " + node, e);
+    }
+  }
+
+  @Override
+  public java.time.Duration callTimeout() {
+    return java.time.Duration.ofMillis(client.getZookeeperClient().getConnectionTimeoutMs());
   }
 
   private void mkdirs(String path) throws Exception {

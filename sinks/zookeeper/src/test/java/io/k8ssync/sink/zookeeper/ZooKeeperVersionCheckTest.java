@@ -158,10 +158,12 @@ class ZooKeeperVersionCheckTest {
   @Test
   void aBatchWhoseEntryChangedMeanwhileIsWrittenAgainOnTopOfTheChange() throws Exception {
     assertTrue(registry.put("c1", "web", "10.0.0.1:8080", UP));
+    // A reconcile pass lists the entry with its version, and someone changes it before the batch is written.
+    long listed = registry.list(java.util.Set.of("c1")).get("c1").get("web").get("10.0.0.1:8080").version();
     someoneElseWritesFirst();
 
-    // The transaction fails on the version; the fallback re-reads each entry before writing it.
-    List<UpstreamRegistry.Write> refused = registry.putAll(List.of(new UpstreamRegistry.Write("c1", "web", "10.0.0.1:8080", UP.withDown(true))));
+    // The transaction fails on the listed version; the fallback re-reads each entry before writing it.
+    List<UpstreamRegistry.Write> refused = registry.putAll(List.of(new UpstreamRegistry.Write("c1", "web", "10.0.0.1:8080", UP.withDown(true), listed)));
     assertEquals(List.of(), refused);
     assertNull(beforeOurWrite.get(), "the race was run");
     assertTrue(UpsyncEntry.parse(data()).down());
