@@ -135,7 +135,7 @@ public final class ConfigDef {
       if (key.validator() != null) {
         String expected = key.validator().expected(parsed);
         if (expected != null) {
-          throw new ConfigException(keyPath, "found " + ConfigException.show(value) + "; expected " + expected);
+          throw new ConfigException(keyPath, "found " + key.validator().shown(value) + "; expected " + expected);
         }
       }
       values.put(key.name(), parsed);

@@ -11,6 +11,14 @@ public interface Validator {
   /** Returns {@code null} when {@code value} is acceptable, else what was expected. */
   String expected(Object value);
 
+  /**
+   * The refused value as the error shows it. A validator of values that may carry a secret (a URL
+   * with a password in it) masks the secret here, so the error names the key without leaking it.
+   */
+  default String shown(Object value) {
+    return ConfigException.show(value);
+  }
+
   static Validator atLeast(long min) {
     return v -> toLong(v) >= min ? null : "a value of at least " + min;
   }

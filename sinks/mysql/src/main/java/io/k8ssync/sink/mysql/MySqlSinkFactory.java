@@ -14,7 +14,7 @@ import java.time.Duration;
 public final class MySqlSinkFactory implements SinkFactory {
 
   static final ConfigDef CONFIG = new ConfigDef()
-      .required("jdbcUrl", ConfigDef.Type.STRING, Validator.matches("jdbc:(mariadb|mysql)://.+", "a jdbc:mariadb:// or jdbc:mysql:// URL"),
+      .required("jdbcUrl", ConfigDef.Type.STRING, JdbcUrl.VALIDATOR,
           "database URL; TLS through its parameters, e.g. ?sslMode=verify-full&serverSslCert=/etc/k8s-sync/db-ca.pem")
       .define("username", ConfigDef.Type.STRING, null, "database user")
       .define("password", ConfigDef.Type.SECRET, null, "database password")
