@@ -24,6 +24,8 @@ public final class Dispatcher implements Consumer<PodChange> {
   private final Map<String, SinkRunner> runners = new LinkedHashMap<>();
   private final ScheduledExecutorService timer;
   private final DaemonMetrics metrics;
+  /** Set by {@link #shutdown}: the sinks are closing or closed, and are told nothing more. */
+  private volatile boolean closed;
 
   public Dispatcher(DaemonMetrics metrics) {
     this.metrics = metrics;
@@ -89,6 +91,10 @@ public final class Dispatcher implements Consumer<PodChange> {
    * back for the cluster runs, if it is ours now.
    */
   public void leadershipChanged(String cluster, long term, boolean leading) {
+    if (closed) {
+      LOG.debug("leadership of cluster {} changed after shutdown (leading={}): sinks are closed, not told", cluster, leading);
+      return;
+    }
     for (SinkRunner r : runners.values()) {
       try {
         r.sink().leadershipChanged(cluster, term, leading);
@@ -103,6 +109,9 @@ public final class Dispatcher implements Consumer<PodChange> {
 
   /** Every informer delivered its initial list: sinks that reconcile run a pass now. */
   public void podsSynced() {
+    if (closed) {
+      return;
+    }
     for (SinkRunner r : runners.values()) {
       try {
         r.sink().podsSynced();
@@ -140,6 +149,8 @@ public final class Dispatcher implements Consumer<PodChange> {
         LOG.warn("interrupted while draining sink {}", r.name());
       }
     }
+    // Told nothing more from here: a Lease released after this is no news to a closed sink.
+    closed = true;
     runners.values().forEach(SinkRunner::stop);
     timer.shutdownNow();
   }
