@@ -100,7 +100,7 @@ public final class RegistryLatencyBenchmark {
         Map<String, String> last = new ConcurrentHashMap<>();
         while (running.get()) {
           try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/upstreams/bench?recurse&index=" + index + "&wait=2s"))
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/upstreams/bench/?recurse&index=" + index + "&wait=2s"))
                 .build(), HttpResponse.BodyHandlers.ofString());
             index = r.headers().firstValueAsLong("X-Consul-Index").orElse(index);
             if (r.statusCode() != 200) {

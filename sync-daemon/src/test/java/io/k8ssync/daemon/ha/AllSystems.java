@@ -339,7 +339,7 @@ final class AllSystems implements AutoCloseable {
 
   Set<String> upstreamConsul() throws Exception {
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(
-        URI.create(consul.url() + "/v1/kv/upstreams/web?recurse")).build(), HttpResponse.BodyHandlers.ofString());
+        URI.create(consul.url() + "/v1/kv/upstreams/web/?recurse")).build(), HttpResponse.BodyHandlers.ofString());
     Set<String> out = new TreeSet<>();
     if (r.statusCode() == 404) {
       return out;

@@ -119,7 +119,7 @@ class SharedRegistryTest {
     while (watching.get()) {
       try {
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(consul.url()
-            + "/v1/kv/upstreams/web?recurse&wait=1s&index=" + index)).build(), HttpResponse.BodyHandlers.ofString());
+            + "/v1/kv/upstreams/web/?recurse&wait=1s&index=" + index)).build(), HttpResponse.BodyHandlers.ofString());
         index = r.headers().firstValue("X-Consul-Index").orElse(index);
         if (r.statusCode() == 200) {
           seen.add(servers(r.body(), true));
@@ -142,7 +142,7 @@ class SharedRegistryTest {
 
   private static String get(ConsulAgent consul) throws Exception {
     HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(consul.url()
-        + "/v1/kv/upstreams/web?recurse")).build(), HttpResponse.BodyHandlers.ofString());
+        + "/v1/kv/upstreams/web/?recurse")).build(), HttpResponse.BodyHandlers.ofString());
     return r.statusCode() == 200 ? r.body() : "[]";
   }
 

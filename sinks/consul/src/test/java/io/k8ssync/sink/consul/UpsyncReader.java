@@ -15,9 +15,11 @@ import java.util.TreeMap;
 import java.util.regex.Pattern;
 
 /**
- * Reads an upstream from Consul the way nginx-upsync does: a blocking query
- * {@code GET /v1/kv/<prefix>/<upstream>?recurse&index=N} that returns when something changed (or the
- * wait ends), keys whose last segment must be {@code IPv4:port}, base64 JSON values.
+ * Reads an upstream from Consul the way nginx-upsync does, configured as the README says: a blocking
+ * query {@code GET /v1/kv/<prefix>/<upstream>/?recurse&index=N} (with the trailing slash: Consul's
+ * recurse matches by prefix, so without it upstream {@code web} would also read every server of
+ * {@code webx}) that returns when something changed (or the wait ends), keys whose last segment
+ * must be {@code IPv4:port}, base64 JSON values. Like upsync, it does not check the upstream name.
  */
 final class UpsyncReader {
 
@@ -28,7 +30,7 @@ final class UpsyncReader {
   private long index;
 
   UpsyncReader(String consulUrl, String prefix, String upstream) {
-    this.url = consulUrl + "/v1/kv/" + prefix + "/" + upstream + "?recurse";
+    this.url = consulUrl + "/v1/kv/" + prefix + "/" + upstream + "/?recurse";
   }
 
   /** The servers as nginx would see them after the next change (or after {@code wait}). */
