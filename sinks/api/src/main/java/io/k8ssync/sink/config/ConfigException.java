@@ -1,5 +1,7 @@
 package io.k8ssync.sink.config;
 
+import java.util.regex.Pattern;
+
 /**
  * A config value that cannot be used. The message names the path of the key, the value found and
  * what was expected, so the operator can fix the file without reading code.
@@ -8,9 +10,15 @@ public class ConfigException extends Exception {
 
   private final String path;
 
+  /** {@code scheme://userinfo@}: up to the last '@' of the run, as a password may hold '@' or '/'. */
+  private static final Pattern URL_USER_INFO = Pattern.compile("([A-Za-z][A-Za-z0-9+.-]*://)[^\\s\"']*@");
+  /** {@code user:password@host} without a scheme, as in a host list. */
+  private static final Pattern BARE_USER_INFO = Pattern.compile("(^|[\\s\"',;(=])[^\\s\"',;(=@/:]+:[^\\s\"',;@/]*@");
+
   public ConfigException(String path, String message) {
-    super("config error at " + path + ": " + message);
-    this.path = path;
+    // Masked whole, whoever wrote the message: a URL's user info is never echoed.
+    super(maskUserInfo("config error at " + path + ": " + message));
+    this.path = maskUserInfo(path);
   }
 
   /** Where the bad value is, e.g. {@code sinks[1].config.timeout}. */
@@ -26,7 +34,7 @@ public class ConfigException extends Exception {
     if (value instanceof java.util.Map || value instanceof java.util.List) {
       return value instanceof java.util.Map ? "a mapping" : "a list";
     }
-    String s = String.valueOf(value);
+    String s = maskUserInfo(String.valueOf(value));
     StringBuilder out = new StringBuilder("\"");
     for (int i = 0; i < s.length() && i < 80; i++) {
       char c = s.charAt(i);
@@ -40,5 +48,14 @@ public class ConfigException extends Exception {
       out.append("...(").append(s.length()).append(" chars)");
     }
     return out.append('"').toString();
+  }
+
+  /**
+   * {@code text} with the user info of every URL ({@code http://user:secret@host}) and of every
+   * {@code user:secret@host} replaced by {@code ***}. Errs on the side of masking too much.
+   */
+  public static String maskUserInfo(String text) {
+    String out = URL_USER_INFO.matcher(text).replaceAll("$1***@");
+    return BARE_USER_INFO.matcher(out).replaceAll("$1***@");
   }
 }

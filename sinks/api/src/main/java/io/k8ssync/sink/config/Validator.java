@@ -1,5 +1,7 @@
 package io.k8ssync.sink.config;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -56,6 +58,57 @@ public interface Validator {
 
   static Validator durationAtLeast(java.time.Duration min) {
     return v -> ((java.time.Duration) v).compareTo(min) >= 0 ? null : "a duration of at least " + min.toMillis() + "ms";
+  }
+
+  /**
+   * A path matching {@code regex} with no {@code .} or {@code ..} segment: a store that resolves
+   * them writes somewhere else than the config says, and one that refuses them fails every write.
+   */
+  static Validator cleanPath(String regex, String description) {
+    Pattern p = Pattern.compile(regex);
+    return v -> {
+      String s = String.valueOf(v);
+      boolean dots = Arrays.stream(s.split("/", -1)).anyMatch(seg -> seg.equals(".") || seg.equals(".."));
+      return p.matcher(s).matches() && !dots ? null : description + " without . or .. segments";
+    };
+  }
+
+  /**
+   * The path of a file this process can read, checked when the config is read, so that
+   * {@code validate} catches it rather than the first connection.
+   */
+  static Validator readableFile() {
+    return v -> {
+      String why = unreadable(Path.of(String.valueOf(v)));
+      return why == null ? null : "a readable file (" + why + ")";
+    };
+  }
+
+  /** A readable PEM file holding at least one X.509 certificate: a CA bundle to trust. */
+  static Validator pemCertificates() {
+    return v -> {
+      Path file = Path.of(String.valueOf(v));
+      String why = unreadable(file);
+      if (why != null) {
+        return "a readable PEM file of certificates (" + why + ")";
+      }
+      try {
+        Tls.trustManager(file);
+        return null;
+      } catch (IllegalArgumentException | IllegalStateException e) {
+        return "a PEM file holding at least one certificate";
+      }
+    };
+  }
+
+  private static String unreadable(Path file) {
+    if (!Files.exists(file)) {
+      return "no such file";
+    }
+    if (Files.isDirectory(file)) {
+      return "a directory";
+    }
+    return Files.isReadable(file) ? null : "not readable by this process";
   }
 
   private static long toLong(Object v) {

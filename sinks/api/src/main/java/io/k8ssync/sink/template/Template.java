@@ -178,6 +178,11 @@ public final class Template {
     return s.equals(".") || s.equals("..");
   }
 
+  /** The fields it names, in order, e.g. {@code service} and {@code label.version}. */
+  public List<String> fields() {
+    return fields;
+  }
+
   /** The single field this template consists of, or null when it has text around or several fields. */
   public String onlyField() {
     return fields.size() == 1 && literals.get(0).isEmpty() && literals.get(1).isEmpty() ? fields.get(0) : null;
