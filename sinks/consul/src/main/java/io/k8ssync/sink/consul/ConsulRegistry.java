@@ -2,6 +2,7 @@ package io.k8ssync.sink.consul;
 
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.upstream.Owner;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
 import java.math.BigInteger;
@@ -22,8 +23,8 @@ import org.kiwiproject.consul.option.ImmutablePutOptions;
 
 /**
  * Upstreams in Consul KV: {@code <prefix>/<upstream>/<ip>:<port>} → upsync JSON. Ownership is the
- * key's {@code flags}, which nginx-upsync ignores: a 64-bit mark derived from "k8s-sync" and the
- * pod's cluster. Every write and delete is a check-and-set on the index read just before, so an
+ * key's {@code flags}, which nginx-upsync ignores: a 63-bit mark derived from "k8s-sync", the
+ * pod's cluster and the sink's owner id. Every write and delete is a check-and-set on the index read just before, so an
  * entry that someone else wrote or changed meanwhile is never overwritten or removed.
  */
 final class ConsulRegistry implements UpstreamRegistry {
@@ -33,9 +34,15 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final Runnable closer;
   private final Duration timeout;
   private final SinkMetrics.Counter refused;
+  private final Owner owner;
 
   ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics) {
+    this(kv, prefix, timeout, closer, metrics, new Owner(null));
+  }
+
+  ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics, Owner owner) {
     this.kv = kv;
+    this.owner = owner;
     this.timeout = timeout;
     this.prefix = prefix;
     this.closer = closer;
@@ -45,12 +52,35 @@ final class ConsulRegistry implements UpstreamRegistry {
   }
 
   /**
-   * The ownership mark of entries written for {@code cluster}: FNV-1a 64 of "k8s-sync/" + cluster,
-   * kept to 63 bits (clients render flags as a signed long) and never 0 (everyone else's default).
+   * The ownership mark of entries written for {@code cluster} by its default owner (and by every
+   * version before owner ids): FNV-1a 64 of "k8s-sync/" + cluster, kept to 63 bits (clients render
+   * flags as a signed long) and never 0 (everyone else's default).
    */
   static long ownerFlags(String cluster) {
+    return fnv("k8s-sync/" + cluster);
+  }
+
+  /**
+   * The mark of entries of {@code cluster} owned by {@code ownerId}: the default mark when the id is
+   * the cluster's name, else FNV-1a 64 of "k8s-sync/" + cluster + "/" + ownerId (no cluster name holds
+   * a '/', so it never equals a default mark).
+   */
+  static long ownerFlags(String cluster, String ownerId) {
+    return ownerId.equals(cluster) ? ownerFlags(cluster) : fnv("k8s-sync/" + cluster + "/" + ownerId);
+  }
+
+  private long mine(String cluster) {
+    return ownerFlags(cluster, owner.of(cluster));
+  }
+
+  /** The default mark of {@code cluster} when it is someone else's (this sink has its own id), else none. */
+  private Long others(String cluster) {
+    return owner.isDefault(cluster) ? null : ownerFlags(cluster);
+  }
+
+  private static long fnv(String s) {
     long h = 0xcbf29ce484222325L;
-    for (byte b : ("k8s-sync/" + cluster).getBytes(StandardCharsets.UTF_8)) {
+    for (byte b : s.getBytes(StandardCharsets.UTF_8)) {
       h ^= b & 0xff;
       h *= 0x100000001b3L;
     }
@@ -66,16 +96,27 @@ final class ConsulRegistry implements UpstreamRegistry {
   @Override
   public Map<String, Map<String, Map<String, Listed>>> list(Set<String> clusters) throws SinkException {
     Map<Long, String> byFlags = new HashMap<>();
-    clusters.forEach(c -> byFlags.put(ownerFlags(c), c));
+    Map<Long, String> byDefaultFlags = new HashMap<>();
+    for (String c : clusters) {
+      byFlags.put(mine(c), c);
+      if (others(c) != null) {
+        byDefaultFlags.put(others(c), c);
+      }
+    }
     Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     for (Value v : values(prefix + "/")) {
       String cluster = byFlags.get(v.getFlags());
+      boolean defaultMark = cluster == null;
+      if (defaultMark) {
+        cluster = byDefaultFlags.get(v.getFlags());
+      }
       String[] parts = v.getKey().substring(prefix.length() + 1).split("/");
       if (cluster == null || parts.length != 2) {
         continue;
       }
       out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(parts[0], u -> new HashMap<>())
-          .put(parts[1], new Listed(UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")), v.getModifyIndex()));
+          .put(parts[1], new Listed(UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")), v.getModifyIndex(),
+              defaultMark));
     }
     return out;
   }
@@ -110,16 +151,17 @@ final class ConsulRegistry implements UpstreamRegistry {
   }
 
   @Override
-  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException {
+  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException {
     String key = key(upstream, address);
-    long flags = ownerFlags(cluster);
+    long flags = mine(cluster);
     try {
       Optional<Value> current = kv.getValue(key);
-      if (current.isPresent() && current.get().getFlags() != flags) {
+      boolean takingOver = takeOver && current.isPresent() && others(cluster) != null && current.get().getFlags() == others(cluster);
+      if (current.isPresent() && current.get().getFlags() != flags && !takingOver) {
         return false;
       }
       long cas = current.map(Value::getModifyIndex).orElse(0L);
-      if (current.isPresent() && current.get().getValueAsString(StandardCharsets.UTF_8).orElse("").equals(entry.toJson())) {
+      if (!takingOver && current.isPresent() && current.get().getValueAsString(StandardCharsets.UTF_8).orElse("").equals(entry.toJson())) {
         return true;
       }
       if (!kv.putValue(key, entry.toJson(), flags, ImmutablePutOptions.builder().cas(cas).build(), StandardCharsets.UTF_8)) {
@@ -144,7 +186,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     List<Write> known = new java.util.ArrayList<>();
     for (Write w : writes) {
       if (w.version() == Write.UNKNOWN) {
-        if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+        if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
           foreign.add(w);
         }
       } else {
@@ -157,13 +199,14 @@ final class ConsulRegistry implements UpstreamRegistry {
       for (int i = 0; i < ops.length; i++) {
         Write w = chunk.get(i);
         ops[i] = Operation.builder(Verb.CHECK_AND_SET)
-            .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(ownerFlags(w.cluster()))
+            // At the listed index: still the mark listed (ours, or the default one this write takes over).
+            .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(mine(w.cluster()))
             .index(BigInteger.valueOf(w.version() == Write.ABSENT ? 0 : w.version())).build();
       }
       if (!transaction(ops)) {
         refused.inc("cas_conflict");
         for (Write w : chunk) {
-          if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+          if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
             foreign.add(w);
           }
         }
@@ -205,7 +248,7 @@ final class ConsulRegistry implements UpstreamRegistry {
         other = v;
       }
     }
-    if (mine == null || mine.getFlags() != ownerFlags(cluster)) {
+    if (mine == null || mine.getFlags() != mine(cluster)) {
       return Deletion.MISSED;
     }
     if (other == null) {
@@ -231,7 +274,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     String key = key(upstream, address);
     try {
       Optional<Value> current = kv.getValue(key);
-      if (current.isEmpty() || current.get().getFlags() != ownerFlags(cluster)) {
+      if (current.isEmpty() || current.get().getFlags() != mine(cluster)) {
         return false;
       }
       kv.deleteKey(key, ImmutableDeleteOptions.builder().cas(current.get().getModifyIndex()).build());

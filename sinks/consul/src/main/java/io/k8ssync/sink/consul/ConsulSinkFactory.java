@@ -56,8 +56,8 @@ public final class ConsulSinkFactory implements SinkFactory {
       b.withSslContext(Tls.trusting(ca)).withTrustManager(Tls.trustManager(ca));
     }
     Consul consul = b.build();
+    UpstreamConfig upstream = UpstreamConfig.from(c);
     return new UpstreamSink(context, new ConsulRegistry(consul.keyValueClient(), c.getString("prefix"), c.getDuration("timeout"),
-        consul::destroy, context.metrics()),
-        UpstreamConfig.from(c));
+        consul::destroy, context.metrics(), upstream.owner()), upstream);
   }
 }

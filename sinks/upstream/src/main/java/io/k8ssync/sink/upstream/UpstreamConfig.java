@@ -8,7 +8,7 @@ import java.time.Duration;
 
 /** The keys every nginx-upsync registry sink shares (ZooKeeper, Consul), and their parsed form. */
 public record UpstreamConfig(Template upstream, int maxFails, int failTimeout, Duration drainDelay,
-                             Duration reconcileEvery, double massRemovalShare) {
+                             Duration reconcileEvery, double massRemovalShare, Owner owner) {
 
   /** Adds the shared keys to a sink's ConfigDef. */
   public static ConfigDef define(ConfigDef def) {
@@ -22,11 +22,16 @@ public record UpstreamConfig(Template upstream, int maxFails, int failTimeout, D
             "compare the registry with the pods this often (and once at start, after the initial list); 0: only at start")
         .define("massRemovalShare", ConfigDef.Type.DOUBLE, 0.5,
             v -> (Double) v > 0 && (Double) v <= 1 ? null : "a share above 0 and at most 1",
-            "a reconcile pass that would remove more than this share of an upstream's servers holds them until the next pass agrees");
+            "a reconcile pass that would remove more than this share of an upstream's servers holds them until the next pass agrees")
+        .define("ownerId", ConfigDef.Type.STRING, null, Validator.matches(Owner.PATTERN, "a lowercase name of letters, digits and '-' (at most 63)"),
+            "owner of the entries this sink writes, when daemons that share a cluster name share the registry (one per team or"
+                + " namespace): each sets its own; unset, the cluster name, which entries written before this key carry."
+                + " Entries of another owner are never changed or removed");
   }
 
   public static UpstreamConfig from(Config c) {
     return new UpstreamConfig(Template.parse(c.getString("upstream")), c.getInt("maxFails"), c.getInt("failTimeout"),
-        c.getDuration("drainDelay"), c.getDuration("reconcileEvery"), c.getDouble("massRemovalShare"));
+        c.getDuration("drainDelay"), c.getDuration("reconcileEvery"), c.getDouble("massRemovalShare"),
+        new Owner(c.getString("ownerId")));
   }
 }

@@ -17,7 +17,8 @@ import java.util.Set;
  * wanted servers of those clusters. Repairs missing and changed entries in batches, drains orphans,
  * and holds a removal of most of an upstream until the next pass agrees. It trusts no memory of the
  * registry: every pass starts from a listing, so what another replica changed while this one stood
- * by is seen as it is.
+ * by is seen as it is. Entries with the cluster's default mark, when this sink has its own owner
+ * id, are taken over in place if a pod of ours wants them and otherwise left to their owner.
  *
  * <p>Runs on the sink's scheduler thread only (at the initial list, on each new term, every period).
  */
@@ -37,6 +38,9 @@ final class UpstreamReconciler {
   private final SinkMetrics.Counter written;
   private final SinkMetrics.Counter held;
   private final SinkMetrics.Counter conflicts;
+  private final SinkMetrics.Counter takenOver;
+  /** Entries with the default mark that no pod of ours wants, already counted as held: counted again only after they left. */
+  private Set<Server> heldOtherOwner = Set.of();
   /** Orphans a pass wanted to remove but held: removed only if the next pass wants them too. */
   private Set<Server> heldMassRemoval = Set.of();
 
@@ -55,6 +59,9 @@ final class UpstreamReconciler {
     this.written = written;
     this.held = held;
     this.conflicts = conflicts;
+    this.takenOver = context.metrics().counter("upstream_owner_marks_taken_over_total",
+        "Entries with the cluster's default mark (written before this sink had its own ownerId) that a pod of ours wants,"
+            + " re-marked as ours in place");
   }
 
   /** A pass, if the cache is complete; counted and logged, never throws. */
@@ -70,15 +77,17 @@ final class UpstreamReconciler {
     Map<String, Map<String, Map<String, UpstreamRegistry.Listed>>> actual = registry.list(clusters);
     Map<Server, UpsyncEntry> want = desired.of(clusters);
     Map<Server, UpsyncEntry> owned = new HashMap<>();
+    Map<Server, UpsyncEntry> defaultMarked = new HashMap<>();
     Map<Server, Long> versions = new HashMap<>();
     actual.forEach((cluster, ups) -> ups.forEach((up, servers) -> servers.forEach((addr, listed) -> {
       Server s = new Server(cluster, up, addr);
-      owned.put(s, listed.entry());
+      (listed.defaultMark() ? defaultMarked : owned).put(s, listed.entry());
       versions.put(s, listed.version());
     })));
 
-    SinkException firstFailure = repair(want, owned, versions);
+    SinkException firstFailure = repair(want, owned, defaultMarked, versions);
     SinkException drainFailure = removeOrphans(want, owned);
+    leaveToTheirOwner(want, defaultMarked);
     if (firstFailure == null) {
       firstFailure = drainFailure;
     }
@@ -91,12 +100,15 @@ final class UpstreamReconciler {
    * Repairs go in batches (one registry transaction each), with every server of the batch locked
    * and re-checked against the cache and the Lease, so a drain racing the pass is never undone.
    */
-  private SinkException repair(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned, Map<Server, Long> versions) {
+  private SinkException repair(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> owned,
+                               Map<Server, UpsyncEntry> defaultMarked, Map<Server, Long> versions) {
     SinkException firstFailure = null;
     List<Server> repairs = new ArrayList<>();
     for (Map.Entry<Server, UpsyncEntry> d : want.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
-      if (have == null || !have.equals(d.getValue())) {
+      if (defaultMarked.containsKey(d.getKey())) {
+        repairs.add(d.getKey()); // ours to take over: the pod at this address is ours
+      } else if (have == null || !have.equals(d.getValue())) {
         reconciliation.drift(have == null ? "missing" : "changed");
         repairs.add(d.getKey());
       }
@@ -110,7 +122,7 @@ final class UpstreamReconciler {
             gate.require(s.cluster(), "reconcile repair of " + s);
             // The version this pass listed: the write is a check-and-set on it, with no read of its own.
             writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), want.get(s),
-                versions.getOrDefault(s, UpstreamRegistry.Write.ABSENT)));
+                versions.getOrDefault(s, UpstreamRegistry.Write.ABSENT), defaultMarked.containsKey(s)));
           }
         }
         List<UpstreamRegistry.Write> refused = registry.putAll(writes);
@@ -124,6 +136,11 @@ final class UpstreamReconciler {
           } else {
             written.inc();
             drainer.cancel(s);
+            if (w.defaultMark()) {
+              takenOver.inc();
+              log.log(Level.INFO, "took over {0}/{1} in place: it had the default mark of cluster {2} and a pod of ours holds it: sink={3}",
+                  w.upstream(), w.address(), w.cluster(), context.name());
+            }
           }
         }
       } catch (SinkException e) {
@@ -179,6 +196,27 @@ final class UpstreamReconciler {
     }
     heldMassRemoval = Set.copyOf(nextHeld);
     return firstFailure;
+  }
+
+  /**
+   * Entries with the cluster's default mark that no pod of ours wants: another daemon's of the same
+   * cluster name (another team's), or left by ours before it had an owner id. Only the default
+   * owner removes them; each is counted and logged once while it stays.
+   */
+  private void leaveToTheirOwner(Map<Server, UpsyncEntry> want, Map<Server, UpsyncEntry> defaultMarked) {
+    Set<Server> left = new HashSet<>();
+    for (Server s : defaultMarked.keySet()) {
+      if (!want.containsKey(s)) {
+        left.add(s);
+      }
+    }
+    long fresh = left.stream().filter(s -> !heldOtherOwner.contains(s)).count();
+    if (fresh > 0) {
+      held.inc(fresh, "other_owner");
+      log.log(Level.INFO, "reconcile left {0} entries with the default mark to their owner (the daemon whose ownerId is the cluster name):"
+          + " no pod of ours wants them: sink={1}", fresh, context.name());
+    }
+    heldOtherOwner = Set.copyOf(left);
   }
 
   private void removeOrphan(Server s, UpsyncEntry found) throws SinkException {

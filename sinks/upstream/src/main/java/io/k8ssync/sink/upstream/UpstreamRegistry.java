@@ -6,7 +6,9 @@ import java.util.Map;
 /**
  * A key-value registry holding nginx upstreams as {@code <root>/<upstream>/<ip>:<port>} → JSON
  * (Consul KV, ZooKeeper). Every entry this daemon writes carries an ownership mark for the pod's
- * cluster; implementations never change or delete an entry without that mark.
+ * cluster and this sink's {@link Owner}; implementations never change or delete an entry without that
+ * mark, except that a wanted entry with the cluster's default mark may be taken over in place (see
+ * {@link #put(String, String, String, UpsyncEntry, boolean)}).
  */
 public interface UpstreamRegistry extends AutoCloseable {
 
@@ -21,12 +23,22 @@ public interface UpstreamRegistry extends AutoCloseable {
     return java.time.Duration.ofSeconds(5);
   }
 
-  /** An entry this daemon owns, as a listing found it, with its version for a check-and-set write. */
-  record Listed(UpsyncEntry entry, long version) {}
+  /**
+   * An entry as a listing found it, with its version for a check-and-set write. {@code defaultMark}:
+   * not ours but marked for the cluster's default owner while this sink has its own owner id; such
+   * an entry may be taken over when a pod of ours wants it, and is never removed.
+   */
+  record Listed(UpsyncEntry entry, long version, boolean defaultMark) {
+
+    public Listed(UpsyncEntry entry, long version) {
+      this(entry, version, false);
+    }
+  }
 
   /**
-   * Every entry this daemon owns for these clusters, in one listing of a few reads (never one
-   * read per entry): cluster → upstream → address → entry and version.
+   * Every entry this daemon owns for these clusters, and, when its owner id is not the default one,
+   * every entry with the cluster's default mark, in one listing of a few reads (never one read per
+   * entry): cluster → upstream → address → entry and version.
    */
   Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException;
 
@@ -35,35 +47,51 @@ public interface UpstreamRegistry extends AutoCloseable {
 
   /**
    * Writes an entry marked as owned for {@code cluster}. Returns false, writing nothing, when the
-   * key exists and was not written by this daemon for that cluster.
+   * key exists and was not written by this daemon for that cluster. Never takes an entry over.
    */
-  boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException;
+  default boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException {
+    return put(cluster, upstream, address, entry, false);
+  }
+
+  /**
+   * Writes an entry marked as owned for {@code cluster}. With {@code takeOver}, for a server a pod
+   * of this daemon holds now, a key with the cluster's default mark (written before this sink had
+   * its own owner id) is re-marked as ours in the same check-and-set, in place, never deleted and
+   * created again. Returns false, writing nothing, when the key exists and is someone else's.
+   */
+  boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException;
 
   /**
    * One entry to write in a batch, with the version of its key that a listing just found: a
    * version seen, {@link #ABSENT} when the listing found no entry of ours there (the key must not
-   * exist), or {@link #UNKNOWN} to have the registry read it first.
+   * exist), or {@link #UNKNOWN} to have the registry read it first. {@code defaultMark}: the listing
+   * found the key with the cluster's default mark, and this write takes it over at that version.
    */
-  record Write(String cluster, String upstream, String address, UpsyncEntry entry, long version) {
+  record Write(String cluster, String upstream, String address, UpsyncEntry entry, long version, boolean defaultMark) {
 
     public static final long ABSENT = -1;
     public static final long UNKNOWN = -2;
 
+    public Write(String cluster, String upstream, String address, UpsyncEntry entry, long version) {
+      this(cluster, upstream, address, entry, version, false);
+    }
+
     public Write(String cluster, String upstream, String address, UpsyncEntry entry) {
-      this(cluster, upstream, address, entry, UNKNOWN);
+      this(cluster, upstream, address, entry, UNKNOWN, false);
     }
   }
 
   /**
    * Writes many entries at once (reconcile repairs), each a check-and-set on the version its Write
    * carries, so no key is read again; registries with transactions override this. A key that
-   * changed since it was listed is written alone after a fresh read. Returns the writes refused
+   * changed since it was listed is written alone after a fresh read. Every write is of a server a
+   * pod of ours wants, so each may take over the cluster's default mark. Returns the writes refused
    * because their key belongs to someone else.
    */
   default java.util.List<Write> putAll(java.util.List<Write> writes) throws SinkException {
     java.util.List<Write> refused = new java.util.ArrayList<>();
     for (Write w : writes) {
-      if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+      if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
         refused.add(w);
       }
     }

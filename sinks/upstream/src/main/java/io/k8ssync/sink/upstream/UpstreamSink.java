@@ -54,7 +54,8 @@ public final class UpstreamSink implements Sink {
     this.gate = new WriteGate(context, registry.callTimeout());
     SinkMetrics m = context.metrics();
     written = m.counter("upstream_entries_written_total", "Upstream servers written (registered or updated)");
-    SinkMetrics.Counter held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal)", "reason");
+    SinkMetrics.Counter held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal,"
+        + " other_owner: an entry with the cluster's default mark that this sink, with its own ownerId, leaves to that owner)", "reason");
     conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
     rejected = m.counter("upstream_entries_rejected_total", "Pods not registered, by reason (not_ipv4: upsync keys must be IPv4:port)", "reason");
     this.drainer = new Drainer(context, registry, config, locks, desired, gate, scheduler, held, conflicts);
@@ -173,10 +174,11 @@ public final class UpstreamSink implements Sink {
   private void register(Server s, UpsyncEntry entry) throws SinkException {
     gate.require(s.cluster(), "registration of " + s);
     drainer.cancel(s);
-    if (!registry.put(s.cluster(), s.upstream(), s.address(), entry)) {
+    // The pod at this address is ours now: a key with the cluster's default mark is taken over in place.
+    if (!registry.put(s.cluster(), s.upstream(), s.address(), entry, true)) {
       conflicts.inc();
       throw SinkException.fatal("key " + s.upstream() + "/" + s.address() + " exists and was not written by k8s-sync for cluster "
-          + s.cluster() + "; left untouched", null);
+          + s.cluster() + " and owner " + config.owner().of(s.cluster()) + "; left untouched", null);
     }
     written.inc();
     drainer.registered(s);

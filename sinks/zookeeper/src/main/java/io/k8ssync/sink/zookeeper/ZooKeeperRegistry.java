@@ -2,6 +2,7 @@ package io.k8ssync.sink.zookeeper;
 
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
+import io.k8ssync.sink.upstream.Owner;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
 import java.nio.charset.StandardCharsets;
@@ -17,8 +18,9 @@ import org.apache.zookeeper.data.Stat;
 
 /**
  * Upstreams as persistent znodes. Ownership lives beside the data, not in it: every server node
- * this daemon creates has a marker {@code <ownerRoot>/<cluster>/<upstream>/<address>} created in the
- * same transaction, so the JSON nginx reads stays exactly upsync's, and a node without a marker is
+ * this daemon creates has a marker {@code <ownerRoot>/<cluster>/<upstream>/<address>} (the cluster's
+ * default owner, and every version before owner ids) or {@code <ownerRoot>/<cluster>@<ownerId>/<upstream>/<address>}
+ * created in the same transaction, so the JSON nginx reads stays exactly upsync's, and a node without a marker is
  * someone else's and is never touched. Persistent nodes survive a daemon restart or session loss.
  * Every change of an existing node carries the version read just before (like Consul's
  * check-and-set), so an entry someone else changed meanwhile is never overwritten or removed.
@@ -29,10 +31,16 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   private final String root;
   private final String ownerRoot;
   private final SinkMetrics.Counter refused;
+  private final Owner owner;
 
   /** @param client built by {@link ZooKeeperSinkFactory#clientBuilder}, not yet started */
   ZooKeeperRegistry(CuratorFramework client, String root, String ownerRoot, SinkMetrics metrics) {
+    this(client, root, ownerRoot, metrics, new Owner(null));
+  }
+
+  ZooKeeperRegistry(CuratorFramework client, String root, String ownerRoot, SinkMetrics metrics, Owner owner) {
     this.client = client;
+    this.owner = owner;
     this.root = root;
     this.ownerRoot = ownerRoot;
     this.refused = metrics.counter("zookeeper_refused_total",
@@ -53,34 +61,54 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     return root + "/" + upstream + "/" + address;
   }
 
+  /** The folder of this sink's markers of {@code cluster}; no cluster name holds an '@', so it is never another's default folder. */
+  private String markerDir(String cluster) {
+    return owner.isDefault(cluster) ? cluster : cluster + "@" + owner.of(cluster);
+  }
+
   private String marker(String cluster, String upstream, String address) {
-    return ownerRoot + "/" + cluster + "/" + upstream + "/" + address;
+    return ownerRoot + "/" + markerDir(cluster) + "/" + upstream + "/" + address;
+  }
+
+  /** The cluster's default marker when it is someone else's (this sink has its own id), else null. */
+  private String defaultMarker(String cluster, String upstream, String address) {
+    return owner.isDefault(cluster) ? null : ownerRoot + "/" + cluster + "/" + upstream + "/" + address;
   }
 
   /**
    * The owned entries in a few round trips, never one per entry: the ownership markers of each
    * cluster (one read, then one multi-read of every upstream's markers), then the nodes' data and
-   * versions in multi-reads of up to {@value #READ_BATCH}.
+   * versions in multi-reads of up to {@value #READ_BATCH}. With its own owner id, the entries with
+   * the cluster's default markers too, flagged as such.
    */
   @Override
   public Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException {
     Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     try {
-      List<String[]> markerDirs = new java.util.ArrayList<>(); // {cluster, upstream}
-      for (String cluster : children(ownerRoot)) {
-        if (!clusters.contains(cluster)) {
-          continue; // written by a daemon for another cluster
-        }
-        for (String upstream : children(ownerRoot + "/" + cluster)) {
-          markerDirs.add(new String[] {cluster, upstream});
+      // {cluster, marker folder, upstream, "default" or ""}: default folders first, so our own marker wins for a node with both.
+      List<String[]> markerDirs = new java.util.ArrayList<>();
+      java.util.Set<String> folders = new java.util.HashSet<>(children(ownerRoot));
+      for (String cluster : clusters) {
+        if (!owner.isDefault(cluster) && folders.contains(cluster)) {
+          for (String upstream : children(ownerRoot + "/" + cluster)) {
+            markerDirs.add(new String[] {cluster, cluster, upstream, "default"});
+          }
         }
       }
-      List<String[]> owned = new java.util.ArrayList<>(); // {cluster, upstream, address}
-      List<OpResult> dirs = multiRead(markerDirs.stream().map(d -> Op.getChildren(ownerRoot + "/" + d[0] + "/" + d[1])).toList());
+      for (String cluster : clusters) {
+        if (folders.contains(markerDir(cluster))) { // other folders: another cluster's, or another owner's
+          for (String upstream : children(ownerRoot + "/" + markerDir(cluster))) {
+            markerDirs.add(new String[] {cluster, markerDir(cluster), upstream, ""});
+          }
+        }
+      }
+      List<String[]> owned = new java.util.ArrayList<>(); // {cluster, upstream, address, "default" or ""}
+      List<OpResult> dirs = multiRead(markerDirs.stream().map(d -> Op.getChildren(ownerRoot + "/" + d[1] + "/" + d[2])).toList());
       for (int i = 0; i < dirs.size(); i++) {
         if (dirs.get(i) instanceof OpResult.GetChildrenResult r) {
+          String[] d = markerDirs.get(i);
           for (String address : r.getChildren()) {
-            owned.add(new String[] {markerDirs.get(i)[0], markerDirs.get(i)[1], address});
+            owned.add(new String[] {d[0], d[2], address, d[3]});
           }
         }
       }
@@ -89,7 +117,8 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         if (nodes.get(i) instanceof OpResult.GetDataResult r) {
           String[] o = owned.get(i);
           out.computeIfAbsent(o[0], c -> new HashMap<>()).computeIfAbsent(o[1], u -> new HashMap<>())
-              .put(o[2], new Listed(UpsyncEntry.parse(new String(r.getData(), StandardCharsets.UTF_8)), r.getStat().getVersion()));
+              .put(o[2], new Listed(UpsyncEntry.parse(new String(r.getData(), StandardCharsets.UTF_8)), r.getStat().getVersion(),
+                  !o[3].isEmpty()));
         }
         // else a marker whose node someone removed: nothing of ours is there
       }
@@ -128,15 +157,26 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   @Override
-  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry) throws SinkException {
+  public boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException {
     String node = node(upstream, address);
     String marker = marker(cluster, upstream, address);
+    String defaultMarker = defaultMarker(cluster, upstream, address);
     byte[] json = entry.toJson().getBytes(StandardCharsets.UTF_8);
     try {
       Stat stat = client.checkExists().forPath(node);
       boolean owned = client.checkExists().forPath(marker) != null;
-      if (stat != null && !owned) {
+      boolean defaultMarked = !owned && defaultMarker != null && client.checkExists().forPath(defaultMarker) != null;
+      if (stat != null && !owned && !(takeOver && defaultMarked)) {
         return false;
+      }
+      if (stat != null && !owned) {
+        // Taken over in place: the default marker goes and ours comes, at the version just read, in one step.
+        mkdirs(ownerRoot + "/" + markerDir(cluster) + "/" + upstream);
+        client.transaction().forOperations(
+            client.transactionOp().delete().forPath(defaultMarker),
+            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker),
+            client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
+        return true;
       }
       if (stat != null) {
         // Still ours and still the version just read, in one step.
@@ -146,9 +186,15 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         return true;
       }
       mkdirs(root + "/" + upstream);
-      mkdirs(ownerRoot + "/" + cluster + "/" + upstream);
+      mkdirs(ownerRoot + "/" + markerDir(cluster) + "/" + upstream);
       if (owned) {
         client.create().withMode(CreateMode.PERSISTENT).forPath(node, json);
+      } else if (defaultMarked) {
+        // A default marker left without its node would make the new node the default owner's too.
+        client.transaction().forOperations(
+            client.transactionOp().delete().forPath(defaultMarker),
+            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
       } else {
         client.transaction().forOperations(
             client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
@@ -167,7 +213,9 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
    * is read again: for an entry we own, a check of our marker and a setData at the listed version;
    * for one we do not, a create of the node with its marker, which fails if anyone's node exists
    * there. If the transaction fails (a node changed or appeared meanwhile, or is someone else's),
-   * the batch is written one entry at a time after a fresh read, which refuses foreign nodes.
+   * the batch is written one entry at a time after a fresh read, which refuses foreign nodes. An
+   * entry listed with the cluster's default marker is taken over: that marker deleted, ours
+   * created, the data set at the listed version.
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
@@ -178,7 +226,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
       java.util.Set<String> made = new java.util.HashSet<>();
       for (Write w : writes) {
         if (w.version() == Write.UNKNOWN) {
-          if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+          if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
             foreign.add(w);
           }
           continue;
@@ -187,6 +235,16 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         String marker = marker(w.cluster(), w.upstream(), w.address());
         byte[] json = w.entry().toJson().getBytes(StandardCharsets.UTF_8);
         inTxn.add(w);
+        if (w.version() >= 0 && w.defaultMark() && defaultMarker(w.cluster(), w.upstream(), w.address()) != null) {
+          if (made.add(w.cluster() + "/" + w.upstream())) {
+            mkdirs(root + "/" + w.upstream());
+            mkdirs(ownerRoot + "/" + markerDir(w.cluster()) + "/" + w.upstream());
+          }
+          ops.add(client.transactionOp().delete().forPath(defaultMarker(w.cluster(), w.upstream(), w.address())));
+          ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+          ops.add(client.transactionOp().setData().withVersion((int) w.version()).forPath(node, json));
+          continue;
+        }
         if (w.version() >= 0) {
           ops.add(client.transactionOp().check().forPath(marker));
           ops.add(client.transactionOp().setData().withVersion((int) w.version()).forPath(node, json));
@@ -194,7 +252,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         }
         if (made.add(w.cluster() + "/" + w.upstream())) {
           mkdirs(root + "/" + w.upstream());
-          mkdirs(ownerRoot + "/" + w.cluster() + "/" + w.upstream());
+          mkdirs(ownerRoot + "/" + markerDir(w.cluster()) + "/" + w.upstream());
         }
         ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
         ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
@@ -208,7 +266,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
           }
           refused.inc("bad_version");
           for (Write w : inTxn) {
-            if (!put(w.cluster(), w.upstream(), w.address(), w.entry())) {
+            if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
               foreign.add(w);
             }
           }

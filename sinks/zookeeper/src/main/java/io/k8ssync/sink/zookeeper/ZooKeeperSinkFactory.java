@@ -80,9 +80,10 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
       context.logger().log(System.Logger.Level.WARNING, "sink {0}: digest auth without TLS, the password travels in clear;"
           + " set tls.enabled and tls.caFile", context.name());
     }
+    UpstreamConfig upstream = UpstreamConfig.from(c);
     ZooKeeperRegistry registry = new ZooKeeperRegistry(clientBuilder(c).build(), c.getString("root"), c.getString("ownerRoot"),
-        context.metrics());
-    return new UpstreamSink(context, registry, UpstreamConfig.from(c));
+        context.metrics(), upstream.owner());
+    return new UpstreamSink(context, registry, upstream);
   }
 
   /** A Curator client for this config: connection, TLS, digest auth and the ACLs of created nodes. */
