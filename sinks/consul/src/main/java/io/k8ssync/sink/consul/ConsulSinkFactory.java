@@ -23,10 +23,10 @@ public final class ConsulSinkFactory implements SinkFactory {
   static final ConfigDef CONFIG = UpstreamConfig.define(new ConfigDef()
       .required("url", ConfigDef.Type.STRING, Validator.matches("https?://[A-Za-z0-9.\\[\\]:-]+/?", "an http(s)://host:port URL"),
           "Consul HTTP API, e.g. https://consul.internal:8501")
-      .define("prefix", ConfigDef.Type.STRING, "upstreams", Validator.matches("[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "a KV path without leading or trailing '/'"),
+      .define("prefix", ConfigDef.Type.STRING, "upstreams", Validator.cleanPath("[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "a KV path without leading or trailing '/'"),
           "KV prefix nginx-upsync reads (upsync_consul ... /v1/kv/<prefix>/<upstream>)")
       .define("aclToken", ConfigDef.Type.SECRET, null, "ACL token with key write on the prefix")
-      .define("caFile", ConfigDef.Type.STRING, null, "PEM CA certificates to trust for https")
+      .define("caFile", ConfigDef.Type.STRING, null, Validator.pemCertificates(), "PEM CA certificates to trust for https")
       .define("timeout", ConfigDef.Type.DURATION, Duration.ofSeconds(5), Validator.durationAtLeast(Duration.ofMillis(100)),
           "connect and read timeout of each call"));
 

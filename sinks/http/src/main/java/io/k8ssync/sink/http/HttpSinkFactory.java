@@ -102,7 +102,7 @@ public final class HttpSinkFactory implements SinkFactory {
       .define("password", SECRET, null, "basic auth password");
 
   static final ConfigDef TLS = new ConfigDef()
-      .define("caFile", STRING, null, "PEM file of the CA that signed the target's certificate; default: the JVM's trust store");
+      .define("caFile", STRING, null, Validator.pemCertificates(), "PEM file of the CA that signed the target's certificate; default: the JVM's trust store");
 
   static final ConfigDef DRAIN = new ConfigDef()
       .define("url", STRING, null, v -> Template.problem(v), "after an offline, poll this URL template until the instance reports no traffic; unset: no drain check")

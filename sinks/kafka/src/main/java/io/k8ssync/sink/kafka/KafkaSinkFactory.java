@@ -25,7 +25,7 @@ public final class KafkaSinkFactory implements SinkFactory {
           "how long one batch may take to be acknowledged before it fails (and is retried by the queue)")
       .define("securityProtocol", ConfigDef.Type.STRING, "PLAINTEXT", Validator.oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
           "security.protocol")
-      .define("caFile", ConfigDef.Type.STRING, null, "PEM CA certificates to trust (SSL, SASL_SSL)")
+      .define("caFile", ConfigDef.Type.STRING, null, Validator.pemCertificates(), "PEM CA certificates to trust (SSL, SASL_SSL)")
       .define("saslMechanism", ConfigDef.Type.STRING, "SCRAM-SHA-512", Validator.oneOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"), "SASL mechanism")
       .define("saslUsername", ConfigDef.Type.STRING, null, "SASL user")
       .define("saslPassword", ConfigDef.Type.SECRET, null, "SASL password");

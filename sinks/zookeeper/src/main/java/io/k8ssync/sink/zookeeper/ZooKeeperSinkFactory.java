@@ -54,8 +54,8 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
   static final ConfigDef CONFIG = UpstreamConfig.define(new ConfigDef()
       .required("connect", ConfigDef.Type.STRING, Validator.matches("[A-Za-z0-9._:,\\[\\]-]+(/[A-Za-z0-9._/-]*)?", "a host:port list, e.g. zk1:2181,zk2:2181"),
           "ZooKeeper connect string")
-      .define("root", ConfigDef.Type.STRING, "/nginx/upstreams", Validator.matches(PATH, "an absolute znode path"), "where upstreams live")
-      .define("ownerRoot", ConfigDef.Type.STRING, "/k8s-sync/owners", Validator.matches(PATH, "an absolute znode path"),
+      .define("root", ConfigDef.Type.STRING, "/nginx/upstreams", ZooKeeperSinkFactory::znodePath, "where upstreams live")
+      .define("ownerRoot", ConfigDef.Type.STRING, "/k8s-sync/owners", ZooKeeperSinkFactory::znodePath,
           "where this daemon marks the entries it owns: <ownerRoot>/<cluster>/<upstream>/<ip>:<port>, outside what nginx reads")
       .define("sessionTimeout", ConfigDef.Type.DURATION, Duration.ofSeconds(30), Validator.durationAtLeast(Duration.ofSeconds(1)), "session timeout")
       .define("connectionTimeout", ConfigDef.Type.DURATION, Duration.ofSeconds(5), Validator.durationAtLeast(Duration.ofMillis(100)),
@@ -144,6 +144,16 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
   /** A config error found after parsing, when two keys disagree; the daemon refuses to start with it. */
   private static IllegalArgumentException configError(String keyPath, String message) {
     return new IllegalArgumentException(new ConfigException(keyPath, message).getMessage());
+  }
+
+  /** ZooKeeper refuses . and .. segments, and keeps /zookeeper for itself: every write there would fail. */
+  private static String znodePath(Object v) {
+    String s = String.valueOf(v);
+    String clean = Validator.cleanPath(PATH, "an absolute znode path").expected(s);
+    if (clean != null) {
+      return clean;
+    }
+    return s.equals("/zookeeper") || s.startsWith("/zookeeper/") ? "a znode path outside ZooKeeper's reserved /zookeeper tree" : null;
   }
 
   private static String readable(Object v) {
