@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.k8ssync.daemon.config.DaemonConfig;
+import io.k8ssync.sink.config.ConfigException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -32,6 +33,22 @@ final class Clients {
     } else {
       config = Config.autoConfigure(spec.context());
     }
+    namedContext(spec, config);
     return new KubernetesClientBuilder().withConfig(config).build();
+  }
+
+  /**
+   * fabric8 takes the current context in place of a named one it does not find, so the daemon would
+   * watch another cluster. ConfigLoader refuses such a config; this holds if the file changed since.
+   */
+  private static void namedContext(DaemonConfig.ClusterSpec spec, Config config) {
+    String current = config.getCurrentContext() == null ? null : config.getCurrentContext().getName();
+    if (spec.context() != null && !spec.context().equals(current)) {
+      ConfigException e = new ConfigException("clusters[name: " + spec.scope().cluster() + "].context",
+          "found " + ConfigException.show(spec.context()) + "; expected a context of "
+              + (spec.kubeconfig() != null ? spec.kubeconfig() : "the kubeconfig found by the default lookup")
+              + " (fabric8 would use the current context, " + current + ")");
+      throw new IllegalStateException(e.getMessage(), e);
+    }
   }
 }

@@ -74,7 +74,7 @@ public final class Main {
           err.println("k8s-sync: " + e.getMessage());
           return BAD_INPUT;
         }
-        return runUntilSignalled(new Daemon(config, types, Clients::forCluster, o.dryRun));
+        return runUntilSignalled(new Daemon(config, types, Clients::forCluster, o.dryRun), err);
       }
       case "demo":
         return Demo.run(types, o.duration, o.pods, o.httpPort, out);
@@ -88,16 +88,24 @@ public final class Main {
     }
   }
 
-  /** Runs the daemon until SIGTERM or SIGINT, then shuts it down gracefully and returns 0. */
-  static int runUntilSignalled(Daemon daemon) {
+  /**
+   * Runs the daemon until SIGTERM or SIGINT, then shuts it down gracefully and returns 0. A config
+   * problem met while starting exits 2 with its one-line message, as {@code validate} would.
+   */
+  static int runUntilSignalled(Daemon daemon, PrintStream err) {
     Logger log = LoggerFactory.getLogger(Main.class);
     CountDownLatch stop = new CountDownLatch(1);
     Signals.onTermination(stop::countDown);
     try {
       daemon.start();
     } catch (Exception e) {
-      log.error("k8s-sync failed to start: {}", String.valueOf(e), e);
       daemon.close();
+      ConfigException config = configProblem(e);
+      if (config != null) {
+        err.println("k8s-sync: " + config.getMessage());
+        return BAD_INPUT;
+      }
+      log.error("k8s-sync failed to start: {}", String.valueOf(e), e);
       return FAILED;
     }
     try {
@@ -108,6 +116,16 @@ public final class Main {
     log.info("termination signal received");
     daemon.close();
     return OK;
+  }
+
+  /** The config error that caused {@code e}, or null. */
+  private static ConfigException configProblem(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      if (t instanceof ConfigException c) {
+        return c;
+      }
+    }
+    return null;
   }
 
   /** Parsed command-line options. */

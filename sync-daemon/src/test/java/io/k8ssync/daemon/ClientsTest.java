@@ -1,12 +1,15 @@
 package io.k8ssync.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.informer.ClusterInformers;
+import io.k8ssync.sink.config.ConfigException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -49,5 +52,25 @@ class ClientsTest {
       props.keySet().forEach(System::clearProperty);
       System.clearProperty(Config.KUBERNETES_AUTH_TRYKUBECONFIG_SYSTEM_PROPERTY);
     }
+  }
+
+  /** fabric8 quietly takes the current context for one the kubeconfig lacks: that would watch another cluster. */
+  @Test
+  void aContextTheKubeconfigLacksIsRefusedNotReplacedByTheCurrentOne(@TempDir Path dir) throws Exception {
+    Path kubeconfig = dir.resolve("config");
+    Files.writeString(kubeconfig, String.join("\n",
+        "apiVersion: v1", "kind: Config",
+        "clusters: [{name: a, cluster: {server: 'https://a.invalid:6443'}}, {name: b, cluster: {server: 'https://b.invalid:6443'}}]",
+        "users: [{name: u, user: {token: t}}]",
+        "contexts: [{name: a, context: {cluster: a, user: u}}, {name: b, context: {cluster: b, user: u}}]", "current-context: a", ""));
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    try (KubernetesClient b = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), "b", null))) {
+      assertTrue(b.getConfiguration().getMasterUrl().contains("b.invalid"), b.getConfiguration().getMasterUrl());
+    }
+    IllegalStateException e = assertThrows(IllegalStateException.class,
+        () -> Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), "nope", null)));
+    assertInstanceOf(ConfigException.class, e.getCause());
+    assertEquals("config error at clusters[name: prod].context: found \"nope\"; expected a context of " + kubeconfig
+        + " (fabric8 would use the current context, a)", e.getMessage());
   }
 }

@@ -67,4 +67,17 @@ class MainTest {
     assertTrue(ref.contains("| `clusters[].resync` | duration | 0 |"), ref);
     assertTrue(ref.contains("### Sink type `log`"), ref);
   }
+
+  /** A config problem found only while starting (a sink's own cross-check, a client) still exits 2, in one line. */
+  @Test
+  void aConfigProblemMetAtStartExits2WithoutAStackTrace() throws Exception {
+    var loader = new io.k8ssync.daemon.config.ConfigLoader(io.k8ssync.daemon.config.SinkTypes.discover());
+    var config = loader.parse("test.yaml", "daemon: {http: {host: 127.0.0.1, port: 0}}\nclusters: [{name: prod}]\n"
+        + "sinks: [{name: out, type: log}]\n");
+    Daemon daemon = new Daemon(config, io.k8ssync.daemon.config.SinkTypes.discover(), spec -> {
+      throw new IllegalStateException("wrapped", new io.k8ssync.sink.config.ConfigException("clusters[0].context", "found \"x\"; expected y"));
+    }, false);
+    assertEquals(2, Main.runUntilSignalled(daemon, new PrintStream(err, true, StandardCharsets.UTF_8)));
+    assertEquals("k8s-sync: config error at clusters[0].context: found \"x\"; expected y\n", err.toString(StandardCharsets.UTF_8));
+  }
 }

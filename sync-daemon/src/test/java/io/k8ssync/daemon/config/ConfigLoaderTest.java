@@ -1,15 +1,19 @@
 package io.k8ssync.daemon.config;
 
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.k8ssync.sink.config.ConfigException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ConfigLoaderTest {
 
@@ -22,6 +26,13 @@ class ConfigLoaderTest {
         - name: out
           type: log
       """;
+
+  private static final String KUBECONFIG = String.join("\n",
+      "apiVersion: v1", "kind: Config",
+      "clusters: [{name: a, cluster: {server: 'https://a.invalid:6443'}}, {name: b, cluster: {server: 'https://b.invalid:6443'}}]",
+      "users: [{name: u, user: {token: not-a-secret}}]",
+      "contexts: [{name: a, context: {cluster: a, user: u}}, {name: b, context: {cluster: b, user: u}}]",
+      "current-context: a", "");
 
   private String error(String yaml) {
     return assertThrows(ConfigException.class, () -> loader.parse("test.yaml", yaml)).getMessage();
@@ -36,10 +47,15 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void httpExampleConfigInTheRepoIsValid() throws Exception {
+  void httpExampleConfigInTheRepoIsValid(@TempDir Path dir) throws Exception {
     ConfigLoader withSecrets = new ConfigLoader(SinkTypes.discover(),
         (path, kind, ref) -> io.k8ssync.sink.config.Secret.of(kind + ":" + ref, "test-secret"));
-    DaemonConfig c = withSecrets.load(Path.of("../config/k8s-sync-http.yaml"));
+    // validate reads the CA file named, as run would: here it is the test CA.
+    Path ca = Files.writeString(dir.resolve("gateway-ca.pem"), io.k8ssync.daemon.BrokenConfigsTest.CA_PEM);
+    String example = Files.readString(Path.of("../config/k8s-sync-http.yaml"));
+    assertTrue(example.contains("/etc/k8s-sync/gateway-ca.pem"), "the example names its CA file");
+    Path config = Files.writeString(dir.resolve("k8s-sync-http.yaml"), example.replace("/etc/k8s-sync/gateway-ca.pem", ca.toString()));
+    DaemonConfig c = withSecrets.load(config);
     assertEquals(List.of("gateway", "rpc"), c.sinks().stream().map(DaemonConfig.SinkSpec::name).toList());
     assertEquals(Set.of("version", "kind"), c.podRules().keepLabels());
   }
@@ -157,8 +173,9 @@ class ConfigLoaderTest {
   }
 
   @Test
-  void leaderElectionDefaults() throws Exception {
-    DaemonConfig c = loader.parse("test.yaml", "clusters: [{name: prod}, {name: uat, kubeconfig: /k}]\n"
+  void leaderElectionDefaults(@TempDir Path dir) throws Exception {
+    Path kubeconfig = Files.writeString(dir.resolve("kubeconfig"), KUBECONFIG);
+    DaemonConfig c = loader.parse("test.yaml", "clusters: [{name: prod}, {name: uat, kubeconfig: '" + kubeconfig + "'}]\n"
         + "sinks: [{name: out, type: log}]\nleaderElection: {enabled: true}\n");
     assertEquals("k8s-sync", c.leaderElection().leaseName());
     assertEquals(java.time.Duration.ofSeconds(15), c.leaderElection().leaseDuration());
@@ -194,5 +211,73 @@ class ConfigLoaderTest {
   void missingFile() {
     ConfigException e = assertThrows(ConfigException.class, () -> loader.load(Path.of("/nonexistent/k8s-sync.yaml")));
     assertEquals("config error at /nonexistent/k8s-sync.yaml: file not found; expected a readable YAML config file", e.getMessage());
+  }
+
+  @Test
+  void aContextMissingFromTheKubeconfigIsAnErrorNotTheCurrentContext(@TempDir Path dir) throws Exception {
+    Path kubeconfig = Files.writeString(dir.resolve("kubeconfig"), KUBECONFIG);
+    assertEquals("config error at clusters[0].context: found \"c\"; expected a context of " + kubeconfig
+        + ", which has: a, b (the daemon never watches a cluster other than the one named)",
+        error("clusters: [{name: prod, kubeconfig: '" + kubeconfig + "', context: c}]\nsinks: [{name: out, type: log}]\n"));
+    assertEquals("b", loader.parse("test.yaml", "clusters: [{name: prod, kubeconfig: '" + kubeconfig + "', context: b}]\n"
+        + "sinks: [{name: out, type: log}]\n").clusters().get(0).context());
+  }
+
+  @Test
+  void theDefaultLookupIsCheckedToo(@TempDir Path dir) throws Exception {
+    Path kubeconfig = Files.writeString(dir.resolve("kubeconfig"), KUBECONFIG);
+    System.setProperty("kubeconfig", kubeconfig.toString());
+    try {
+      String msg = error("clusters: [{name: prod, context: c}]\nsinks: [{name: out, type: log}]\n");
+      assertTrue(msg.startsWith("config error at clusters[0].context: found \"c\"; expected a context of " + kubeconfig), msg);
+      loader.parse("test.yaml", "clusters: [{name: prod, context: b}]\nsinks: [{name: out, type: log}]\n");
+      System.setProperty("kubeconfig", dir.resolve("none").toString());
+      assertEquals("config error at clusters[0].context: found \"b\"; expected a context of a kubeconfig found by the default lookup"
+          + " ($KUBECONFIG, else ~/.kube/config), and there is none; set kubeconfig",
+          error("clusters: [{name: prod, context: b}]\nsinks: [{name: out, type: log}]\n"));
+    } finally {
+      System.clearProperty("kubeconfig");
+    }
+  }
+
+  @Test
+  void aKubeconfigThatCannotBeReadIsAnError(@TempDir Path dir) throws Exception {
+    Path latin1 = Files.write(dir.resolve("latin1"), KUBECONFIG.replace("name: u,", "name: \u00e9,").getBytes(StandardCharsets.ISO_8859_1));
+    String msg = error("clusters: [{name: prod, kubeconfig: '" + latin1 + "'}]\nsinks: [{name: out, type: log}]\n");
+    assertTrue(msg.startsWith("config error at clusters[0].kubeconfig: found \"" + latin1 + "\"; expected UTF-8"), msg);
+  }
+
+  @Test
+  void aSecondYamlDocumentIsRefused() {
+    assertEquals("config error at test.yaml: found a second YAML document at line 7; expected one YAML document"
+        + " (the daemon would ignore everything after the first)",
+        error(MINIMAL + "---\nclusters: [{name: other}]\n"));
+    assertEquals(1, assertDoesNotThrow(() -> loader.parse("test.yaml", MINIMAL + "---\n")).sinks().size(),
+        "an empty document after --- ignores nothing");
+  }
+
+  @Test
+  void aFileThatIsNotUtf8IsRefused(@TempDir Path dir) throws Exception {
+    Path f = Files.write(dir.resolve("latin1.yaml"), (MINIMAL + "# caf\u00e9\n").getBytes(StandardCharsets.ISO_8859_1));
+    ConfigException e = assertThrows(ConfigException.class, () -> loader.load(f));
+    assertEquals("config error at " + f + ": found a byte that is not UTF-8 on line 6; expected UTF-8 text", e.getMessage());
+  }
+
+  @Test
+  void aTemplateFieldOfALabelNotKeptIsAnError() {
+    assertEquals("config error at sinks[0].config.upstream: found {label.track}, a label pods.keepLabels does not keep;"
+        + " expected labels listed in pods.keepLabels (or a selector's labels): add track there, else the field renders empty",
+        error("clusters: [{name: prod}]\nsinks: [{name: kv, type: consul, config: {url: 'http://c:8500', upstream: '{label.track}'}}]\n"));
+    assertEquals("config error at sinks[0].config.online.headers.X-Team: found {annotation.team}, an annotation pods.keepAnnotations"
+        + " does not keep; expected annotations listed in pods.keepAnnotations: add team there, else the field renders empty",
+        error("clusters: [{name: prod}]\nsinks: [{name: gw, type: http, config: {online: {url: 'http://gw/on',"
+            + " headers: {X-Team: 'a {annotation.team}'}}, offline: {url: 'http://gw/off'}}}]\n"));
+  }
+
+  @Test
+  void userInfoInAUrlPointsAtTheSecretKey() {
+    assertEquals("config error at sinks[0].config.url: found \"http://***@c:8500\"; expected a URL without user info"
+        + " (credentials in a URL end up in logs): put the secret in sinks[0].config.aclToken, as ${env:NAME} or ${file:/path}",
+        error("clusters: [{name: prod}]\nsinks: [{name: kv, type: consul, config: {url: 'http://u:pw@c:8500'}}]\n"));
   }
 }
