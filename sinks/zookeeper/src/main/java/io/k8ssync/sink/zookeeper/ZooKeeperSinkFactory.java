@@ -18,6 +18,7 @@ import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.framework.api.ACLProvider;
 import org.apache.curator.retry.RetryNTimes;
@@ -81,7 +82,9 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
           + " set tls.enabled and tls.caFile", context.name());
     }
     UpstreamConfig upstream = UpstreamConfig.from(c);
-    ZooKeeperRegistry registry = new ZooKeeperRegistry(clientBuilder(c).build(), c.getString("root"), c.getString("ownerRoot"),
+    CuratorFramework client = clientBuilder(c).build();
+    client.getConnectionStateListenable().addListener(new ConnectionStates(context, c.getString("connect")));
+    ZooKeeperRegistry registry = new ZooKeeperRegistry(client, c.getString("root"), c.getString("ownerRoot"),
         context.metrics(), upstream.owner());
     return new UpstreamSink(context, registry, upstream);
   }
