@@ -165,29 +165,42 @@ public final class LeaderElection implements AutoCloseable {
     }
   }
 
-  /** The Lease, telling us when our own write of it succeeded. */
+  /**
+   * The Lease, telling us when our own write of it succeeded. fabric8 stamps the record's renewTime
+   * (what a standby counts the lease duration from) before it reads the Lease, then writes it: the
+   * renewal is therefore timed from the start of that read, not of the write, or a slow read would
+   * let this replica believe in more Lease than a standby grants it.
+   */
   private final class ObservedLeaseLock extends LeaseLock {
+    /** nanoTime at the start of the last read of the Lease: the read that precedes each write. */
+    private long readStartedAt = System.nanoTime();
+
     ObservedLeaseLock() {
       super(spec.namespace(), leaseName(), identity);
     }
 
     @Override
+    public synchronized LeaderElectionRecord get(KubernetesClient c) {
+      readStartedAt = System.nanoTime();
+      return super.get(c);
+    }
+
+    @Override
     public synchronized void create(KubernetesClient c, LeaderElectionRecord r) {
-      long t0 = System.nanoTime();
+      long t0 = readStartedAt;
       super.create(c, r);
       renewed(r, t0);
     }
 
     @Override
     public synchronized void update(KubernetesClient c, LeaderElectionRecord r) {
-      long t0 = System.nanoTime();
+      long t0 = readStartedAt;
       super.update(c, r);
       renewed(r, t0);
     }
 
     private void renewed(LeaderElectionRecord r, long startedAt) {
       if (identity.equals(r.getHolderIdentity())) {
-        // Measured from the start of the request: the API server may have stored it any time after.
         lastRenewal = startedAt;
       }
     }

@@ -35,7 +35,8 @@ final class Drainer {
   private final WriteGate gate;
   private final ScheduledExecutorService scheduler;
   private final System.Logger log;
-  private final Map<Server, ScheduledFuture<?>> draining = new ConcurrentHashMap<>();
+  /** Pending deletions: a timer runs only while its own entry is still here (a newer one or a cancel replaces it). */
+  private final Map<Server, Pending> draining = new ConcurrentHashMap<>();
   private final Set<Server> heldLast = ConcurrentHashMap.newKeySet();
   private final SinkMetrics.Counter drained;
   private final SinkMetrics.Counter deleted;
@@ -108,25 +109,54 @@ final class Drainer {
     return heldLast.contains(s);
   }
 
+  /** A scheduled deletion, of the term of leading its cluster that scheduled it. */
+  private static final class Pending {
+    final long term;
+    volatile ScheduledFuture<?> timer;
+
+    Pending(long term) {
+      this.term = term;
+    }
+
+    void cancel() {
+      ScheduledFuture<?> t = timer;
+      if (t != null) {
+        t.cancel(false);
+      }
+    }
+  }
+
   void scheduleDeletion(Server s, long delayMillis) {
-    ScheduledFuture<?> next;
+    Pending p = new Pending(context.leadershipTerm(s.cluster()));
+    // In the map before the timer is armed, so even a timer due at once finds itself there.
+    Pending prior = draining.put(s, p);
+    if (prior != null) {
+      prior.cancel();
+    }
     try {
-      next = scheduler.schedule(() -> finishDrain(s), delayMillis, TimeUnit.MILLISECONDS);
+      p.timer = scheduler.schedule(() -> {
+        if (draining.remove(s, p)) {
+          finishDrain(s, p.term);
+        }
+      }, delayMillis, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
+      draining.remove(s, p);
       // The sink is closing: the entry stays down:1 and the next reconcile (of whichever replica leads) deletes it.
       log.log(Level.INFO, "sink closing: deletion of drained {0} left to the next reconcile: sink={1}", s, context.name());
       return;
     }
-    ScheduledFuture<?> prior = draining.put(s, next);
-    if (prior != null) {
-      prior.cancel(false);
+    if (!context.clusters().contains(s.cluster()) && draining.remove(s, p)) {
+      // Scheduled while the cluster was being handed over: disown() may have run already.
+      p.cancel();
+      disowned.inc();
+      log.log(Level.INFO, "deletion of drained {0} left to the leader of its cluster: sink={1}", s, context.name());
     }
   }
 
   void cancel(Server s) {
-    ScheduledFuture<?> timer = draining.remove(s);
-    if (timer != null) {
-      timer.cancel(false);
+    Pending p = draining.remove(s);
+    if (p != null) {
+      p.cancel();
     }
   }
 
@@ -136,10 +166,10 @@ final class Drainer {
    */
   void disown(String cluster) {
     int n = 0;
-    for (Iterator<Map.Entry<Server, ScheduledFuture<?>>> it = draining.entrySet().iterator(); it.hasNext(); ) {
-      Map.Entry<Server, ScheduledFuture<?>> e = it.next();
+    for (Iterator<Map.Entry<Server, Pending>> it = draining.entrySet().iterator(); it.hasNext(); ) {
+      Map.Entry<Server, Pending> e = it.next();
       if (e.getKey().cluster().equals(cluster)) {
-        e.getValue().cancel(false);
+        e.getValue().cancel();
         it.remove();
         n++;
       }
@@ -159,7 +189,24 @@ final class Drainer {
 
   /** Deletes a drained server unless it is wanted again, is the last of its upstream, or its cluster is not ours now. */
   void finishDrain(Server s) {
-    draining.remove(s);
+    finishDrain(s, ANY_TERM);
+  }
+
+  private static final long ANY_TERM = Long.MIN_VALUE;
+
+  /**
+   * As {@link #finishDrain(Server)}, for a timer scheduled in {@code term}: a timer of an earlier
+   * term of leading the cluster is dropped, since another replica led in between and may have
+   * registered the server again (its new leader's reconcile, or ours, finishes what is still due).
+   */
+  private void finishDrain(Server s, long term) {
+    if (term != ANY_TERM && term != context.leadershipTerm(s.cluster())) {
+      heldLast.remove(s);
+      disowned.inc();
+      log.log(Level.INFO, "deletion of drained {0} scheduled in an earlier term of leading its cluster: dropped, reconcile looks again:"
+          + " sink={1}", s, context.name());
+      return;
+    }
     if (!mayDelete(s)) {
       return;
     }

@@ -173,7 +173,8 @@ public final class UpstreamSink implements Sink {
 
   private void register(Server s, UpsyncEntry entry) throws SinkException {
     gate.require(s.cluster(), "registration of " + s);
-    drainer.cancel(s);
+    // Its drain is cancelled only once the put succeeded (registered() below): a failed put must
+    // leave the pending deletion, or a change back to unready would find nothing left to delete it.
     // The pod at this address is ours now: a key with the cluster's default mark is taken over in place.
     if (!registry.put(s.cluster(), s.upstream(), s.address(), entry, true)) {
       conflicts.inc();

@@ -126,6 +126,25 @@ public abstract class UpstreamLeadershipContract {
   }
 
   @Test
+  void aDeletionScheduledInAnEarlierTermIsDropped() throws Exception {
+    Replica r1 = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    r1.apply(null, p);
+    r1.apply(null, q);
+    cacheHas(withReady(p, false));
+    r1.apply(p, withReady(p, false));
+    // The Lease went away and came back before the sink heard of it (the news races the timer):
+    // another replica led in between and may have registered p again.
+    r1.context.term = 1;
+
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> upstream("web").containsKey("10.0.0.1:8080"));
+    assertEquals(1.0, r1.context.metric("upstream_drains_disowned_total"));
+  }
+
+  @Test
   void noDeletionWhileTheLeaseRenewalIsOverdueThenItGoesOn() throws Exception {
     Replica r1 = replica(Map.of());
     PodState p = ready("web-1", "10.0.0.1");
