@@ -139,7 +139,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     String p = prefix + "/" + upstream + "/";
     try {
       // Keys only: nginx-upsync counts every key under the upstream, whoever wrote it.
-      return (int) kv.getKeys(p).stream().filter(k -> k.length() > p.length()).count();
+      return (int) kv.getKeys(p).stream().filter(k -> UpstreamRegistry.isServer(k.substring(p.length()))).count();
     } catch (ConsulException e) {
       if (e.getCode() == 404) {
         return 0;
@@ -242,10 +242,11 @@ final class ConsulRegistry implements UpstreamRegistry {
     Value mine = null;
     Value other = null;
     for (Value v : values(prefix + "/" + upstream + "/")) {
+      String rest = v.getKey().substring(prefix.length() + upstream.length() + 2);
       if (v.getKey().equals(key)) {
         mine = v;
-      } else if (other == null) {
-        other = v;
+      } else if (other == null && UpstreamRegistry.isServer(rest)) {
+        other = v; // a folder key or any other name is no server to upsync: it does not keep the upstream from being empty
       }
     }
     if (mine == null || mine.getFlags() != mine(cluster)) {

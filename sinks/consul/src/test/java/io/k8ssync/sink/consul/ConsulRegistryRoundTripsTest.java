@@ -111,4 +111,23 @@ class ConsulRegistryRoundTripsTest {
     });
     assertEquals(1.0, context.metric("upstream_removals_held_total", "last_server"));
   }
+
+  @Test
+  void aFolderKeyIsNoServerTheLastServerStays() throws Exception {
+    // The Consul UI creates folder keys; upsync skips them, so they keep no upstream from being empty.
+    HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(consul.url() + "/v1/kv/upstreams/web/"))
+        .PUT(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.discarding());
+    Sink s = sink(Map.of());
+    PodState a = ready("web-1", "10.0.0.1");
+    context.pods.add(a);
+    s.apply(List.of(PodChange.of(a.key(), null, a)));
+    context.pods.set(0, withReady(a, false));
+    s.apply(List.of(PodChange.of(a.key(), a, withReady(a, false))));
+
+    await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(8)).until(() -> {
+      Map<String, UpsyncEntry> web = upstream("web");
+      return web.size() == 1 && web.get("10.0.0.1:8080").down();
+    });
+    assertEquals(1.0, context.metric("upstream_removals_held_total", "last_server"));
+  }
 }

@@ -12,6 +12,17 @@ import java.util.Map;
  */
 public interface UpstreamRegistry extends AutoCloseable {
 
+  /**
+   * True when a key's last segment is a server to nginx-upsync ({@code IPv4:port}): only such keys
+   * keep an upstream from being empty. A folder key, or any other name, upsync skips.
+   */
+  static boolean isServer(String segment) {
+    return SERVER.matcher(segment).matches();
+  }
+
+  java.util.regex.Pattern SERVER = java.util.regex.Pattern.compile(
+      "((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d):\\d{1,5}");
+
   /** Connects; called once by the sink's {@code start()}. */
   default void start() throws SinkException {}
 

@@ -150,7 +150,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   @Override
   public int countServers(String upstream) throws SinkException {
     try {
-      return children(root + "/" + upstream).size();
+      return (int) children(root + "/" + upstream).stream().filter(UpstreamRegistry::isServer).count();
     } catch (Exception e) {
       throw failure("count " + root + "/" + upstream, e);
     }
@@ -297,7 +297,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
       String other = null;
       Stat otherStat = null;
       for (String s : servers) {
-        if (!s.equals(address)) {
+        if (!s.equals(address) && UpstreamRegistry.isServer(s)) {
           otherStat = client.checkExists().forPath(root + "/" + upstream + "/" + s);
           if (otherStat != null) {
             other = s;

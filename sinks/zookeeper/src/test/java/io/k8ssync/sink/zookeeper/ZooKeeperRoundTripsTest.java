@@ -167,4 +167,18 @@ class ZooKeeperRoundTripsTest {
     });
     assertEquals(1.0, context.metric("upstream_removals_held_total", "last_server"));
   }
+
+  @Test
+  void aChildThatIsNoServerKeepsNoUpstreamFromBeingEmpty() throws Exception {
+    other.create().creatingParentsIfNeeded().forPath("/nginx/upstreams/web/notes");
+    PodState a = ready("web-1", "10.0.0.1");
+    context.pods.add(a);
+    sink.apply(List.of(PodChange.of(a.key(), null, a)));
+    context.pods.set(0, withReady(a, false));
+    sink.apply(List.of(PodChange.of(a.key(), a, withReady(a, false))));
+
+    await().during(Duration.ofMillis(1500)).atMost(Duration.ofSeconds(8))
+        .until(() -> other.checkExists().forPath("/nginx/upstreams/web/10.0.0.1:8080") != null);
+    assertEquals(1.0, context.metric("upstream_removals_held_total", "last_server"));
+  }
 }
