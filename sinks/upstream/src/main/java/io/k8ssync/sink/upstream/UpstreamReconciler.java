@@ -41,8 +41,12 @@ final class UpstreamReconciler {
   private final SinkMetrics.Counter takenOver;
   /** Entries with the default mark that no pod of ours wants, already counted as held: counted again only after they left. */
   private Set<Server> heldOtherOwner = Set.of();
-  /** Orphans a pass wanted to remove but held: removed only if the next pass wants them too. */
-  private Set<Server> heldMassRemoval = Set.of();
+  /**
+   * Orphans a pass wanted to remove but held, with when they were first held (nanoTime): removed
+   * only by a later pass that wants them too and starts at least half a reconcile period after,
+   * so two passes queued back to back (initial list, new term) never confirm each other.
+   */
+  private Map<Server, Long> heldMassRemoval = Map.of();
 
   UpstreamReconciler(SinkContext context, UpstreamRegistry registry, UpstreamConfig config, UpstreamLocks locks,
                      DesiredServers desired, Drainer drainer, WriteGate gate, SinkMetrics.Counter written,
@@ -62,6 +66,13 @@ final class UpstreamReconciler {
     this.takenOver = context.metrics().counter("upstream_owner_marks_taken_over_total",
         "Entries with the cluster's default mark (written before this sink had its own ownerId) that a pod of ours wants,"
             + " re-marked as ours in place");
+  }
+
+  /** Forgets held removals of a cluster another replica leads now: a later term starts its own count. */
+  void forget(String cluster) {
+    Map<Server, Long> kept = new HashMap<>(heldMassRemoval);
+    kept.keySet().removeIf(s -> s.cluster().equals(cluster));
+    heldMassRemoval = Map.copyOf(kept);
   }
 
   /** A pass, if the cache is complete; counted and logged, never throws. */
@@ -164,15 +175,18 @@ final class UpstreamReconciler {
         orphansByUpstream.computeIfAbsent(o.getKey().upstream(), u -> new ArrayList<>()).add(o.getKey());
       }
     }
-    Set<Server> nextHeld = new HashSet<>();
+    Map<Server, Long> nextHeld = new HashMap<>();
+    long now = System.nanoTime();
+    long confirmAfter = config.reconcileEvery().toNanos() / 2;
     for (Map.Entry<String, List<Server>> e : orphansByUpstream.entrySet()) {
       List<Server> orphans = e.getValue();
       int total = ownedByUpstream.get(e.getKey());
       boolean mass = orphans.size() > 1 && orphans.size() > config.massRemovalShare() * total;
       for (Server s : orphans) {
         reconciliation.drift("orphan");
-        if (mass && !heldMassRemoval.contains(s)) {
-          nextHeld.add(s);
+        Long heldSince = heldMassRemoval.get(s);
+        if (mass && (heldSince == null || now - heldSince < confirmAfter)) {
+          nextHeld.put(s, heldSince == null ? now : heldSince);
           continue;
         }
         try {
@@ -186,7 +200,7 @@ final class UpstreamReconciler {
         }
       }
       if (mass) {
-        long newlyHeld = orphans.stream().filter(nextHeld::contains).count();
+        long newlyHeld = orphans.stream().filter(o -> nextHeld.containsKey(o) && !heldMassRemoval.containsKey(o)).count();
         if (newlyHeld > 0) {
           held.inc("mass_removal");
           log.log(Level.WARNING, "reconcile would remove {0} of {1} servers of upstream {2}: held until the next pass confirms: sink={3}",
@@ -194,7 +208,7 @@ final class UpstreamReconciler {
         }
       }
     }
-    heldMassRemoval = Set.copyOf(nextHeld);
+    heldMassRemoval = Map.copyOf(nextHeld);
     return firstFailure;
   }
 

@@ -89,17 +89,28 @@ public final class UpstreamSink implements Sink {
       reconcileSoon();
     } else {
       drainer.disown(cluster);
+      submit(() -> reconciler.forget(cluster));
     }
   }
 
+  /** A pass as soon as the scheduler is free; requests that arrive before it starts share it. */
   private void reconcileSoon() {
-    if (context.dryRun()) {
+    if (context.dryRun() || !passRequested.compareAndSet(false, true)) {
       return;
     }
+    submit(() -> {
+      passRequested.set(false);
+      reconciler.runSafely();
+    });
+  }
+
+  private final java.util.concurrent.atomic.AtomicBoolean passRequested = new java.util.concurrent.atomic.AtomicBoolean();
+
+  private void submit(Runnable r) {
     try {
-      scheduler.execute(reconciler::runSafely);
+      scheduler.execute(r);
     } catch (RejectedExecutionException e) {
-      log.log(Level.INFO, "sink closing: reconcile not started: sink={0}", context.name());
+      log.log(Level.INFO, "sink closing: reconcile work not started: sink={0}", context.name());
     }
   }
 
