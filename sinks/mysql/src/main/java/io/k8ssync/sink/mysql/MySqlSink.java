@@ -38,7 +38,8 @@ import java.util.concurrent.TimeUnit;
  * then purged in batches. A reconcile pass marks rows of pods that no longer exist as deleted and
  * rewrites rows that drifted: once the informers delivered their initial list, whenever this replica
  * starts leading a cluster, and every period. A rejected pod keeps a row that is never ready and
- * names what failed ({@link PodRow}).
+ * names what failed ({@link PodRow}). Every row names its {@link RowOwner}: writes, passes and purges
+ * touch this sink's own rows only, so daemons that share a cluster name share the table.
  */
 final class MySqlSink implements Sink {
 
@@ -48,6 +49,7 @@ final class MySqlSink implements Sink {
   private final Duration retention;
   private final int purgeBatch;
   private final Config config;
+  private final RowOwner owner;
   private final System.Logger log;
   private final HikariDataSource pool;
   private final ScheduledExecutorService scheduler;
@@ -55,9 +57,17 @@ final class MySqlSink implements Sink {
   private final SinkMetrics.Counter purged;
   private final SinkMetrics.Counter errors;
   private final SinkMetrics.Counter held;
+  private final SinkMetrics.Counter foreign;
+  private final SinkMetrics.Counter takenOver;
   private final Reconciliation reconciliation;
   private final RequestedPasses requested;
   private volatile boolean migrated;
+  /**
+   * Per cluster, the uids of rows a pass left to their owner, already counted and logged: counted
+   * again only after they left. Read and replaced by reconcile passes, which run one at a time.
+   */
+  private final Map<String, Set<String>> leftToDefaultOwner = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Set<String>> leftToOtherOwner = new java.util.concurrent.ConcurrentHashMap<>();
 
   MySqlSink(SinkContext context) {
     this.context = context;
@@ -66,6 +76,7 @@ final class MySqlSink implements Sink {
     this.batchSize = config.getInt("batchSize");
     this.retention = config.getDuration("retention");
     this.purgeBatch = config.getInt("purgeBatch");
+    this.owner = new RowOwner(config.getString("ownerId"));
     this.log = context.logger();
     HikariConfig h = new HikariConfig();
     h.setJdbcUrl(config.getString("jdbcUrl"));
@@ -87,7 +98,11 @@ final class MySqlSink implements Sink {
     purged = m.counter("mysql_rows_purged_total", "Rows of deleted pods purged after the retention");
     errors = m.counter("mysql_errors_total", "Failures of the sink's own background work, by kind (purge)", "kind");
     held = m.counter("mysql_deletions_held_total", "Rows a reconcile pass left for the cluster's leader to mark deleted, by reason"
-        + " (not_leading: this replica no longer leads the cluster; budget_short: its Lease had under a second left)", "reason");
+        + " (not_leading: this replica no longer leads the cluster; budget_short: its Lease had under a second left;"
+        + " other_owner: a row of the cluster's default owner that this sink, with its own ownerId, leaves to that owner)", "reason");
+    foreign = m.counter("mysql_foreign_rows_total", "Writes refused because the pod's row belongs to another owner (ownerId)");
+    takenOver = m.counter("mysql_rows_taken_over_total", "Rows of the cluster's default owner (written before this sink had its"
+        + " own ownerId) that a pod of ours holds, taken over in place by a reconcile pass");
     requested = new RequestedPasses(scheduler, clusters -> reconciliation.runSafely(() -> reconcile(clusters)));
   }
 
@@ -158,23 +173,44 @@ final class MySqlSink implements Sink {
   public void apply(List<PodChange> batch) throws SinkException {
     ensureSchema();
     long now = System.currentTimeMillis();
+    List<Row> refused;
     try {
-      upsert(rowsOf(batch, now));
+      refused = upsert(rowsOf(batch, now));
     } catch (SinkException e) {
       if (e.retriable() || batch.size() == 1) {
         throw e;
       }
       // One bad pod must not cost the others their rows: find it by writing them one at a time.
       applyOneByOne(batch, now);
+      return;
     }
+    if (!refused.isEmpty()) {
+      throw refusal(refused, batch.size());
+    }
+  }
+
+  /**
+   * Counts rows another owner holds, which the upsert left as they were, and says so for the
+   * dispatcher to log per pod: a pod two daemons both watch (a misconfiguration) stays with the
+   * owner of its row, and retrying cannot change that.
+   */
+  private SinkException refusal(List<Row> refused, int of) {
+    foreign.inc(refused.size());
+    Set<String> keys = new LinkedHashSet<>();
+    refused.forEach(r -> keys.add(r.pod().key()));
+    Row first = refused.get(0);
+    return SinkException.partial(refused.size() + " of " + of + " pods not written: their rows belong to another owner than "
+        + owner.of(first.pod().cluster()) + " (ownerId) of cluster " + first.pod().cluster() + ", first " + first.pod().key()
+        + "; left untouched", null, false, keys);
   }
 
   private void applyOneByOne(List<PodChange> batch, long now) throws SinkException {
     Set<String> rejected = new LinkedHashSet<>();
+    List<Row> refused = new ArrayList<>();
     SinkException last = null;
     for (PodChange c : batch) {
       try {
-        upsert(rowsOf(List.of(c), now));
+        refused.addAll(upsert(rowsOf(List.of(c), now)));
       } catch (SinkException e) {
         if (e.retriable()) {
           throw e;
@@ -182,6 +218,13 @@ final class MySqlSink implements Sink {
         rejected.add(c.key());
         last = e;
       }
+    }
+    if (!refused.isEmpty()) {
+      SinkException r = refusal(refused, batch.size());
+      if (last == null) {
+        throw r;
+      }
+      rejected.addAll(r.failedKeys());
     }
     if (last != null) {
       throw SinkException.partial(rejected.size() + " of " + batch.size() + " pods rejected, last: " + last.getMessage(),
@@ -205,9 +248,10 @@ final class MySqlSink implements Sink {
   /** One row to write; {@code deletedAt} 0 for a live pod. */
   record Row(PodState pod, long deletedAt, long updatedAt) {}
 
-  void upsert(List<Row> batch) throws SinkException {
+  /** Writes {@code batch}; returns the rows it left alone because another owner holds them. */
+  List<Row> upsert(List<Row> batch) throws SinkException {
     if (batch.isEmpty()) {
-      return;
+      return List.of();
     }
     try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(upsertSql(batch.size()))) {
       int i = 1;
@@ -215,6 +259,7 @@ final class MySqlSink implements Sink {
         PodState p = r.pod();
         ps.setString(i++, p.uid());
         ps.setString(i++, p.cluster());
+        ps.setString(i++, owner.of(p.cluster()));
         ps.setString(i++, p.namespace());
         ps.setString(i++, p.name());
         ps.setString(i++, p.service());
@@ -233,10 +278,39 @@ final class MySqlSink implements Sink {
         ps.setLong(i++, version(p));
       }
       ps.executeUpdate();
-      rows.inc(batch.size());
+      List<Row> refused = notOurs(c, batch);
+      rows.inc(batch.size() - refused.size());
+      return refused;
     } catch (SQLException e) {
       throw failure("upsert of " + batch.size() + " pods", e);
     }
+  }
+
+  /**
+   * The rows of {@code batch} that are not ours after the upsert: the guard left them to their
+   * owner. Read back by primary key, as a multi-row upsert's count cannot say which rows it skipped.
+   */
+  private List<Row> notOurs(Connection c, List<Row> batch) throws SQLException {
+    Map<String, String[]> found = new HashMap<>();
+    try (PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, owner FROM " + table + " WHERE uid IN ("
+        + "?, ".repeat(batch.size() - 1) + "?)")) {
+      for (int i = 0; i < batch.size(); i++) {
+        ps.setString(i + 1, batch.get(i).pod().uid());
+      }
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          found.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
+        }
+      }
+    }
+    List<Row> refused = new ArrayList<>();
+    for (Row r : batch) {
+      String[] row = found.get(r.pod().uid());
+      if (row != null && (!row[0].equals(r.pod().cluster()) || owner.classify(row[0], row[1]) != RowOwner.Kind.OURS)) {
+        refused.add(r);
+      }
+    }
+    return refused;
   }
 
   /**
@@ -245,6 +319,10 @@ final class MySqlSink implements Sink {
    * the same version a delete wins: a live write (a reconcile pass that read the cache before the
    * delete reached it, a replayed change) leaves {@code deleted_at} alone, and a repeated delete keeps
    * the first deletion time. Only a newer version of the pod brings a row marked deleted back.
+   *
+   * <p>Nothing of a row changes unless it is ours ({@link #OURS_SQL}): of our cluster, and our owner's
+   * or its default owner's, which this write takes over in place. The guard reads only cluster, which
+   * is never assigned (a uid's cluster is its own), and owner, assigned a value that keeps it true.
    */
   private String upsertSql(int n) {
     StringBuilder sql = new StringBuilder("INSERT INTO ").append(table).append(" (").append(String.join(", ", PodRow.COLUMNS))
@@ -256,18 +334,28 @@ final class MySqlSink implements Sink {
     sql.append(" ON DUPLICATE KEY UPDATE ");
     for (int i = 1; i < PodRow.COLUMNS.length - 1; i++) {
       String col = PodRow.COLUMNS[i];
+      if (col.equals("cluster") || col.equals("owner")) {
+        continue;
+      }
       if (col.equals("deleted_at")) {
-        sql.append("deleted_at = CASE WHEN VALUES(resource_version) > resource_version THEN VALUES(deleted_at)"
+        sql.append("deleted_at = CASE WHEN NOT ").append(OURS_SQL).append(" THEN deleted_at"
+            + " WHEN VALUES(resource_version) > resource_version THEN VALUES(deleted_at)"
             + " WHEN VALUES(resource_version) = resource_version THEN COALESCE(deleted_at, VALUES(deleted_at))"
             + " ELSE deleted_at END, ");
         continue;
       }
-      sql.append(col).append(" = IF(VALUES(resource_version) >= resource_version, VALUES(").append(col).append("), ")
-          .append(col).append("), ");
+      sql.append(col).append(" = IF(").append(OURS_SQL).append(" AND VALUES(resource_version) >= resource_version, VALUES(")
+          .append(col).append("), ").append(col).append("), ");
     }
-    sql.append("resource_version = GREATEST(resource_version, VALUES(resource_version))");
+    sql.append("owner = IF(").append(OURS_SQL).append(", VALUES(owner), owner), ");
+    sql.append("resource_version = IF(").append(OURS_SQL).append(", GREATEST(resource_version, VALUES(resource_version)),"
+        + " resource_version)");
     return sql.toString();
   }
+
+  /** The row is ours to write: our cluster's, and our owner's or (taken over) the cluster's default owner's. */
+  private static final String OURS_SQL =
+      "(cluster = VALUES(cluster) AND COALESCE(owner, cluster) IN (VALUES(owner), cluster))";
 
   private static long version(PodState p) {
     try {
@@ -294,13 +382,22 @@ final class MySqlSink implements Sink {
     }
   }
 
-  /** Deletes rows of pods deleted longer ago than the retention, in batches. */
+  /**
+   * Deletes rows of pods deleted longer ago than the retention, in batches: this sink's owner's only,
+   * so each owner's retention decides for its rows. Without an ownerId, the default owner's rows of
+   * every cluster, as before owners (a cluster no daemon watches any more is still purged).
+   */
   int purge() throws SinkException {
     ensureSchema();
     int total = 0;
+    String ours = owner.id() == null ? "(owner IS NULL OR owner = cluster)" : "owner = ?";
     try (Connection c = pool.getConnection();
-         PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE deleted_at < ? LIMIT " + purgeBatch)) {
+         PreparedStatement ps = c.prepareStatement("DELETE FROM " + table + " WHERE deleted_at < ? AND " + ours
+             + " LIMIT " + purgeBatch)) {
       ps.setTimestamp(1, new Timestamp(System.currentTimeMillis() - retention.toMillis()));
+      if (owner.id() != null) {
+        ps.setString(2, owner.id());
+      }
       int n;
       do {
         n = ps.executeUpdate();
@@ -346,7 +443,10 @@ final class MySqlSink implements Sink {
    * resourceVersion, and rows at the cache's resourceVersion whose columns differ from the cache
    * (edited by hand, say) are rewritten. A row newer than the cache is left alone: the cache lags,
    * and the change that wrote the row is on its way. Does nothing before the cache has synced,
-   * when every pod not listed yet would look gone. Covers the clusters this replica leads.
+   * when every pod not listed yet would look gone. Covers the clusters this replica leads, and of
+   * them only this sink's owner's rows: another owner's are never marked deleted or rewritten (one
+   * that a pod of ours holds is counted as refused); a row of the cluster's default owner that a pod
+   * of ours holds is taken over in place, one that none holds is left to that owner.
    */
   void reconcile() throws SinkException {
     reconcile(context.clusters());
@@ -365,17 +465,24 @@ final class MySqlSink implements Sink {
     ensureSchema();
     List<String> clusterList = List.copyOf(clusters);
     Map<String, Stored> live = new HashMap<>();
+    Map<String, String> defaultOwners = new HashMap<>(); // uid → cluster, rows this sink may take over
+    Map<String, String> otherOwners = new HashMap<>(); // uid → cluster
     try (Connection c = pool.getConnection();
          PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, resource_version, namespace, name, service, ip, "
-             + "host_ip, node, phase, ready, terminating, rejected, labels FROM " + table + " WHERE deleted_at IS NULL AND cluster IN ("
-             + "?, ".repeat(clusterList.size() - 1) + "?)")) {
+             + "host_ip, node, phase, ready, terminating, rejected, labels, owner FROM " + table
+             + " WHERE deleted_at IS NULL AND cluster IN (" + "?, ".repeat(clusterList.size() - 1) + "?)")) {
       for (int i = 0; i < clusterList.size(); i++) {
         ps.setString(i + 1, clusterList.get(i));
       }
       try (ResultSet rs = ps.executeQuery()) {
         while (rs.next()) {
-          if (clusters.contains(rs.getString(2))) {
-            live.put(rs.getString(1), new Stored(rs.getLong(3), rs.getString(2), rs.getString(4), rs.getString(5),
+          if (!clusters.contains(rs.getString(2))) {
+            continue;
+          }
+          switch (owner.classify(rs.getString(2), rs.getString(15))) {
+            case DEFAULT_OWNER -> defaultOwners.put(rs.getString(1), rs.getString(2));
+            case OTHER -> otherOwners.put(rs.getString(1), rs.getString(2));
+            case OURS -> live.put(rs.getString(1), new Stored(rs.getLong(3), rs.getString(2), rs.getString(4), rs.getString(5),
                 rs.getString(6), rs.getString(7), rs.getString(8), rs.getString(9), rs.getString(10), rs.getBoolean(11),
                 rs.getBoolean(12), rs.getString(13), rs.getString(14)));
           }
@@ -386,12 +493,20 @@ final class MySqlSink implements Sink {
     }
     long now = System.currentTimeMillis();
     List<Row> writes = new ArrayList<>();
+    List<PodState> takeOvers = new ArrayList<>();
     Map<String, PodState> cached = new HashMap<>();
+    Map<String, Set<String>> refusedByCluster = new HashMap<>();
     for (PodState p : context.pods().pods(clusters)) {
       cached.put(p.uid(), p);
       Stored have = live.get(p.uid());
       long want = version(p);
-      if (have == null) {
+      if (otherOwners.containsKey(p.uid())) {
+        refusedByCluster.computeIfAbsent(p.cluster(), k -> new HashSet<>()).add(p.uid());
+      } else if (defaultOwners.containsKey(p.uid())) {
+        // Our pod's row, written before this sink had its own ownerId: ours now, in place.
+        takeOvers.add(p);
+        writes.add(new Row(p, 0, now));
+      } else if (have == null) {
         reconciliation.drift("missing");
         writes.add(new Row(p, 0, now));
       } else if (have.version() < want || (have.version() == want && !have.matches(p))) {
@@ -407,12 +522,54 @@ final class MySqlSink implements Sink {
         goneByCluster.computeIfAbsent(row.cluster(), k -> new ArrayList<>()).add(uid);
       }
     });
+    Map<String, Set<String>> leftByCluster = new HashMap<>();
+    defaultOwners.forEach((uid, cluster) -> {
+      if (!cached.containsKey(uid)) {
+        leftByCluster.computeIfAbsent(cluster, k -> new HashSet<>()).add(uid);
+      }
+    });
+    List<Row> refused = new ArrayList<>();
     for (int from = 0; from < writes.size(); from += batchSize) {
-      upsert(writes.subList(from, Math.min(writes.size(), from + batchSize)));
+      refused.addAll(upsert(writes.subList(from, Math.min(writes.size(), from + batchSize))));
+    }
+    Set<String> notTaken = new HashSet<>();
+    refused.forEach(r -> notTaken.add(r.pod().uid()));
+    for (PodState p : takeOvers) {
+      if (!notTaken.contains(p.uid())) {
+        takenOver.inc();
+        log.log(Level.INFO, "took over the row of {0} in place: it was the default owner''s of cluster {1} and a pod of ours holds it:"
+            + " sink={2} owner={3}", p.key(), p.cluster(), context.name(), owner.of(p.cluster()));
+      }
+    }
+    if (!refused.isEmpty()) {
+      foreign.inc(refused.size());
+      log.log(Level.WARNING, "reconcile left rows of another owner that pods of ours hold (is the pod watched by two daemons?):"
+          + " sink={0} rows={1} first={2}", context.name(), refused.size(), refused.get(0).pod().key());
+    }
+    for (String cluster : clusters) {
+      leaveToTheirOwner(cluster, refusedByCluster.getOrDefault(cluster, Set.of()), leftToOtherOwner, n -> foreign.inc(n),
+          "reconcile left rows of another owner that pods of ours hold (is the pod watched by two daemons?)");
+      leaveToTheirOwner(cluster, leftByCluster.getOrDefault(cluster, Set.of()), leftToDefaultOwner, n -> held.inc(n, "other_owner"),
+          "reconcile left rows of the cluster's default owner (the daemon whose ownerId is the cluster name) to it: no pod of ours holds them");
     }
     for (Map.Entry<String, List<String>> e : goneByCluster.entrySet()) {
       markDeleted(e.getKey(), e.getValue(), now);
     }
+  }
+
+  /**
+   * Counts and logs the rows of {@code cluster} a pass left to their owner that an earlier pass did
+   * not (each once while it stays).
+   */
+  private void leaveToTheirOwner(String cluster, Set<String> left, Map<String, Set<String>> before,
+                                 java.util.function.LongConsumer count, String what) {
+    Set<String> known = before.getOrDefault(cluster, Set.of());
+    long fresh = left.stream().filter(uid -> !known.contains(uid)).count();
+    if (fresh > 0) {
+      count.accept(fresh);
+      log.log(Level.INFO, what + ": sink={0} cluster={1} owner={2} rows={3}", context.name(), cluster, owner.of(cluster), fresh);
+    }
+    before.put(cluster, Set.copyOf(left));
   }
 
   /** The least time left on the Lease for which a deletion starts: JDBC bounds a statement in whole seconds. */
@@ -426,8 +583,8 @@ final class MySqlSink implements Sink {
   private void markDeleted(String cluster, List<String> uids, long now) throws SinkException {
     for (int from = 0; from < uids.size(); from += batchSize) {
       List<String> chunk = uids.subList(from, Math.min(uids.size(), from + batchSize));
-      String sql = "UPDATE " + table + " SET deleted_at = ?, updated_at = ? WHERE deleted_at IS NULL AND cluster = ? AND uid IN ("
-          + "?, ".repeat(chunk.size() - 1) + "?)";
+      String sql = "UPDATE " + table + " SET deleted_at = ?, updated_at = ? WHERE deleted_at IS NULL AND cluster = ?"
+          + " AND COALESCE(owner, cluster) = ? AND uid IN (" + "?, ".repeat(chunk.size() - 1) + "?)";
       try (Connection c = pool.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
         Duration budget = context.leads(cluster) ? context.writeBudget(cluster) : Duration.ZERO;
         if (budget.compareTo(LEAST_WRITE_BUDGET) < 0) {
@@ -444,8 +601,9 @@ final class MySqlSink implements Sink {
         ps.setTimestamp(1, new Timestamp(now));
         ps.setTimestamp(2, new Timestamp(now));
         ps.setString(3, cluster);
+        ps.setString(4, owner.of(cluster));
         for (int i = 0; i < chunk.size(); i++) {
-          ps.setString(i + 4, chunk.get(i));
+          ps.setString(i + 5, chunk.get(i));
         }
         ps.executeUpdate();
       } catch (SQLException e) {

@@ -30,7 +30,12 @@ public final class MySqlSinkFactory implements SinkFactory {
           "how often expired rows are purged")
       .define("purgeBatch", ConfigDef.Type.INT, 1000, Validator.between(1, 100_000), "rows deleted per purge statement")
       .define("reconcileEvery", ConfigDef.Type.DURATION, Duration.ofMinutes(5), Validator.durationAtLeast(Duration.ofMillis(10)),
-          "how often rows are compared with the pod cache (pods gone while the daemon was down are marked deleted)");
+          "how often rows are compared with the pod cache (pods gone while the daemon was down are marked deleted)")
+      // The registry sinks' words (UpstreamConfig): one meaning of ownerId across every sink.
+      .define("ownerId", ConfigDef.Type.STRING, null, Validator.matches(RowOwner.PATTERN, "a lowercase name of letters, digits and '-' (at most 63)"),
+          "owner of the entries this sink writes, when daemons that share a cluster name share the registry (one per team or"
+              + " namespace): each sets its own; unset, the cluster name, which entries written before this key carry."
+              + " Entries of another owner are never changed or removed");
 
   @Override
   public String type() {

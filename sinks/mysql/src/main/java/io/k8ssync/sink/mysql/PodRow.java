@@ -14,7 +14,7 @@ import java.util.TreeMap;
 final class PodRow {
 
   /** Columns in the order the upsert binds them; resource_version last, as the upsert's guard needs. */
-  static final String[] COLUMNS = {"uid", "cluster", "namespace", "name", "service", "ip", "host_ip", "node", "phase",
+  static final String[] COLUMNS = {"uid", "cluster", "owner", "namespace", "name", "service", "ip", "host_ip", "node", "phase",
       "ready", "terminating", "rejected", "labels", "created_at", "ready_since", "deleted_at", "updated_at", "resource_version"};
 
   /** The width of the {@code rejected} column (migration 2). */

@@ -14,10 +14,13 @@ import java.util.List;
  */
 final class Schema {
 
-  /** Migration N is {@code MIGRATIONS.get(N - 1)}; append only, never edit a released one. */
-  static List<String> migrations(String table) {
+  /**
+   * Migration N is {@code migrations(table).get(N - 1)}, its statements run in order; append only, never
+   * edit a released one.
+   */
+  static List<List<String>> migrations(String table) {
     return List.of(
-        "CREATE TABLE IF NOT EXISTS " + table + " ("
+        List.of("CREATE TABLE IF NOT EXISTS " + table + " ("
             + " uid VARCHAR(64) NOT NULL PRIMARY KEY,"
             + " cluster VARCHAR(63) NOT NULL,"
             + " namespace VARCHAR(63) NOT NULL,"
@@ -39,10 +42,14 @@ final class Schema {
             + " KEY idx_ip (ip, deleted_at),"
             + " KEY idx_pod (cluster, namespace, name),"
             + " KEY idx_deleted (deleted_at)"
-            + ") DEFAULT CHARSET=utf8mb4",
+            + ") DEFAULT CHARSET=utf8mb4"),
         // Why a pod failed validation (field and reason, never the value); NULL for an accepted pod. Plain
         // ADD COLUMN: MySQL has no IF NOT EXISTS here, and the version table already runs it once.
-        "ALTER TABLE " + table + " ADD COLUMN rejected VARCHAR(" + PodRow.REJECTED_LENGTH + ") NULL AFTER terminating");
+        List.of("ALTER TABLE " + table + " ADD COLUMN rejected VARCHAR(" + PodRow.REJECTED_LENGTH + ") NULL AFTER terminating"),
+        // Who wrote the row (RowOwner): the rows so far are their cluster's default owner's. NULL stays allowed and
+        // reads as that owner too, so a replica of the previous version still writing during an upgrade is not refused.
+        List.of("ALTER TABLE " + table + " ADD COLUMN owner VARCHAR(63) NULL AFTER cluster",
+            "UPDATE " + table + " SET owner = cluster WHERE owner IS NULL"));
   }
 
   private Schema() {}
@@ -69,9 +76,11 @@ final class Schema {
           s.execute("DELETE FROM " + versions);
           current = 0;
         }
-        List<String> all = migrations(table);
+        List<List<String>> all = migrations(table);
         for (int v = current + 1; v <= all.size(); v++) {
-          s.execute(all.get(v - 1));
+          for (String statement : all.get(v - 1)) {
+            execute(s, statement);
+          }
           try (PreparedStatement p = c.prepareStatement("INSERT INTO " + versions + " VALUES (?, NOW(3))")) {
             p.setInt(1, v);
             p.executeUpdate();
@@ -80,6 +89,20 @@ final class Schema {
         return all.size();
       } finally {
         s.executeQuery("SELECT RELEASE_LOCK('" + versions + "')").close();
+      }
+    }
+  }
+
+  /** MySQL's ER_DUP_FIELDNAME: the column an ADD COLUMN adds is there already. */
+  private static final int DUPLICATE_COLUMN = 1060;
+
+  private static void execute(Statement s, String statement) throws SQLException {
+    try {
+      s.execute(statement);
+    } catch (SQLException e) {
+      // An earlier attempt added the column and failed before the version was recorded: run the rest again.
+      if (e.getErrorCode() != DUPLICATE_COLUMN) {
+        throw e;
       }
     }
   }
