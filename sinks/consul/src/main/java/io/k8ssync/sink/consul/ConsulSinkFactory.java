@@ -24,7 +24,7 @@ public final class ConsulSinkFactory implements SinkFactory {
       .required("url", ConfigDef.Type.STRING, Validator.matches("https?://[A-Za-z0-9.\\[\\]:-]+/?", "an http(s)://host:port URL"),
           "Consul HTTP API, e.g. https://consul.internal:8501")
       .define("prefix", ConfigDef.Type.STRING, "upstreams", Validator.cleanPath("[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*", "a KV path without leading or trailing '/'"),
-          "KV prefix nginx-upsync reads (upsync_consul ... /v1/kv/<prefix>/<upstream>)")
+          "KV prefix nginx-upsync reads: point upsync at /v1/kv/<prefix>/<upstream>/ with the trailing slash (without it, upstream web also reads webx)")
       .define("aclToken", ConfigDef.Type.SECRET, null, "ACL token with key write on the prefix")
       .define("caFile", ConfigDef.Type.STRING, null, Validator.pemCertificates(), "PEM CA certificates to trust for https")
       .define("timeout", ConfigDef.Type.DURATION, Duration.ofSeconds(5), Validator.durationAtLeast(Duration.ofMillis(100)),
