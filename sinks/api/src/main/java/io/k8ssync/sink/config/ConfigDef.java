@@ -58,6 +58,20 @@ public final class ConfigDef {
   private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h|d)");
 
   private final Map<String, Key> keys = new LinkedHashMap<>();
+  private final java.util.List<Check> checks = new java.util.ArrayList<>();
+
+  /** A rule about several keys of one section, run after each key passed its own checks. */
+  @FunctionalInterface
+  public interface Check {
+    /** Throws, naming the key at fault with {@link Config#keyPath}, when the keys do not go together. */
+    void check(Config parsed) throws ConfigException;
+  }
+
+  /** Adds a rule about several keys, so {@code validate} catches what only their combination gets wrong. */
+  public ConfigDef check(Check check) {
+    checks.add(check);
+    return this;
+  }
 
   /** An optional key; {@code defaultValue} may be null when absence means "not set". */
   public ConfigDef define(String name, Type type, Object defaultValue, Validator validator, String doc) {
@@ -140,7 +154,11 @@ public final class ConfigDef {
       }
       values.put(key.name(), parsed);
     }
-    return new Config(display(path), values);
+    Config parsed = new Config(display(path), values);
+    for (Check c : checks) {
+      c.check(parsed);
+    }
+    return parsed;
   }
 
   private Object defaultOf(Key key, String keyPath, SecretReader secrets) throws ConfigException {

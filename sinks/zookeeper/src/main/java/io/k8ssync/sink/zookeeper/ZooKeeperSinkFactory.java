@@ -50,7 +50,22 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
       .define("certFile", ConfigDef.Type.STRING, null, ZooKeeperSinkFactory::readable,
           "PEM file with this client's private key (PKCS#8) and certificate chain, for servers that require client"
               + " certificates (ZooKeeper's default ssl.clientAuth=need)")
-      .define("keyPassword", ConfigDef.Type.SECRET, null, "password of an encrypted private key in certFile");
+      .define("keyPassword", ConfigDef.Type.SECRET, null, "password of an encrypted private key in certFile")
+      .check(ZooKeeperSinkFactory::checkTls);
+
+  /** The TLS keys go together: caFile (and certFile) only with enabled, enabled only with caFile. */
+  static void checkTls(Config tls) throws ConfigException {
+    String caFile = tls.getString("caFile");
+    String certFile = tls.getString("certFile");
+    if (!tls.getBoolean("enabled")) {
+      if (caFile != null || certFile != null) {
+        throw new ConfigException(tls.keyPath("enabled"), "found false beside " + (caFile != null ? "caFile" : "certFile")
+            + "; expected true, or no TLS keys (a connection in clear is not what a CA file asks for)");
+      }
+    } else if (caFile == null) {
+      throw new ConfigException(tls.keyPath("caFile"), "missing; expected a PEM file of CA certificates when tls.enabled is true");
+    }
+  }
 
   static final ConfigDef CONFIG = UpstreamConfig.define(new ConfigDef()
       .required("connect", ConfigDef.Type.STRING, Validator.matches("[A-Za-z0-9._:,\\[\\]-]+(/[A-Za-z0-9._/-]*)?", "a host:port list, e.g. zk1:2181,zk2:2181"),
@@ -116,17 +131,15 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
    * setting is set here, so none is taken from JVM system properties meant for something else.
    */
   static ZKClientConfig tlsConfig(Config tls) {
+    try {
+      checkTls(tls); // checked at parse already; a config built by hand gets the same answer
+    } catch (ConfigException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
     String caFile = tls.getString("caFile");
     String certFile = tls.getString("certFile");
     if (!tls.getBoolean("enabled")) {
-      if (caFile != null || certFile != null) {
-        throw configError(tls.keyPath("enabled"), "found false beside " + (caFile != null ? "caFile" : "certFile")
-            + "; expected true, or no TLS keys (a connection in clear is not what a CA file asks for)");
-      }
       return null;
-    }
-    if (caFile == null) {
-      throw configError(tls.keyPath("caFile"), "missing; expected a PEM file of CA certificates when tls.enabled is true");
     }
     ZKClientConfig z = new ZKClientConfig();
     z.setProperty(ZKClientConfig.SECURE_CLIENT, "true");
@@ -145,9 +158,6 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
   }
 
   /** A config error found after parsing, when two keys disagree; the daemon refuses to start with it. */
-  private static IllegalArgumentException configError(String keyPath, String message) {
-    return new IllegalArgumentException(new ConfigException(keyPath, message).getMessage());
-  }
 
   /** ZooKeeper refuses . and .. segments, and keeps /zookeeper for itself: every write there would fail. */
   private static String znodePath(Object v) {
