@@ -3,14 +3,11 @@ package io.k8ssync.sink.zookeeper;
 import io.k8ssync.sink.SinkFactory;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamLeadershipContract;
-import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.TreeMap;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
 import org.apache.curator.retry.RetryOneTime;
 import org.apache.curator.test.TestingServer;
-import org.apache.zookeeper.KeeperException;
 import org.junit.jupiter.api.AfterEach;
 
 /** The registry sinks' leadership contract on a real ZooKeeper server. */
@@ -43,18 +40,6 @@ class ZooKeeperLeadershipTest extends UpstreamLeadershipContract {
 
   @Override
   protected Map<String, UpsyncEntry> upstream(String name) throws Exception {
-    Map<String, UpsyncEntry> out = new TreeMap<>();
-    String path = "/nginx/upstreams/" + name;
-    if (reader.checkExists().forPath(path) == null) {
-      return out;
-    }
-    for (String child : reader.getChildren().forPath(path)) {
-      try {
-        out.put(child, UpsyncEntry.parse(new String(reader.getData().forPath(path + "/" + child), StandardCharsets.UTF_8)));
-      } catch (KeeperException.NoNodeException e) {
-        // deleted between listing and reading
-      }
-    }
-    return out;
+    return ZooKeeperUpstreams.read(reader, name);
   }
 }

@@ -26,7 +26,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.curator.framework.CuratorFramework;
@@ -79,19 +78,7 @@ class ZooKeeperSinkTest {
 
   /** What nginx-upsync sees: the servers of an upstream and their JSON. */
   private Map<String, UpsyncEntry> upstream(String name) throws Exception {
-    Map<String, UpsyncEntry> out = new TreeMap<>();
-    String path = "/nginx/upstreams/" + name;
-    if (reader.checkExists().forPath(path) == null) {
-      return out;
-    }
-    for (String child : reader.getChildren().forPath(path)) {
-      try {
-        out.put(child, UpsyncEntry.parse(new String(reader.getData().forPath(path + "/" + child), StandardCharsets.UTF_8)));
-      } catch (KeeperException.NoNodeException e) {
-        // deleted between listing and reading
-      }
-    }
-    return out;
+    return ZooKeeperUpstreams.read(reader, name);
   }
 
   /**
