@@ -158,6 +158,9 @@ public class BrokenConfigsTest {
     all.add(sinkCase("consul prefix with .", "consul", "url: 'http://consul:8500', prefix: upstreams/./web", "sinks[0].config.prefix", ".."));
     all.add(sinkCase("zookeeper root through ..", "zookeeper", "connect: 'zk:2181', root: /nginx/../zookeeper", "sinks[0].config.root", ".."));
     all.add(sinkCase("zookeeper root reserved", "zookeeper", "connect: 'zk:2181', root: /zookeeper/upstreams", "sinks[0].config.root", "/zookeeper"));
+    all.add(c("consul timeout longer than the Lease leaves", withKubeconfig("{name: nginx, type: consul, config: {url: 'http://consul:8500'}}")
+        + "leaderElection: {enabled: true, leaseDuration: 4s, renewDeadline: 3s, retryPeriod: 500ms}\n",
+        "sinks[0].config.timeout", "would never write"));
     all.add(sinkCase("zookeeper tls enabled without caFile", "zookeeper", "connect: 'zk:2181', tls: {enabled: true}",
         "sinks[0].config.tls.caFile", "missing"));
     all.add(sinkCase("zookeeper ownerRoot reserved", "zookeeper", "connect: 'zk:2181', ownerRoot: /zookeeper", "sinks[0].config.ownerRoot", "/zookeeper"));

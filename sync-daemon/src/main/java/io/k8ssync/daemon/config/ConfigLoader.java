@@ -167,6 +167,7 @@ public final class ConfigLoader {
       Integer queueCapacity = s.isSet("queueCapacity") ? s.getInt("queueCapacity") : null;
       sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, queueCapacity, sinkConfig));
     }
+    leaseFitsCalls(root, sinks);
     DaemonConfig config = new DaemonConfig(root, List.copyOf(sinks));
     PodRules rules = config.podRules();
     for (Config s : root.getSections("sinks")) {
@@ -192,6 +193,32 @@ public final class ConfigLoader {
     } else if (raw instanceof List<?> l) {
       for (int i = 0; i < l.size(); i++) {
         forEachString(path + "[" + i + "]", l.get(i), visitor);
+      }
+    }
+  }
+
+  /**
+   * With leader election a write starts only while the Lease leaves more than one call's timeout;
+   * between renewals it leaves about leaseDuration − retryPeriod − the allowed clock skew. A sink
+   * whose timeout does not fit would never write, so the config is refused.
+   */
+  private void leaseFitsCalls(Config root, List<DaemonConfig.SinkSpec> sinks) throws ConfigException {
+    Config le = root.getSection("leaderElection");
+    if (!le.getBoolean("enabled")) {
+      return;
+    }
+    java.time.Duration room = le.getDuration("leaseDuration").minus(le.getDuration("retryPeriod"))
+        .minus(io.k8ssync.daemon.ha.LeaderElection.CLOCK_SKEW);
+    for (DaemonConfig.SinkSpec s : sinks) {
+      String key = sinkTypes.get(s.type()).callTimeoutKey();
+      if (key == null) {
+        continue;
+      }
+      java.time.Duration timeout = s.config().getDuration(key);
+      if (timeout.compareTo(room) >= 0) {
+        throw new ConfigException(s.config().keyPath(key), "found " + timeout.toMillis() + "ms; expected less than "
+            + room.toMillis() + "ms (leaderElection.leaseDuration − retryPeriod − " + io.k8ssync.daemon.ha.LeaderElection.CLOCK_SKEW.toMillis()
+            + "ms of clock skew): a write starts only while the Lease leaves more than one call's timeout, so this sink would never write");
       }
     }
   }

@@ -36,6 +36,11 @@ public final class ConsulSinkFactory implements SinkFactory {
   }
 
   @Override
+  public String callTimeoutKey() {
+    return "timeout";
+  }
+
+  @Override
   public ConfigDef configDef() {
     return CONFIG;
   }

@@ -144,6 +144,11 @@ public final class HttpSinkFactory implements SinkFactory {
   }
 
   @Override
+  public String callTimeoutKey() {
+    return "timeout";
+  }
+
+  @Override
   public ConfigDef configDef() {
     return CONFIG;
   }

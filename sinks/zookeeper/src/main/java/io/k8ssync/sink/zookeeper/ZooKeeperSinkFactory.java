@@ -85,6 +85,11 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
   }
 
   @Override
+  public String callTimeoutKey() {
+    return "connectionTimeout";
+  }
+
+  @Override
   public ConfigDef configDef() {
     return CONFIG;
   }
