@@ -28,7 +28,13 @@ final class WriteGate {
     return context.writeBudget(cluster).compareTo(callTimeout) > 0;
   }
 
-  /** Throws a retriable failure, counted, unless a write for {@code cluster} may start now. */
+  /** How long a refused write is held before the daemon looks at it again (and parks it, once the cluster is led elsewhere). */
+  static final Duration HOLD = Duration.ofMillis(500);
+
+  /**
+   * Throws unless a write for {@code cluster} may start now: a hold of {@link #HOLD}, counted here
+   * and by the daemon, not a failure, so a step-down never counts as the sink failing (readyz, alerts).
+   */
   void require(String cluster, String what) throws SinkException {
     Duration budget = context.writeBudget(cluster);
     if (budget.compareTo(callTimeout) > 0) {
@@ -36,9 +42,9 @@ final class WriteGate {
     }
     String reason = budget.isZero() ? "not_leader" : "lease_short";
     refused.inc(reason);
-    throw SinkException.retriable(what + " not started: " + (budget.isZero()
+    throw SinkException.deferred(what + " not started: " + (budget.isZero()
         ? "this replica does not lead cluster " + cluster + " now"
         : "the Lease of cluster " + cluster + " has " + budget.toMillis() + "ms left, less than one call may take ("
-            + callTimeout.toMillis() + "ms)"), null);
+            + callTimeout.toMillis() + "ms)"), HOLD, java.util.Set.of());
   }
 }

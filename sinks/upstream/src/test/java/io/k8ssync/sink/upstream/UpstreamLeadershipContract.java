@@ -5,6 +5,7 @@ import static io.k8ssync.sink.PodStates.withReady;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -172,6 +173,8 @@ public abstract class UpstreamLeadershipContract {
     r1.context.budget = Duration.ofMillis(1);
     SinkException e = assertThrows(SinkException.class, () -> r1.apply(null, p));
     assertTrue(e.retriable(), "a refused write is retried, never dropped");
+    // A hold, not a failure: a step-down must not count as the sink failing (readyz, alerts).
+    assertNotNull(e.deferral(), "held for a moment, not failed: " + e.getMessage());
     assertTrue(upstream("web").isEmpty());
     assertEquals(1.0, r1.context.metric("upstream_writes_refused_total", "lease_short"));
 
