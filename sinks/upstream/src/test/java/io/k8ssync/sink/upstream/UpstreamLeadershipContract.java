@@ -100,6 +100,18 @@ public abstract class UpstreamLeadershipContract {
 
   private static final Duration HOLD = Duration.ofMillis(1500);
 
+  /** web-1 (10.0.0.1) and web-2 (10.0.0.2) registered by {@code r}, then web-1 stops being ready: drained, its deletion pending. */
+  private void drainFirstOfTwo(Replica r) throws SinkException {
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    r.apply(null, p);
+    r.apply(null, q);
+    cacheHas(withReady(p, false));
+    r.apply(p, withReady(p, false));
+  }
+
   @Test
   void aDrainTimerOfAClusterLedElsewhereNowDeletesNothing() throws Exception {
     Replica r1 = replica(Map.of());
@@ -129,14 +141,7 @@ public abstract class UpstreamLeadershipContract {
   @Test
   void aDeletionScheduledInAnEarlierTermIsDropped() throws Exception {
     Replica r1 = replica(Map.of());
-    PodState p = ready("web-1", "10.0.0.1");
-    PodState q = ready("web-2", "10.0.0.2");
-    cacheHas(p);
-    cacheHas(q);
-    r1.apply(null, p);
-    r1.apply(null, q);
-    cacheHas(withReady(p, false));
-    r1.apply(p, withReady(p, false));
+    drainFirstOfTwo(r1);
     // The Lease went away and came back before the sink heard of it (the news races the timer):
     // another replica led in between and may have registered p again.
     r1.context.term = 1;
@@ -148,14 +153,7 @@ public abstract class UpstreamLeadershipContract {
   @Test
   void noDeletionWhileTheLeaseRenewalIsOverdueThenItGoesOn() throws Exception {
     Replica r1 = replica(Map.of());
-    PodState p = ready("web-1", "10.0.0.1");
-    PodState q = ready("web-2", "10.0.0.2");
-    cacheHas(p);
-    cacheHas(q);
-    r1.apply(null, p);
-    r1.apply(null, q);
-    cacheHas(withReady(p, false));
-    r1.apply(p, withReady(p, false));
+    drainFirstOfTwo(r1);
     // Still the leader as far as the elector said, but the renewal is late: less Lease left than a call.
     r1.context.budget = Duration.ofMillis(1);
 
