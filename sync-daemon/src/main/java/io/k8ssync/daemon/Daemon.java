@@ -54,6 +54,7 @@ public final class Daemon implements AutoCloseable {
   private final boolean dryRun;
   private final DaemonMetrics metrics;
   private final PodStateCache cache = new PodStateCache();
+  private final io.k8ssync.daemon.rollout.PodProgress progress = new io.k8ssync.daemon.rollout.PodProgress();
   private final Dispatcher dispatcher;
   private final Map<String, ClusterInformers> informers = new LinkedHashMap<>();
   private final List<KubernetesClient> ownedClients = new ArrayList<>();
@@ -97,18 +98,25 @@ public final class Daemon implements AutoCloseable {
         config.clusters().size(), config.sinks().size(), dryRun);
 
     for (DaemonConfig.SinkSpec spec : config.sinks()) {
-      Sink sink = sinkTypes.get(spec.type()).create(context(spec));
+      io.k8ssync.sink.SinkFactory factory = sinkTypes.get(spec.type());
+      Sink sink = factory.create(context(spec, factory.appliesOnEveryReplica()));
       try {
         sink.start();
       } catch (SinkException | RuntimeException e) {
         sink.close();
         throw e;
       }
-      dispatcher.add(new SinkRunner(spec.name(), sink, spec.selector(), config.runnerSettings(spec, dryRun),
-          dispatcher.timer(), metrics));
+      SinkRunner runner = new SinkRunner(spec.name(), sink, spec.selector(), config.runnerSettings(spec, dryRun),
+          dispatcher.timer(), metrics);
+      if (factory.appliesOnEveryReplica()) {
+        runner.applyOnEveryReplica();
+      }
+      runner.reportTo(progress.forSink(spec.name()), factory.routesTraffic());
+      dispatcher.add(runner);
       LOG.info("sink started: sink={} type={} selector={}", spec.name(), spec.type(), spec.selector());
     }
     cache.addListener(dispatcher);
+    dispatcher.everyReplicaLeads(config.clusters().stream().map(c -> c.scope().cluster()).toList());
     if (leaderSpec != null) {
       // A standby for every cluster from the start: its changes queue up until its Lease is ours.
       dispatcher.leadWhere(led::contains);
@@ -210,12 +218,15 @@ public final class Daemon implements AutoCloseable {
     return e == null ? SinkContext.FOREVER : e.writeBudget();
   }
 
-  private SinkContext context(DaemonConfig.SinkSpec spec) {
+  private SinkContext context(DaemonConfig.SinkSpec spec, boolean everyReplica) {
     SinkMetrics sinkMetrics = metrics.forSink(spec.name());
     boolean dry = dryRun;
+    io.k8ssync.sink.Progress reports = progress.forSink(spec.name());
+    java.util.Set<String> all = config.clusters().stream().map(c -> c.scope().cluster())
+        .collect(java.util.stream.Collectors.toUnmodifiableSet());
     // Sinks reconcile, re-assert and purge only once synced: a standby never counts as synced.
     PodStateView view = new PodStateView() {
-      @Override public boolean synced() { return cache.synced() && leading(); }
+      @Override public boolean synced() { return cache.synced() && (everyReplica || leading()); }
       // All pods: reconcile narrows them with pods(clusters()) to the clusters it may touch.
       @Override public Collection<PodState> pods() { return cache.pods(); }
       @Override public Collection<PodState> podsOfService(String service) { return cache.podsOfService(service); }
@@ -229,10 +240,14 @@ public final class Daemon implements AutoCloseable {
       @Override public SinkMetrics metrics() { return sinkMetrics; }
       @Override public PodStateView pods() { return view; }
       @Override public Clock clock() { return Clock.systemUTC(); }
-      @Override public java.util.Set<String> clusters() { return java.util.Set.copyOf(led); }
-      @Override public long leadershipTerm(String cluster) { return Daemon.this.leadershipTerm(cluster); }
-      @Override public boolean leads(String cluster) { return !writeBudget(cluster).isZero(); }
-      @Override public Duration writeBudget(String cluster) { return Daemon.this.writeBudget(cluster); }
+      @Override public io.k8ssync.sink.Progress progress() { return reports; }
+      // A sink of local state applies every cluster on every replica, in term 0.
+      @Override public java.util.Set<String> clusters() { return everyReplica ? all : java.util.Set.copyOf(led); }
+      @Override public long leadershipTerm(String cluster) { return everyReplica ? 0 : Daemon.this.leadershipTerm(cluster); }
+      @Override public boolean leads(String cluster) { return everyReplica ? all.contains(cluster) : !writeBudget(cluster).isZero(); }
+      @Override public Duration writeBudget(String cluster) {
+        return everyReplica ? (all.contains(cluster) ? FOREVER : Duration.ZERO) : Daemon.this.writeBudget(cluster);
+      }
     };
   }
 
@@ -243,6 +258,11 @@ public final class Daemon implements AutoCloseable {
 
   public PodStateCache cache() {
     return cache;
+  }
+
+  /** Where each pod stands in each sink, as the sinks reported it. */
+  public io.k8ssync.daemon.rollout.PodProgress progress() {
+    return progress;
   }
 
   public Dispatcher dispatcher() {

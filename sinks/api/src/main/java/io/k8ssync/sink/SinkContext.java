@@ -65,6 +65,14 @@ public interface SinkContext {
   /** What {@link #writeBudget} answers without leader election. */
   Duration FOREVER = Duration.ofDays(365);
 
+  /**
+   * Where this sink reports what it applied to each pod (see {@link Progress}); sinks whose factory
+   * says {@link SinkFactory#routesTraffic()} must report, others may.
+   */
+  default Progress progress() {
+    return Progress.NONE;
+  }
+
   /** The shared rule, with this sink's selector applied. */
   default boolean desiredOnline(PodState pod) {
     return Registration.desiredOnline(pod, selector());

@@ -24,6 +24,26 @@ public interface SinkFactory {
     return null;
   }
 
+  /**
+   * True for a sink that sends traffic to pods (a registry nginx reads, a gateway, an RPC registry,
+   * an nginx upstream file). Such a sink reports each pod's {@link Progress}, and by default takes
+   * part in the readiness gate (a gated pod turns Ready once every such sink has it online) and in
+   * the preStop offline wait (which returns once every such sink has it offline).
+   */
+  default boolean routesTraffic() {
+    return false;
+  }
+
+  /**
+   * True for a sink that writes only state local to the replica that runs it (an upstream file
+   * beside that host's nginx): it applies every change on every replica, leader or standby, and its
+   * {@code SinkContext.leads} is always true. A sink writing a shared system returns false (the
+   * default): with leader election only the leader of a cluster writes its pods there.
+   */
+  default boolean appliesOnEveryReplica() {
+    return false;
+  }
+
   /** A new, not yet started sink. The context carries the validated config. */
   Sink create(SinkContext context);
 }

@@ -96,6 +96,9 @@ public final class Dispatcher implements Consumer<PodChange> {
       return;
     }
     for (SinkRunner r : runners.values()) {
+      if (r.appliesOnEveryReplica()) {
+        continue; // told once, at start, that it applies every cluster
+      }
       try {
         r.sink().leadershipChanged(cluster, term, leading);
       } catch (RuntimeException e) {
@@ -104,6 +107,21 @@ public final class Dispatcher implements Consumer<PodChange> {
     }
     if (leading) {
       runners.values().forEach(SinkRunner::leadershipChanged);
+    }
+  }
+
+  /** Tells the sinks that apply on every replica that they lead {@code clusters}, once, in term 0. */
+  public void everyReplicaLeads(java.util.Collection<String> clusters) {
+    for (SinkRunner r : runners.values()) {
+      if (r.appliesOnEveryReplica()) {
+        for (String cluster : clusters) {
+          try {
+            r.sink().leadershipChanged(cluster, 0, true);
+          } catch (RuntimeException e) {
+            LOG.error("sink {} failed to take note of cluster {}", r.name(), cluster, e);
+          }
+        }
+      }
     }
   }
 

@@ -55,6 +55,10 @@ public final class SinkRunner {
   private volatile boolean running;
   /** The clusters whose changes this replica applies: all, unless leader election says otherwise. */
   private volatile Predicate<String> leads = cluster -> true;
+  private volatile boolean everyReplica;
+  private volatile io.k8ssync.sink.Progress progress = io.k8ssync.sink.Progress.NONE;
+  /** True when the sink reports its pods' progress itself; else this runner reports what apply did. */
+  private volatile boolean sinkReports;
 
   public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
                     ScheduledExecutorService timer, DaemonMetrics metrics) {
@@ -116,7 +120,28 @@ public final class SinkRunner {
    * clusters queue up (parked, in order) until {@link #leadershipChanged} finds their cluster led.
    */
   public void leadWhere(Predicate<String> leads) {
-    this.leads = leads;
+    if (!everyReplica) {
+      this.leads = leads;
+    }
+  }
+
+  /** This sink writes local state: it applies every cluster's changes on every replica, whoever leads. */
+  public void applyOnEveryReplica() {
+    everyReplica = true;
+    leads = cluster -> true;
+  }
+
+  public boolean appliesOnEveryReplica() {
+    return everyReplica;
+  }
+
+  /**
+   * Where the pods' progress goes: failures are reported here, and, unless {@code sinkReports}
+   * (a sink that routes traffic knows better when a pod is really online), what each apply did.
+   */
+  public void reportTo(io.k8ssync.sink.Progress progress, boolean sinkReports) {
+    this.progress = progress;
+    this.sinkReports = sinkReports;
   }
 
   /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
@@ -237,6 +262,14 @@ public final class SinkRunner {
       if (becameOnline(item.change())) {
         metrics.readyToAppliedSeconds.labelValues(name).observe((now - item.since()) / 1e9);
       }
+      if (!sinkReports && !settings.dryRun()) {
+        PodChange c = item.change();
+        if (c.after() != null && Registration.desiredOnline(c.after(), selector)) {
+          progress.online(c.after());
+        } else {
+          progress.offline(c.latest());
+        }
+      }
       queue.done(item);
     }
     applied.addAndGet(batch.size());
@@ -257,6 +290,7 @@ public final class SinkRunner {
         metrics.sinkRetries.labelValues(name).inc();
         LOG.warn("apply failed, retrying: sink={} pod={} transition={} attempt={} retryInMs={} error={}",
             name, item.key(), item.change().transition(), backoff.failures(item.key()), delay.toMillis(), describe(e));
+        progress.failing(item.change().latest(), describe(e));
         queue.retry(item);
         releaseAfter(item, delay);
       } else {
@@ -264,6 +298,7 @@ public final class SinkRunner {
         metrics.queueDropped.labelValues(name, "fatal").inc();
         LOG.error("apply failed permanently, change dropped: sink={} pod={} transition={} error={}",
             name, item.key(), item.change().transition(), describe(e));
+        progress.failing(item.change().latest(), "dropped: " + describe(e));
         backoff.forget(item.key());
         queue.done(item);
       }

@@ -468,6 +468,16 @@ public final class WorkQueue {
     }
   }
 
+  /** True while a change of {@code key} waits (held ones included) or is in flight. */
+  public boolean unfinished(String key) {
+    lock.lock();
+    try {
+      return dirty.containsKey(key) || processing.containsKey(key);
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Pods with changes waiting or in flight. */
   public int unfinished() {
     lock.lock();

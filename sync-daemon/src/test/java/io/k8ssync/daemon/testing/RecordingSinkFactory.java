@@ -45,10 +45,18 @@ public final class RecordingSinkFactory implements SinkFactory {
     /** While not null, apply blocks until a permit is released. */
     public volatile Semaphore gate;
     private final int batch;
+    private final SinkContext context;
     public volatile boolean closed;
+    /** At each apply: whether the context said this replica leads the pod's cluster. */
+    public final List<Boolean> ledAtApply = new CopyOnWriteArrayList<>();
 
     Recording(int batch) {
+      this(batch, null);
+    }
+
+    Recording(int batch, SinkContext context) {
       this.batch = batch;
+      this.context = context;
     }
 
     @Override
@@ -68,6 +76,9 @@ public final class RecordingSinkFactory implements SinkFactory {
         throw SinkException.retriable("told to fail", new java.io.IOException("connection refused"));
       }
       applied.addAll(changes);
+      if (context != null) {
+        changes.forEach(c -> ledAtApply.add(context.leads(c.latest().cluster())));
+      }
       java.time.Instant now = java.time.Instant.now();
       changes.forEach(c -> told.add(new Told("applied " + c.key(), now)));
     }
@@ -114,7 +125,10 @@ public final class RecordingSinkFactory implements SinkFactory {
 
   @Override
   public Sink create(SinkContext context) {
-    Recording r = new Recording(context.config().getInt("batch"));
+    return register(context, new Recording(context.config().getInt("batch"), context));
+  }
+
+  static Recording register(SinkContext context, Recording r) {
     SINKS.put(context.name(), r);
     return r;
   }
