@@ -144,6 +144,7 @@ public final class Daemon implements AutoCloseable {
         "cluster", informers, i -> i.watching() ? 1 : 0);
 
     http = new HealthServer(config.httpHost(), config.httpPort(), metrics, this::readiness);
+    routes(http);
     http.start();
     LOG.info("http endpoints up: port={} paths=/metrics,/healthz,/readyz", http.port());
 
@@ -187,6 +188,10 @@ public final class Daemon implements AutoCloseable {
         election.start();
       });
     }
+  }
+
+  /** The daemon's own endpoints beside /metrics, /healthz and /readyz. */
+  private void routes(HealthServer server) {
   }
 
   /** True while this instance applies the changes of at least one cluster: always without leader election. */

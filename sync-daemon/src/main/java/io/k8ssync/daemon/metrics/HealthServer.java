@@ -41,6 +41,15 @@ public final class HealthServer implements AutoCloseable {
     });
   }
 
+  /**
+   * Serves {@code path} (and what lies under it) with {@code handler}; call before {@link #start}.
+   * The handler may keep the exchange and answer it later from another thread (a long wait must
+   * not hold one of the server's two threads).
+   */
+  public void route(String path, com.sun.net.httpserver.HttpHandler handler) {
+    server.createContext(path, handler);
+  }
+
   public void start() {
     server.start();
   }
@@ -54,7 +63,8 @@ public final class HealthServer implements AutoCloseable {
     alive = false;
   }
 
-  private static void respond(HttpExchange ex, int status, String body, String type) throws IOException {
+  /** Answers {@code ex} with {@code body} and closes it. */
+  public static void respond(HttpExchange ex, int status, String body, String type) throws IOException {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     ex.getResponseHeaders().set("Content-Type", type + "; charset=utf-8");
     ex.sendResponseHeaders(status, bytes.length);
