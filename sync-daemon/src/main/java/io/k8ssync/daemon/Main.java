@@ -4,7 +4,6 @@ import io.k8ssync.daemon.config.ConfigLoader;
 import io.k8ssync.daemon.config.ConfigReference;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.config.SinkTypes;
-import io.k8ssync.daemon.demo.Demo;
 import io.k8ssync.sink.config.ConfigDef;
 import io.k8ssync.sink.config.ConfigException;
 import java.io.PrintStream;
@@ -29,9 +28,12 @@ public final class Main {
       "usage: k8s-sync <command> [options]",
       "  run --config FILE [--dry-run]   watch pods and keep the configured sinks in step",
       "  validate --config FILE          check a config file and exit (0 valid, 2 invalid)",
-      "  demo [--duration 60s] [--pods 12] [--http-port 9464]",
-      "                                  run against a simulated cluster with a churn generator",
-      "  config-reference                print every config key with its type, default and meaning");
+      "  config-reference                print every config key with its type, default and meaning",
+      "  --version                       print the version and the git commit of this build");
+
+  /** The demo needs test infrastructure, so it is its own jar (sync-daemon/demo), not in this one. */
+  private static final String DEMO_MOVED = "the demo is not part of the production jar: "
+      + "run java -jar sync-daemon/demo/target/k8s-sync-demo.jar [--duration 60s] [--pods 12] [--http-port 9464]";
 
   private Main() {}
 
@@ -43,6 +45,10 @@ public final class Main {
     if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h") || args[0].equals("help")) {
       (args.length == 0 ? err : out).println(USAGE);
       return args.length == 0 ? BAD_INPUT : OK;
+    }
+    if (args.length == 1 && (args[0].equals("--version") || args[0].equals("version"))) {
+      out.println(BuildInfo.current().line());
+      return OK;
     }
     Options o;
     try {
@@ -77,7 +83,8 @@ public final class Main {
         return runUntilSignalled(new Daemon(config, types, Clients::forCluster, o.dryRun), err);
       }
       case "demo":
-        return Demo.run(types, o.duration, o.pods, o.httpPort, out);
+        err.println("k8s-sync: " + DEMO_MOVED);
+        return BAD_INPUT;
       case "config-reference":
         out.print(ConfigReference.markdown(types));
         return OK;

@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.demo;
+package io.k8ssync.demo;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

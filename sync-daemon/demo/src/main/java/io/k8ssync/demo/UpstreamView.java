@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.demo;
+package io.k8ssync.demo;
 
 import java.nio.charset.StandardCharsets;
 import java.util.List;

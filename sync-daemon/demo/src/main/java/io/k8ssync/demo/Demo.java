@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.demo;
+package io.k8ssync.demo;
 
 import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -11,6 +11,8 @@ import io.k8ssync.daemon.config.SinkTypes;
 import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.config.ConfigDef;
+import io.k8ssync.sink.config.ConfigException;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.PrintStream;
 import org.apache.curator.test.TestingServer;
@@ -24,17 +26,60 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code k8s-sync demo}: the daemon against an in-process API server (fabric8's mock server in CRUD
+ * The demo ({@code java -jar sync-daemon/demo/target/k8s-sync-demo.jar}): the daemon against an in-process API server (fabric8's mock server in CRUD
  * mode) while a churn generator creates, readies, flaps, rolls and deletes pods. Every embeddable
  * sink on the class path runs; the log sink prints each change, and a summary line follows every
- * few seconds. Stops after the duration or on Ctrl-C.
+ * few seconds. Stops after the duration or on Ctrl-C. It lives outside the production jar because it
+ * needs test infrastructure (fabric8's mock API server, Curator's in-process ZooKeeper).
  */
 public final class Demo {
 
   /** The mock server logs every request through java.util.logging; the demo shows the daemon instead. */
   private static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
 
+  static final String USAGE = "usage: java -jar k8s-sync-demo.jar [--duration 60s] [--pods 12] [--http-port 9464]";
+
   private Demo() {}
+
+  public static void main(String[] args) {
+    Duration duration = Duration.ofSeconds(60);
+    int pods = 12;
+    int httpPort = 9464;
+    try {
+      for (int i = 0; i < args.length; i++) {
+        String flag = args[i];
+        String v = i + 1 < args.length ? args[++i] : null;
+        switch (flag) {
+          case "--duration" -> {
+            duration = v == null ? null : ConfigDef.parseDuration(v);
+            if (duration == null) {
+              throw new IllegalArgumentException("--duration " + ConfigException.show(v) + ": expected a duration such as 90s or 5m");
+            }
+          }
+          case "--pods" -> pods = intValue(flag, v, 1, 10_000);
+          case "--http-port" -> httpPort = intValue(flag, v, 0, 65535);
+          default -> throw new IllegalArgumentException("unknown option " + ConfigException.show(flag));
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      System.err.println("k8s-sync demo: " + e.getMessage());
+      System.err.println(USAGE);
+      System.exit(2);
+    }
+    System.exit(run(SinkTypes.discover(), duration, pods, httpPort, System.out));
+  }
+
+  private static int intValue(String flag, String v, int min, int max) {
+    try {
+      int n = Integer.parseInt(String.valueOf(v));
+      if (n >= min && n <= max) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(flag + " " + ConfigException.show(String.valueOf(v)) + ": expected an integer from " + min + " to " + max);
+  }
 
   public static int run(SinkTypes types, Duration duration, int pods, int httpPort, PrintStream out) {
     MOCK_LOG.setLevel(java.util.logging.Level.WARNING);

@@ -1,4 +1,4 @@
-package io.k8ssync.daemon.demo;
+package io.k8ssync.demo;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
