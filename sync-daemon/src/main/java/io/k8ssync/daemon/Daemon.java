@@ -66,6 +66,11 @@ public final class Daemon implements AutoCloseable {
   /** Per cluster, how many times this replica started leading it (see {@link SinkContext#leadershipTerm}). */
   private final Map<String, java.util.concurrent.atomic.AtomicLong> terms = new java.util.concurrent.ConcurrentHashMap<>();
   private HealthServer http;
+  private final DaemonConfig.RolloutSpec rollout;
+  private io.k8ssync.daemon.rollout.RolloutController rolloutController;
+  /** Per cluster, since when (epoch millis) this replica's sinks know all they did there: start, or the latest takeover. */
+  private final Map<String, Long> knownSince = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, KubernetesClient> clusterClients = new java.util.concurrent.ConcurrentHashMap<>();
   private CompletableFuture<Void> synced = new CompletableFuture<>();
 
   /**
@@ -81,10 +86,28 @@ public final class Daemon implements AutoCloseable {
     this.metrics = new DaemonMetrics(new PrometheusRegistry());
     this.dispatcher = new Dispatcher(metrics);
     DaemonConfig.LeaderElectionSpec le = config.leaderElection();
-    // One identity for all of this replica's Leases (a derived one has a random part).
-    this.leaderSpec = le == null || le.identity() != null ? le : new DaemonConfig.LeaderElectionSpec(le.namespace(),
-        le.leaseName(), LeaderElection.defaultIdentity(), le.leaseDuration(), le.renewDeadline(), le.retryPeriod(),
-        le.standbyRetention());
+    this.rollout = config.rollout(s -> sinkTypes.get(s.type()).routesTraffic());
+    // One identity for all of this replica's Leases (a derived one has a random part). It carries
+    // the URL standbys forward offline waits to, when this replica has one to advertise.
+    this.leaderSpec = le == null ? null : new DaemonConfig.LeaderElectionSpec(le.namespace(),
+        le.leaseName(), withUrl(le.identity() != null ? le.identity() : LeaderElection.defaultIdentity(), rollout.advertiseUrl()),
+        le.leaseDuration(), le.renewDeadline(), le.retryPeriod(), le.standbyRetention());
+  }
+
+  /** {@code identity@url}: the Lease then tells standbys where the leader answers. */
+  static String withUrl(String identity, String url) {
+    return url == null ? identity : identity + URL_MARK + url;
+  }
+
+  private static final String URL_MARK = "@";
+
+  /** The URL a Lease holder's identity carries, or null. */
+  static String urlOf(String holder) {
+    if (holder == null) {
+      return null;
+    }
+    int at = holder.lastIndexOf(URL_MARK + "http");
+    return at < 0 ? null : holder.substring(at + 1);
   }
 
   /** Starts sinks, the HTTP endpoints, then the informers. Fails if a sink cannot start. */
@@ -116,6 +139,7 @@ public final class Daemon implements AutoCloseable {
       LOG.info("sink started: sink={} type={} selector={}", spec.name(), spec.type(), spec.selector());
     }
     cache.addListener(dispatcher);
+    startRollout();
     dispatcher.everyReplicaLeads(config.clusters().stream().map(c -> c.scope().cluster()).toList());
     if (leaderSpec != null) {
       // A standby for every cluster from the start: its changes queue up until its Lease is ours.
@@ -131,6 +155,7 @@ public final class Daemon implements AutoCloseable {
       }, every, every, TimeUnit.MILLISECONDS);
     } else {
       config.clusters().forEach(c -> led.add(c.scope().cluster()));
+      config.clusters().forEach(c -> knownSince.put(c.scope().cluster(), System.currentTimeMillis()));
       // Without leader election this replica leads every cluster, in term 0, from the start.
       config.clusters().forEach(c -> dispatcher.leadershipChanged(c.scope().cluster(), 0, true));
     }
@@ -149,12 +174,16 @@ public final class Daemon implements AutoCloseable {
     LOG.info("http endpoints up: port={} paths=/metrics,/healthz,/readyz", http.port());
 
     List<CompletableFuture<Void>> starts = new ArrayList<>();
-    Map<String, KubernetesClient> clusterClients = new LinkedHashMap<>();
     for (DaemonConfig.ClusterSpec spec : config.clusters()) {
       KubernetesClient client = clients.apply(spec);
       ownedClients.add(client);
       clusterClients.put(spec.scope().cluster(), client);
-      ClusterInformers ci = new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist());
+      io.k8ssync.daemon.informer.RolloutRules rules = new io.k8ssync.daemon.informer.RolloutRules(rollout.gateCondition(),
+          rollout.hookLabel(), rollout.hookLabel() == null ? null : rollout.hookValue());
+      ClusterInformers ci = rolloutController == null || rules.equals(io.k8ssync.daemon.informer.RolloutRules.OFF)
+          ? new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist())
+          : new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist(), rules,
+              rolloutController::marks);
       informers.put(spec.scope().cluster(), ci);
     }
     cache.syncedWhen(() -> !informers.isEmpty() && informers.values().stream().allMatch(ClusterInformers::synced));
@@ -166,15 +195,25 @@ public final class Daemon implements AutoCloseable {
           LOG.info("all informers synced: pods={}", cache.size());
           dispatcher.podsSynced();
         });
+    if (rolloutController != null) {
+      rolloutController.waits().routing(clusterClients.keySet(), led::contains, cluster -> {
+        LeaderElection e = elections.get(cluster);
+        return e == null ? null : urlOf(e.leader());
+      });
+    }
     if (leaderSpec != null) {
       clusterClients.forEach((cluster, client) -> {
         LeaderElection election = new LeaderElection(cluster, client, leaderSpec, new LeaderElection.Listener() {
           @Override public void startedLeading() {
             long term = terms.computeIfAbsent(cluster, c -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
+            knownSince.put(cluster, System.currentTimeMillis());
             led.add(cluster);
             metrics.leaderTransitions.labelValues(cluster, "leader").inc();
             metrics.leader.labelValues(cluster).set(1);
             dispatcher.leadershipChanged(cluster, term, true);
+            if (rolloutController != null) {
+              rolloutController.leadershipChanged(cluster, true);
+            }
           }
 
           @Override public void stoppedLeading() {
@@ -182,6 +221,9 @@ public final class Daemon implements AutoCloseable {
             metrics.leader.labelValues(cluster).set(0);
             metrics.leaderTransitions.labelValues(cluster, "standby").inc();
             dispatcher.leadershipChanged(cluster, leadershipTerm(cluster), false);
+            if (rolloutController != null) {
+              rolloutController.leadershipChanged(cluster, false);
+            }
           }
         });
         elections.put(cluster, election);
@@ -192,6 +234,37 @@ public final class Daemon implements AutoCloseable {
 
   /** The daemon's own endpoints beside /metrics, /healthz and /readyz. */
   private void routes(HealthServer server) {
+    if (rolloutController != null && rollout.offlineWait()) {
+      server.route("/v1/offline-wait", rolloutController.waits());
+    }
+  }
+
+  /**
+   * The readiness gate, the offline wait and Kruise hooks, when configured and some sink takes part.
+   * Call once the runners exist and before the informers start.
+   */
+  private void startRollout() {
+    boolean any = rollout.gateOn() || rollout.kruiseOn() || rollout.offlineWait();
+    if (!any || rollout.sinks().isEmpty()) {
+      if (rollout.gateOn() || rollout.kruiseOn()) {
+        LOG.warn("rollout: readiness gate / Kruise hooks are on but no sink takes part (rollout.sinks empty and no sink routes traffic):"
+            + " gated pods get their gate True at once");
+      }
+      if (!rollout.gateOn() && !rollout.kruiseOn()) {
+        return;
+      }
+    }
+    List<io.k8ssync.daemon.rollout.Participants.Sink> sinks = new ArrayList<>();
+    for (String name : rollout.sinks()) {
+      DaemonConfig.SinkSpec s = config.sinks().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
+      sinks.add(new io.k8ssync.daemon.rollout.Participants.Sink(name, s.selector(), s.propagationDelay(),
+          dispatcher.runner(name).queue()));
+    }
+    rolloutController = new io.k8ssync.daemon.rollout.RolloutController(rollout, cache, progress, sinks, led::contains,
+        cluster -> knownSince.getOrDefault(cluster, Long.MAX_VALUE), clusterClients::get, metrics);
+    cache.addListener(rolloutController::changed);
+    LOG.info("rollout: sinks={} readinessGate={} offlineWait={} kruiseHookLabel={}", rollout.sinks(),
+        rollout.gateCondition(), rollout.offlineWait(), rollout.hookLabel());
   }
 
   /** True while this instance applies the changes of at least one cluster: always without leader election. */
@@ -325,6 +398,9 @@ public final class Daemon implements AutoCloseable {
     LOG.info("shutting down: draining sink queues for up to {}ms", config.shutdownTimeout().toMillis());
     if (http != null) {
       http.shuttingDown();
+    }
+    if (rolloutController != null) {
+      rolloutController.close(); // open waits get 503 and ask another replica
     }
     informers.values().forEach(ClusterInformers::close);
     if (prior == State.STARTED) {

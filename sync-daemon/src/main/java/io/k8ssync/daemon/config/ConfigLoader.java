@@ -165,8 +165,10 @@ public final class ConfigLoader {
           sel.getMap("labels"));
       Integer workers = s.isSet("workers") ? s.getInt("workers") : null;
       Integer queueCapacity = s.isSet("queueCapacity") ? s.getInt("queueCapacity") : null;
-      sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, queueCapacity, sinkConfig));
+      sinks.add(new DaemonConfig.SinkSpec(s.getString("name"), type, selector, workers, queueCapacity, sinkConfig,
+          s.getDuration("propagationDelay")));
     }
+    rolloutSinks(root);
     leaseFitsCalls(root, sinks);
     DaemonConfig config = new DaemonConfig(root, List.copyOf(sinks));
     PodRules rules = config.podRules();
@@ -219,6 +221,20 @@ public final class ConfigLoader {
         throw new ConfigException(s.config().keyPath(key), "found " + timeout.toMillis() + "ms; expected less than "
             + room.toMillis() + "ms (leaderElection.leaseDuration − retryPeriod − " + io.k8ssync.daemon.ha.LeaderElection.CLOCK_SKEW.toMillis()
             + "ms of clock skew): a write starts only while the Lease leaves more than one call's timeout, so this sink would never write");
+      }
+    }
+  }
+
+  /** The sinks a rollout waits for must be configured sinks. */
+  private static void rolloutSinks(Config root) throws ConfigException {
+    Config rollout = root.getSection("rollout");
+    Set<String> names = new HashSet<>();
+    root.getSections("sinks").forEach(s -> names.add(s.getString("name")));
+    List<String> listed = rollout.getList("sinks");
+    for (int i = 0; i < listed.size(); i++) {
+      if (!names.contains(listed.get(i))) {
+        throw new ConfigException(rollout.keyPath("sinks") + "[" + i + "]", "found " + ConfigException.show(listed.get(i))
+            + "; expected the name of a configured sink: " + String.join(", ", new java.util.TreeSet<>(names)));
       }
     }
   }

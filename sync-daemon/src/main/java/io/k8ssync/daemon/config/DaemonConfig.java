@@ -105,12 +105,45 @@ public final class DaemonConfig {
       .define("services", STRING_LIST, List.of(), "only pods of these logical services")
       .define("labels", STRING_MAP, java.util.Map.of(), "only pods with these label values (keys are kept automatically)");
 
+  static final ConfigDef READINESS_GATE = new ConfigDef()
+      .define("enabled", BOOLEAN, false, "set the readiness gate condition of pods that list it (needs patch on pods/status)")
+      .define("conditionType", STRING, "k8s-sync.io/online", Validator.matches(LABEL_KEY, "a condition type such as example.com/online"),
+          "the readiness gate's condition type; a pod lists it under spec.readinessGates")
+      .define("stuckAfter", DURATION, Duration.ofMinutes(2), Validator.durationAtLeast(Duration.ofSeconds(1)),
+          "a gated pod whose containers have been ready this long without its gate True counts as stuck (metric, alert)")
+      .define("failOpenAfter", DURATION, Duration.ZERO, Validator.durationAtLeast(Duration.ZERO),
+          "set the gate True anyway after this long (reason FailOpen); 0 (default) never does: a rollout waits rather than send a pod no sink has online");
+
+  static final ConfigDef OFFLINE_WAIT = new ConfigDef()
+      .define("enabled", BOOLEAN, true, "serve /v1/offline-wait, which a preStop hook calls to wait until its pod is offline everywhere")
+      .define("maxWaiters", INT, 512, Validator.between(1, 100_000), "waits answered at once; more get 429")
+      .define("maxTimeout", DURATION, Duration.ofMinutes(10), Validator.durationAtLeast(Duration.ofSeconds(1)),
+          "the longest timeout a wait may ask for")
+      .define("advertiseUrl", STRING, null, Validator.matches("https?://[A-Za-z0-9.\\[\\]:-]+(:[0-9]{1,5})?", "an http(s) URL of scheme, host and port"),
+          "how other replicas reach this one's http server, to forward waits to the leader; default http://$POD_IP:<port> when POD_IP is set");
+
+  static final ConfigDef KRUISE = new ConfigDef()
+      .define("enabled", BOOLEAN, false, "follow OpenKruise lifecycle hooks (lifecycle.apps.kruise.io/state) of CloneSet and Advanced StatefulSet pods (needs patch on pods)")
+      .define("hookLabel", STRING, "k8s-sync.io/traffic-hook", Validator.matches(LABEL_KEY, "a label key"),
+          "the label the workload's lifecycle labelsHandler names; k8s-sync sets it once a pod is online and removes it once offline")
+      .define("hookValue", STRING, "true", Validator.matches("([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)", "a label value"),
+          "the value in that labelsHandler");
+
+  static final ConfigDef ROLLOUT = new ConfigDef()
+      .define("sinks", STRING_LIST, List.of(), Validator.matches(NAME, NAME_DOC),
+          "the sinks a rollout waits for; empty: every sink that routes traffic (zookeeper, consul, http, nginx)")
+      .section("readinessGate", READINESS_GATE, "online side: a pod turns Ready once the sinks have it online")
+      .section("offlineWait", OFFLINE_WAIT, "offline side: a preStop hook waits until the sinks have the pod offline")
+      .section("kruise", KRUISE, "OpenKruise lifecycle hooks: cut traffic, then let the pod go");
+
   static final ConfigDef SINK = new ConfigDef()
       .required("name", STRING, Validator.matches(NAME, NAME_DOC), "unique sink name, used in metrics and logs")
       .required("type", STRING, Validator.nonEmpty(), "sink type, e.g. log (see the sink sections)")
       .define("workers", INT, null, Validator.between(1, 256), "override dispatch.workers for this sink")
       .define("queueCapacity", INT, null, Validator.atLeast(1), "override dispatch.queueCapacity for this sink")
       .section("selector", SELECTOR, "which pods this sink manages; empty matches all")
+      .define("propagationDelay", DURATION, Duration.ZERO, Validator.durationAtLeast(Duration.ZERO),
+          "how long this sink's consumers may still send traffic after it took a pod offline (nginx-upsync: upsync_interval + 1s); an offline wait waits it out")
       .define("config", RAW_OBJECT, null, "the sink's own settings, checked against its type");
 
   static final ConfigDef LEADER_ELECTION = new ConfigDef()
@@ -136,12 +169,18 @@ public final class DaemonConfig {
       .sectionList("clusters", CLUSTER, true, "the Kubernetes clusters to watch")
       .section("pods", PODS, "how pods state their identity")
       .section("dispatch", DISPATCH, "the per-sink work queues")
+      .section("rollout", ROLLOUT, "lossless rollouts: Kubernetes waits for k8s-sync (readiness gate, preStop offline wait, Kruise hooks)")
       .sectionList("sinks", SINK, true, "where pod state goes");
 
   /** A configured sink, its own config already validated by its factory. */
-  public record SinkSpec(String name, String type, Selector selector, Integer workers, Integer queueCapacity, Config config) {
+  public record SinkSpec(String name, String type, Selector selector, Integer workers, Integer queueCapacity, Config config,
+                         Duration propagationDelay) {
     public SinkSpec(String name, String type, Selector selector, Integer workers, Config config) {
-      this(name, type, selector, workers, null, config);
+      this(name, type, selector, workers, null, config, Duration.ZERO);
+    }
+
+    public SinkSpec(String name, String type, Selector selector, Integer workers, Integer queueCapacity, Config config) {
+      this(name, type, selector, workers, queueCapacity, config, Duration.ZERO);
     }
   }
 
@@ -205,6 +244,41 @@ public final class DaemonConfig {
   public record LeaderElectionSpec(String namespace, String leaseName, String identity,
                                    Duration leaseDuration, Duration renewDeadline, Duration retryPeriod,
                                    Duration standbyRetention) {}
+
+  /** The rollout settings; its sink list is already resolved (never empty when a feature is on and a sink routes traffic). */
+  public record RolloutSpec(List<String> sinks, String gateCondition, Duration stuckAfter, Duration failOpenAfter,
+                            boolean offlineWait, int maxWaiters, Duration maxTimeout, String advertiseUrl,
+                            String hookLabel, String hookValue) {
+    public boolean gateOn() {
+      return gateCondition != null;
+    }
+
+    public boolean kruiseOn() {
+      return hookLabel != null;
+    }
+  }
+
+  /**
+   * The rollout settings, with {@code sinks} resolved against {@code routesTraffic} (whether a
+   * sink's type routes traffic) when the config leaves it empty.
+   */
+  public RolloutSpec rollout(java.util.function.Predicate<SinkSpec> routesTraffic) {
+    Config r = root.getSection("rollout");
+    Config gate = r.getSection("readinessGate");
+    Config wait = r.getSection("offlineWait");
+    Config kruise = r.getSection("kruise");
+    List<String> names = r.getList("sinks").isEmpty()
+        ? sinks.stream().filter(routesTraffic).map(SinkSpec::name).toList() : List.copyOf(r.getList("sinks"));
+    String url = wait.getString("advertiseUrl");
+    if (url == null && System.getenv("POD_IP") != null && !System.getenv("POD_IP").isEmpty()) {
+      String ip = System.getenv("POD_IP");
+      url = "http://" + (ip.contains(":") ? "[" + ip + "]" : ip) + ":" + httpPort();
+    }
+    return new RolloutSpec(names, gate.getBoolean("enabled") ? gate.getString("conditionType") : null,
+        gate.getDuration("stuckAfter"), gate.getDuration("failOpenAfter"), wait.getBoolean("enabled"), wait.getInt("maxWaiters"),
+        wait.getDuration("maxTimeout"), url, kruise.getBoolean("enabled") ? kruise.getString("hookLabel") : null,
+        kruise.getString("hookValue"));
+  }
 
   public List<SinkSpec> sinks() {
     return sinks;

@@ -47,10 +47,16 @@ public final class ClusterInformers implements AutoCloseable {
 
   public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics,
                           RelistGuard.Settings relist) {
+    this(scope, client, rules, cache, metrics, relist, RolloutRules.OFF, (key, m) -> { });
+  }
+
+  /** @param rollout how pods ask to hold their rollout; {@code marks} is told each such pod's marks */
+  public ClusterInformers(Scope scope, KubernetesClient client, PodRules rules, PodStateCache cache, DaemonMetrics metrics,
+                          RelistGuard.Settings relist, RolloutRules rollout, PodStateStore.MarksListener marks) {
     this.scope = scope;
     this.client = client;
     PodProjector projector = new PodProjector(scope.cluster(), rules,
-        (c, field) -> metrics.podValuesDropped.labelValues(c, field).inc());
+        (c, field) -> metrics.podValuesDropped.labelValues(c, field).inc(), rollout);
     List<String> namespaces = scope.namespaces().isEmpty() ? java.util.Collections.singletonList(null) : scope.namespaces();
     for (String ns : namespaces) {
       String where = "cluster=" + scope.cluster() + " namespace=" + (ns == null ? "*" : ns);
@@ -77,6 +83,7 @@ public final class ClusterInformers implements AutoCloseable {
           });
       FilterWatchListDeletable<Pod, PodList, PodResource> scoped = pods;
       store.guardWith(informer::isWatching, () -> confirmLater(store, scoped, relist.confirmAfter()));
+      store.marksTo(marks);
       informers.add(informer);
       stores.add(store);
     }

@@ -44,6 +44,7 @@ public final class PodProjector {
   private final String cluster;
   private final PodRules rules;
   private final DroppedValueListener droppedValues;
+  private final RolloutRules rollout;
   private final WeakInterner interned = new WeakInterner();
   /** Pods whose invalid hostIP was reported, so that their updates and relists do not report it again. */
   private final Set<String> reportedHostIps = ConcurrentHashMap.newKeySet();
@@ -53,9 +54,19 @@ public final class PodProjector {
   }
 
   public PodProjector(String cluster, PodRules rules, DroppedValueListener droppedValues) {
+    this(cluster, rules, droppedValues, RolloutRules.OFF);
+  }
+
+  public PodProjector(String cluster, PodRules rules, DroppedValueListener droppedValues, RolloutRules rollout) {
     this.cluster = cluster;
     this.rules = rules;
     this.droppedValues = droppedValues;
+    this.rollout = rollout;
+  }
+
+  /** How pods ask to hold their rollout (a readiness gate, Kruise hooks). */
+  public RolloutRules rollout() {
+    return rollout;
   }
 
   public String cluster() {
@@ -155,6 +166,17 @@ public final class PodProjector {
     PodCondition readyCondition = readyCondition(status);
     boolean ready = readyCondition != null && "True".equals(readyCondition.getStatus());
     long readySince = ready ? millis(readyCondition.getLastTransitionTime()) : 0;
+    if (rollout != RolloutRules.OFF) {
+      // "Ready" here means ready to register: a gated pod waits for k8s-sync, not the reverse.
+      boolean toRegister = rollout.readyToRegister(pod, ready);
+      if (toRegister && !ready) {
+        readySince = rollout.containersReadySince(pod);
+      } else if (toRegister && rollout.gated(pod)) {
+        readySince = Math.min(readySince, rollout.containersReadySince(pod));
+      }
+      ready = toRegister;
+      readySince = ready ? readySince : 0;
+    }
 
     return new PodState(
         cluster,
@@ -240,7 +262,7 @@ public final class PodProjector {
     return null;
   }
 
-  private static long millis(String timestamp) {
+  static long millis(String timestamp) {
     if (timestamp == null || timestamp.isEmpty()) {
       return 0;
     }

@@ -48,6 +48,13 @@ public final class PodStateStore implements ItemStore<Pod> {
   private volatile boolean initialListDone;
   private volatile BooleanSupplier watching = () -> true;
   private volatile Runnable onHold = () -> { };
+  private volatile MarksListener marks = (key, m) -> { };
+
+  /** Told each pod's rollout marks (null: none, or the pod is gone) before its state reaches the cache. */
+  @FunctionalInterface
+  public interface MarksListener {
+    void marks(String podKey, RolloutRules.Marks marks);
+  }
 
   /** @param namespace the one namespace this store's informer watches, or null for all */
   public PodStateStore(String namespace, PodProjector projector, PodStateCache cache, DaemonMetrics metrics) {
@@ -77,7 +84,14 @@ public final class PodStateStore implements ItemStore<Pod> {
       if (before != null) {
         metrics.informerEvents.labelValues(cluster, "DELETE").inc();
       }
+      if (projector.rollout() != RolloutRules.OFF) {
+        marks.marks(cacheKey(key), null);
+      }
     }, this::put);
+  }
+
+  void marksTo(MarksListener listener) {
+    this.marks = listener;
   }
 
   void initialListDone() {
@@ -99,6 +113,9 @@ public final class PodStateStore implements ItemStore<Pod> {
       }
     }
     PodState state = projector.project(pod);
+    if (projector.rollout() != RolloutRules.OFF) {
+      marks.marks(state.key(), projector.rollout().marks(pod));
+    }
     PodState before = cache.put(state);
     metrics.informerEvents.labelValues(cluster, before == null ? "ADD" : "UPDATE").inc();
     if (state.rejection() != null && (before == null || !Objects.equals(before.rejection(), state.rejection()))) {
@@ -127,6 +144,9 @@ public final class PodStateStore implements ItemStore<Pod> {
     PodState before = cache.remove(cacheKey(key));
     if (before != null) {
       metrics.informerEvents.labelValues(cluster, "DELETE").inc();
+    }
+    if (projector.rollout() != RolloutRules.OFF) {
+      marks.marks(cacheKey(key), null);
     }
     return ghost(before);
   }
