@@ -10,3 +10,6 @@ export KUBE_API_TEST_DIR="${KUBE_API_TEST_DIR:-$K8S_SYNC_CACHE/kubeapitest}"
 mkdir -p "$K8S_SYNC_CACHE"
 
 log() { printf '[testbed %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+HELM_VERSION="${HELM_VERSION:-3.21.4}"
+# The runtime base the tests build the image on (scripts/testbed/build-image-base.sh).
+BASE_IMAGE="${BASE_IMAGE:-localhost/k8s-sync-jre:17-debian}"

@@ -4,7 +4,7 @@
 set -euo pipefail
 dir="$(dirname "$0")"
 . "$dir/common.sh"
-for step in build-k8s build-consul mariadb nginx; do
+for step in build-k8s build-consul mariadb nginx build-helm build-image-base; do
   t0=$(date +%s)
   "$dir/$step.sh"
   log "$step took $(( $(date +%s) - t0 ))s"
