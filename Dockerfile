@@ -1,28 +1,24 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t k8s-sync:0.1.0 .   (not built in this repository's CI: no Docker engine there)
-FROM maven:3.9-eclipse-temurin-17 AS build
-WORKDIR /src
-# Poms first, so dependency downloads are cached while only sources change.
-COPY pom.xml ./
-COPY sinks/api/pom.xml sinks/api/
-COPY sinks/http/pom.xml sinks/http/
-COPY sinks/zookeeper/pom.xml sinks/zookeeper/
-COPY sinks/consul/pom.xml sinks/consul/
-COPY sinks/mysql/pom.xml sinks/mysql/
-COPY sinks/kafka/pom.xml sinks/kafka/
-COPY sync-daemon/pom.xml sync-daemon/
-COPY benchmarks/pom.xml benchmarks/
-# Every module of pom.xml must be here or Maven refuses to start. From 3.9.0 go-offline skips this
-# build's own modules instead of looking for them (unbuilt yet) in a repository.
-RUN mvn -B -ntp -q -pl sync-daemon -am org.apache.maven.plugins:maven-dependency-plugin:3.9.0:go-offline -DexcludeReactor=true
-COPY . .
-RUN mvn -B -ntp -q -pl sync-daemon -am -DskipTests package
-
-FROM eclipse-temurin:17-jre
-RUN groupadd --system --gid 10001 k8s-sync \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --shell /usr/sbin/nologin k8s-sync
-COPY --from=build /src/sync-daemon/target/k8s-sync.jar /opt/k8s-sync/k8s-sync.jar
+# The k8s-sync image: the jar Maven built, on a Java 17 runtime. Build it with scripts/image.sh, which
+# runs Maven first and then buildah or docker:
+#   ./mvnw -B -DskipTests install && docker build -t k8s-sync:0.1.0 .
+# The runtime base is a build argument: by default the public Temurin JRE; the tests pass one built
+# here from Debian's packages (scripts/testbed/build-image-base.sh), as registries are out of reach.
+# Any image with `java` on its PATH (JRE 17 or later) will do, including a jlink'ed runtime.
+ARG JRE_IMAGE=eclipse-temurin:17-jre
+FROM ${JRE_IMAGE}
+ARG VERSION=unknown
+ARG REVISION=unknown
+LABEL org.opencontainers.image.title="k8s-sync" \
+      org.opencontainers.image.description="Keeps systems outside a Kubernetes cluster in step with the pods inside it" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}"
+# No RUN step: the base needs no shell, and no user is created. The daemon runs as a numeric
+# non-root user; the JVM needs no passwd entry. It writes nothing but /tmp, so the root file system
+# can be read-only (mount an emptyDir at /tmp; -XX:-UsePerfData keeps the JVM out of it too).
+COPY sync-daemon/target/k8s-sync.jar /opt/k8s-sync/k8s-sync.jar
+COPY config/k8s-sync.yaml /etc/k8s-sync/k8s-sync.yaml
 USER 10001:10001
 EXPOSE 9464
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
+ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
 CMD ["run", "--config", "/etc/k8s-sync/k8s-sync.yaml"]
