@@ -29,6 +29,15 @@ public final class Daemons {
     return d;
   }
 
+  /** The value of the gauge {@code name} without labels (or the sum over its series). */
+  public static double gauge(Daemon d, String name) {
+    return d.metrics().registry().scrape().stream()
+        .filter(m -> m.getMetadata().getPrometheusName().equals(name))
+        .flatMap(m -> m.getDataPoints().stream())
+        .mapToDouble(p -> ((io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot) p).getValue())
+        .sum();
+  }
+
   /** The sum of the counter {@code name} (without _total) over the samples carrying {@code labels}. */
   public static double counter(Daemon d, String name, Map<String, String> labels) {
     return d.metrics().registry().scrape().stream()
