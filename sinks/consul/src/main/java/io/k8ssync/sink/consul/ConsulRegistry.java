@@ -134,6 +134,22 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
   }
 
+  /** One read of the key nginx-upsync reads, whoever wrote it. */
+  @Override
+  public boolean present(String cluster, String upstream, String address) throws SinkException {
+    String key = key(upstream, address);
+    try {
+      return kv.getValue(key).isPresent();
+    } catch (ConsulException e) {
+      if (e.getCode() == 404) {
+        return false;
+      }
+      throw failure("read " + key, e);
+    } catch (RuntimeException e) {
+      throw failure("read " + key, e);
+    }
+  }
+
   @Override
   public int countServers(String upstream) throws SinkException {
     String p = prefix + "/" + upstream + "/";

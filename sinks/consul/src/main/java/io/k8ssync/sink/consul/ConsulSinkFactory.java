@@ -40,6 +40,12 @@ public final class ConsulSinkFactory implements SinkFactory {
     return "timeout";
   }
 
+  /** True: nginx-upsync reads the upstreams from Consul and sends traffic where they say; the sink reports each pod's progress itself. */
+  @Override
+  public boolean routesTraffic() {
+    return true;
+  }
+
   @Override
   public ConfigDef configDef() {
     return CONFIG;

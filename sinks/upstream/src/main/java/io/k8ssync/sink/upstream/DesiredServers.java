@@ -3,7 +3,9 @@ package io.k8ssync.sink.upstream;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -37,6 +39,18 @@ final class DesiredServers {
 
   Server server(PodState p) throws SinkException {
     return new Server(p.cluster(), upstreamOf(p), p.address());
+  }
+
+  /** The server a pod would have, or null when it can have none (no IPv4 address, no valid upstream name). */
+  Server serverIfAny(PodState p) {
+    if (p.address() == null || !ipv4(p)) {
+      return null;
+    }
+    try {
+      return server(p);
+    } catch (SinkException e) {
+      return null;
+    }
   }
 
   String upstreamOf(PodState p) throws SinkException {
@@ -75,6 +89,45 @@ final class DesiredServers {
       }
     }
     return false;
+  }
+
+  /** The cached pods at a server, in any state: of its cluster, at its address, whose upstream is its upstream. */
+  List<PodState> podsAt(Server s) {
+    List<PodState> out = new ArrayList<>();
+    for (PodState p : context.pods().podsWithIp(s.ip())) {
+      if (p.cluster().equals(s.cluster()) && s.address().equals(p.address())) {
+        try {
+          if (upstreamOf(p).equals(s.upstream())) {
+            out.add(p);
+          }
+        } catch (SinkException e) {
+          // an invalid upstream name was never written
+        }
+      }
+    }
+    return out;
+  }
+
+  /** The cached pods that want a server now. */
+  List<PodState> podsWanting(Server s) {
+    return podsAt(s).stream().filter(this::online).toList();
+  }
+
+  /** The cache's state of {@code p}'s pod (same key, any incarnation), or null when it is gone. */
+  PodState current(PodState p) {
+    List<PodState> candidates = new ArrayList<>();
+    if (p.ip() != null) {
+      candidates.addAll(context.pods().podsWithIp(p.ip()));
+    }
+    if (p.service() != null) {
+      candidates.addAll(context.pods().podsOfService(p.service()));
+    }
+    for (PodState c : candidates) {
+      if (c.key().equals(p.key())) {
+        return c;
+      }
+    }
+    return null;
   }
 
   /** Every wanted server of these clusters with its entry. */

@@ -1,11 +1,13 @@
 package io.k8ssync.sink.upstream;
 
+import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,6 +26,12 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>Timers run on the sink's scheduler; every deletion runs under its upstream's exclusive lock
  * and re-reads the pod cache and the Lease there.
+ *
+ * <p>Reports ({@link PodReports}), for the pods of the server: draining once {@code down:1} is
+ * written; offline once it is deleted, or once the drain delay has passed for a last server kept
+ * {@code down:1} (nginx-upsync sends no traffic to a down server); failing when a deletion fails.
+ * A deletion that removed nothing (gone, not ours, changed meanwhile) reports nothing: reconcile
+ * looks again, and reports.
  */
 final class Drainer {
 
@@ -45,9 +53,11 @@ final class Drainer {
   private final SinkMetrics.Counter deleteRetries;
   private final SinkMetrics.Counter deletesMissed;
   private final SinkMetrics.Counter disowned;
+  private final PodReports reports;
 
   Drainer(SinkContext context, UpstreamRegistry registry, UpstreamConfig config, UpstreamLocks locks, DesiredServers desired,
-          WriteGate gate, ScheduledExecutorService scheduler, SinkMetrics.Counter held, SinkMetrics.Counter conflicts) {
+          WriteGate gate, ScheduledExecutorService scheduler, SinkMetrics.Counter held, SinkMetrics.Counter conflicts,
+          PodReports reports) {
     this.context = context;
     this.registry = registry;
     this.config = config;
@@ -58,6 +68,7 @@ final class Drainer {
     this.log = context.logger();
     this.held = held;
     this.conflicts = conflicts;
+    this.reports = reports;
     SinkMetrics m = context.metrics();
     drained = m.counter("upstream_entries_drained_total", "Upstream servers set to down:1");
     deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
@@ -70,9 +81,10 @@ final class Drainer {
 
   /**
    * Sets a server {@code down:1} and schedules its deletion. The caller holds the server's lock
-   * and found it not wanted.
+   * and found it not wanted. {@code pods}: the pods it was written for, or null to take the cached
+   * pods at its address (a reconcile pass's orphan).
    */
-  void drain(Server s, UpsyncEntry downEntry) throws SinkException {
+  void drain(Server s, UpsyncEntry downEntry, List<PodState> pods) throws SinkException {
     gate.require(s.cluster(), "drain of " + s);
     if (!registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
       conflicts.inc();
@@ -83,7 +95,21 @@ final class Drainer {
     drained.inc();
     log.log(Level.INFO, "draining: sink={0} upstream={1} server={2} deleteInMs={3}",
         context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
-    scheduleDeletion(s, config.drainDelay().toMillis());
+    List<PodState> of = pods != null ? pods : leavingPodsAt(s);
+    reports.draining(of);
+    scheduleDeletion(s, config.drainDelay().toMillis(), of);
+  }
+
+  /** The cached pods at a server that do not want it: what its drain is about when no change said. */
+  List<PodState> leavingPodsAt(Server s) {
+    return desired.podsAt(s).stream().filter(p -> !desired.online(p)).toList();
+  }
+
+  /** The pod keys with a deletion pending now. */
+  Set<String> drainingPods() {
+    Set<String> keys = new java.util.HashSet<>();
+    draining.values().forEach(p -> p.pods.forEach(pod -> keys.add(pod.key())));
+    return keys;
   }
 
   /** The server was registered again: its drain is off. Then servers kept only as the last one of its upstream may go. */
@@ -109,13 +135,15 @@ final class Drainer {
     return heldLast.contains(s);
   }
 
-  /** A scheduled deletion, of the term of leading its cluster that scheduled it. */
+  /** A scheduled deletion, of the term of leading its cluster that scheduled it, and the pods it takes away. */
   private static final class Pending {
     final long term;
+    final List<PodState> pods;
     volatile ScheduledFuture<?> timer;
 
-    Pending(long term) {
+    Pending(long term, List<PodState> pods) {
       this.term = term;
+      this.pods = pods;
     }
 
     void cancel() {
@@ -126,8 +154,9 @@ final class Drainer {
     }
   }
 
-  void scheduleDeletion(Server s, long delayMillis) {
-    Pending p = new Pending(context.leadershipTerm(s.cluster()));
+  /** Deletes {@code s} after {@code delayMillis}; {@code pods}: those it is for, as {@link #drain} takes them. */
+  void scheduleDeletion(Server s, long delayMillis, List<PodState> pods) {
+    Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s));
     // In the map before the timer is armed, so even a timer due at once finds itself there.
     Pending prior = draining.put(s, p);
     if (prior != null) {
@@ -136,7 +165,7 @@ final class Drainer {
     try {
       p.timer = scheduler.schedule(() -> {
         if (draining.remove(s, p)) {
-          finishDrain(s, p.term);
+          finishDrain(s, p.term, p.pods);
         }
       }, delayMillis, TimeUnit.MILLISECONDS);
     } catch (RejectedExecutionException e) {
@@ -189,7 +218,7 @@ final class Drainer {
 
   /** Deletes a drained server unless it is wanted again, is the last of its upstream, or its cluster is not ours now. */
   void finishDrain(Server s) {
-    finishDrain(s, ANY_TERM);
+    finishDrain(s, ANY_TERM, null);
   }
 
   private static final long ANY_TERM = Long.MIN_VALUE;
@@ -199,7 +228,7 @@ final class Drainer {
    * term of leading the cluster is dropped, since another replica led in between and may have
    * registered the server again (its new leader's reconcile, or ours, finishes what is still due).
    */
-  private void finishDrain(Server s, long term) {
+  private void finishDrain(Server s, long term, List<PodState> drainedPods) {
     if (term != ANY_TERM && term != context.leadershipTerm(s.cluster())) {
       heldLast.remove(s);
       disowned.inc();
@@ -207,23 +236,28 @@ final class Drainer {
           + " sink={1}", s, context.name());
       return;
     }
-    if (!mayDelete(s)) {
+    if (!mayDelete(s, drainedPods)) {
       return;
     }
+    List<PodState> pods = drainedPods;
     try (UpstreamLocks.Held h = locks.exclusive(s.upstream())) {
       if (desired.wanted(s)) {
         heldLast.remove(s);
         return;
       }
       // Again under the lock, right before the write: waiting for the lock may have taken a while.
-      if (!mayDelete(s)) {
+      if (!mayDelete(s, drainedPods)) {
         return;
+      }
+      if (pods == null) {
+        pods = leavingPodsAt(s);
       }
       switch (registry.deleteUnlessLast(s.cluster(), s.upstream(), s.address())) {
         case DELETED -> {
           heldLast.remove(s);
           deleted.inc();
           log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+          reports.offline(pods);
         }
         case LAST_SERVER -> {
           if (heldLast.add(s)) {
@@ -231,6 +265,8 @@ final class Drainer {
             log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
                 context.name(), s.upstream(), s.address());
           }
+          // Down for a whole drain delay: nginx-upsync sends it nothing, though it stays listed.
+          reports.offline(pods);
         }
         case MISSED -> {
           heldLast.remove(s);
@@ -243,7 +279,9 @@ final class Drainer {
       deleteRetries.inc();
       log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
           + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
-      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+      List<PodState> of = pods != null ? pods : leavingPodsAt(s);
+      reports.failingToLeave(of, "deleting drained server " + s.upstream() + "/" + s.address() + " failed, retried: " + e.getMessage());
+      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()), of);
     }
   }
 
@@ -251,7 +289,7 @@ final class Drainer {
    * True when a deletion for the server's cluster may start now. Otherwise a cluster led elsewhere
    * is disowned; one that is still ours, with its Lease renewal late, is tried again later.
    */
-  private boolean mayDelete(Server s) {
+  private boolean mayDelete(Server s, List<PodState> pods) {
     if (gate.open(s.cluster())) {
       return true;
     }
@@ -259,7 +297,7 @@ final class Drainer {
       deleteRetries.inc();
       log.log(Level.WARNING, "deletion of drained {0} postponed: the Lease of its cluster is not renewed in time: sink={1}",
           s, context.name());
-      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()));
+      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()), pods);
     } else {
       heldLast.remove(s);
       disowned.inc();

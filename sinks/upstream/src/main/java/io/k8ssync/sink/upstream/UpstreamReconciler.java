@@ -1,5 +1,6 @@
 package io.k8ssync.sink.upstream;
 
+import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Reconciliation;
 import io.k8ssync.sink.SinkContext;
 import io.k8ssync.sink.SinkException;
@@ -20,6 +21,10 @@ import java.util.Set;
  * by is seen as it is. Entries with the cluster's default mark, when this sink has its own owner
  * id, are taken over in place if a pod of ours wants them and otherwise left to their owner.
  *
+ * <p>Each pass reports every pod it looked at ({@link PodReports}): online for each server it
+ * found up, or wrote up, as its pods want it; failing for a repair that failed or was refused; draining
+ * for the orphans it drains; offline for each selected pod not desired online that has no entry.
+ *
  * <p>Runs on the sink's scheduler thread only (at the initial list, on each new term, every period).
  */
 final class UpstreamReconciler {
@@ -39,6 +44,7 @@ final class UpstreamReconciler {
   private final SinkMetrics.Counter held;
   private final SinkMetrics.Counter conflicts;
   private final SinkMetrics.Counter takenOver;
+  private final PodReports reports;
   /** Entries with the default mark that no pod of ours wants, already counted as held: counted again only after they left. */
   private Set<Server> heldOtherOwner = Set.of();
   /**
@@ -50,7 +56,7 @@ final class UpstreamReconciler {
 
   UpstreamReconciler(SinkContext context, UpstreamRegistry registry, UpstreamConfig config, UpstreamLocks locks,
                      DesiredServers desired, Drainer drainer, WriteGate gate, SinkMetrics.Counter written,
-                     SinkMetrics.Counter held, SinkMetrics.Counter conflicts) {
+                     SinkMetrics.Counter held, SinkMetrics.Counter conflicts, PodReports reports) {
     this.context = context;
     this.registry = registry;
     this.config = config;
@@ -63,6 +69,7 @@ final class UpstreamReconciler {
     this.written = written;
     this.held = held;
     this.conflicts = conflicts;
+    this.reports = reports;
     this.takenOver = context.metrics().counter("upstream_owner_marks_taken_over_total",
         "Entries with the cluster's default mark (written before this sink had its own ownerId) that a pod of ours wants,"
             + " re-marked as ours in place");
@@ -96,9 +103,13 @@ final class UpstreamReconciler {
       versions.put(s, listed.version());
     })));
 
+    Set<String> draining = drainer.drainingPods();
     SinkException firstFailure = repair(want, owned, defaultMarked, versions);
     SinkException drainFailure = removeOrphans(want, owned);
     leaveToTheirOwner(want, defaultMarked);
+    if (reports.active()) {
+      reportNotOnline(clusters, actual, draining);
+    }
     if (firstFailure == null) {
       firstFailure = drainFailure;
     }
@@ -122,6 +133,8 @@ final class UpstreamReconciler {
       } else if (have == null || !have.equals(d.getValue())) {
         reconciliation.drift(have == null ? "missing" : "changed");
         repairs.add(d.getKey());
+      } else if (reports.active()) {
+        foundUp(d.getKey());
       }
     }
     for (int from = 0; from < repairs.size(); from += REPAIR_BATCH) {
@@ -131,6 +144,7 @@ final class UpstreamReconciler {
         for (Server s : chunk) {
           if (desired.wanted(s)) {
             gate.require(s.cluster(), "reconcile repair of " + s);
+            desired.podsWanting(s).forEach(reports::writing);
             // The version this pass listed: the write is a check-and-set on it, with no read of its own.
             writes.add(new UpstreamRegistry.Write(s.cluster(), s.upstream(), s.address(), want.get(s),
                 versions.getOrDefault(s, UpstreamRegistry.Write.ABSENT), defaultMarked.containsKey(s)));
@@ -144,9 +158,14 @@ final class UpstreamReconciler {
             conflicts.inc();
             log.log(Level.WARNING, "reconcile left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}",
                 w.upstream(), w.address(), w.cluster());
+            for (PodState p : desired.podsWanting(s)) {
+              reports.failing(p, "not registered: key " + w.upstream() + "/" + w.address()
+                  + " exists and was not written by k8s-sync for cluster " + w.cluster() + "; left untouched");
+            }
           } else {
             written.inc();
             drainer.cancel(s);
+            desired.podsWanting(s).forEach(reports::online);
             if (w.defaultMark()) {
               takenOver.inc();
               log.log(Level.INFO, "took over {0}/{1} in place: it had the default mark of cluster {2} and a pod of ours holds it: sink={3}",
@@ -156,6 +175,13 @@ final class UpstreamReconciler {
         }
       } catch (SinkException e) {
         log.log(Level.WARNING, "reconcile could not write a batch of {0}: sink={1} error={2}", chunk.size(), context.name(), e.getMessage());
+        if (e.deferral() == null) { // a hold for want of Lease is no failure
+          for (Server s : chunk) {
+            for (PodState p : desired.podsWanting(s)) {
+              reports.failing(p, "reconcile repair of " + s.upstream() + "/" + s.address() + " failed, retried: " + e.getMessage());
+            }
+          }
+        }
         if (e.retriable() && firstFailure == null) {
           firstFailure = e;
         }
@@ -194,6 +220,10 @@ final class UpstreamReconciler {
         } catch (SinkException ex) {
           log.log(Level.WARNING, "reconcile could not drain {0}/{1}: sink={2} error={3}",
               s.upstream(), s.address(), context.name(), ex.getMessage());
+          if (ex.deferral() == null) {
+            reports.failingToLeave(drainer.leavingPodsAt(s), "draining " + s.upstream() + "/" + s.address()
+                + " failed, retried: " + ex.getMessage());
+          }
           if (ex.retriable() && firstFailure == null) {
             firstFailure = ex;
           }
@@ -233,6 +263,56 @@ final class UpstreamReconciler {
     heldOtherOwner = Set.copyOf(left);
   }
 
+  /** A wanted server found up, as wanted: online, for the pods that want it now (under its lock, so a drain racing the pass reports after). */
+  private void foundUp(Server s) {
+    try (UpstreamLocks.Held h = locks.shared(s)) {
+      desired.podsWanting(s).forEach(reports::online);
+    }
+  }
+
+  /**
+   * Offline for each selected pod of these clusters that is not desired online, has no entry at its
+   * address in this pass's listing and no deletion pending: nothing of it is there. Under the lock of
+   * its server, so a registration racing the pass is either in the listing or reported after; a pod
+   * whose entry this process may have written since the listing is read again first. A pod desired
+   * online that nginx-upsync cannot take (no IPv4 address) is failing.
+   */
+  private void reportNotOnline(Set<String> clusters, Map<String, Map<String, Map<String, UpstreamRegistry.Listed>>> actual,
+                               Set<String> draining) {
+    Map<String, Set<String>> listed = new HashMap<>();
+    actual.forEach((cluster, ups) -> ups.values().forEach(servers ->
+        listed.computeIfAbsent(cluster, c -> new HashSet<>()).addAll(servers.keySet())));
+    for (PodState p : context.pods().pods(clusters)) {
+      if (!context.selector().matches(p) || draining.contains(p.key())) {
+        continue;
+      }
+      if (context.desiredOnline(p)) {
+        if (!DesiredServers.ipv4(p)) {
+          reports.failing(p, UpstreamSink.NOT_IPV4);
+        }
+        continue;
+      }
+      if (p.address() != null && listed.getOrDefault(p.cluster(), Set.of()).contains(p.address())) {
+        continue;
+      }
+      Server s = desired.serverIfAny(p);
+      if (s == null) {
+        reports.absent(p);
+        continue;
+      }
+      try (UpstreamLocks.Held h = locks.shared(s)) {
+        PodState now = desired.current(p); // again under the lock: a change may have made it wanted since the snapshot
+        if ((now != null && context.desiredOnline(now))
+            || (reports.mayBeUp(p.key()) && registry.present(s.cluster(), s.upstream(), s.address()))) {
+          continue;
+        }
+        reports.absent(p);
+      } catch (SinkException e) {
+        log.log(Level.DEBUG, "could not read {0}; its pod is reported by a later pass: sink={1} error={2}", s, context.name(), e.getMessage());
+      }
+    }
+  }
+
   private void removeOrphan(Server s, UpsyncEntry found) throws SinkException {
     boolean finish = false;
     try (UpstreamLocks.Held h = locks.shared(s)) {
@@ -240,14 +320,16 @@ final class UpstreamReconciler {
         return;
       }
       if (!found.down()) {
-        drainer.drain(s, found.withDown(true));
+        drainer.drain(s, found.withDown(true), null);
       } else if (drainer.heldAsLast(s)) {
         finish = true; // its drain delay is over: only the last-server rule keeps it
       } else {
         // Down when this pass found it (a restart, or a takeover mid-drain): how long is unknown, so it gets a whole drain delay.
         log.log(Level.INFO, "found draining: sink={0} upstream={1} server={2} deleteInMs={3}",
             context.name(), s.upstream(), s.address(), config.drainDelay().toMillis());
-        drainer.scheduleDeletion(s, config.drainDelay().toMillis());
+        List<PodState> pods = drainer.leavingPodsAt(s);
+        reports.draining(pods);
+        drainer.scheduleDeletion(s, config.drainDelay().toMillis(), pods);
       }
     }
     if (finish) {

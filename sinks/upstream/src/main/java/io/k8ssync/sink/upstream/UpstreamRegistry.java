@@ -53,6 +53,16 @@ public interface UpstreamRegistry extends AutoCloseable {
    */
   Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException;
 
+  /**
+   * True when an entry is at this key now, whoever wrote it: one read, for a sink that must know a
+   * pod's server is absent before it says so (a registration of an earlier run may still be there).
+   * Registries override this default, which lists the cluster's entries of ours and of its default mark.
+   */
+  default boolean present(String cluster, String upstream, String address) throws SinkException {
+    Map<String, Listed> servers = list(java.util.Set.of(cluster)).getOrDefault(cluster, Map.of()).getOrDefault(upstream, Map.of());
+    return servers.containsKey(address);
+  }
+
   /** Servers in an upstream, whoever wrote them (nginx-upsync refuses to drop its last one). */
   int countServers(String upstream) throws SinkException;
 

@@ -27,6 +27,10 @@ import java.util.concurrent.TimeUnit;
  * pending deletions are dropped. Queue workers and the sink's scheduler touch a server only under
  * its locks ({@link UpstreamLocks}) and re-read the pod cache under them, so a late timer or an old
  * reconcile snapshot never removes a server that is wanted again.
+ *
+ * <p>It reports each pod's progress to the daemon as the registry holds it ({@link PodReports}):
+ * online once its entry is up, draining once it is {@code down:1}, offline once it is deleted (or,
+ * as the last server of its upstream, down for a whole drain delay), or known absent.
  */
 public final class UpstreamSink implements Sink {
 
@@ -43,6 +47,7 @@ public final class UpstreamSink implements Sink {
   private final SinkMetrics.Counter written;
   private final SinkMetrics.Counter conflicts;
   private final SinkMetrics.Counter rejected;
+  private final PodReports reports;
 
   public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
     this.context = context;
@@ -58,8 +63,10 @@ public final class UpstreamSink implements Sink {
         + " other_owner: an entry with the cluster's default mark that this sink, with its own ownerId, leaves to that owner)", "reason");
     conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
     rejected = m.counter("upstream_entries_rejected_total", "Pods not registered, by reason (not_ipv4: upsync keys must be IPv4:port)", "reason");
-    this.drainer = new Drainer(context, registry, config, locks, desired, gate, scheduler, held, conflicts);
-    this.reconciler = new UpstreamReconciler(context, registry, config, locks, desired, drainer, gate, written, held, conflicts);
+    this.reports = new PodReports(context, desired);
+    this.drainer = new Drainer(context, registry, config, locks, desired, gate, scheduler, held, conflicts, reports);
+    this.reconciler = new UpstreamReconciler(context, registry, config, locks, desired, drainer, gate, written, held, conflicts,
+        reports);
   }
 
   @Override
@@ -89,6 +96,7 @@ public final class UpstreamSink implements Sink {
       reconcileSoon();
     } else {
       drainer.disown(cluster);
+      reports.forget(cluster);
       submit(() -> reconciler.forget(cluster));
     }
   }
@@ -130,11 +138,12 @@ public final class UpstreamSink implements Sink {
         rejected.inc("not_ipv4");
         log.log(Level.WARNING, "not registered: nginx-upsync needs an IPv4 address and this pod has another: sink={0} pod={1} uid={2}",
             context.name(), after.key(), after.uid());
+        reports.failing(after, NOT_IPV4);
       } else {
         try {
           Server s = desired.server(after);
           try (UpstreamLocks.Held h = locks.shared(s)) {
-            register(s, desired.entryOf(after, false));
+            register(s, after);
           }
         } catch (SinkException e) {
           if (e.retriable() || old == null) {
@@ -148,12 +157,46 @@ public final class UpstreamSink implements Sink {
     if (old != null) {
       try (UpstreamLocks.Held h = locks.shared(old)) {
         if (!desired.wanted(old)) {
-          drainer.drain(old, desired.entryOf(change.before(), true));
+          drainer.drain(old, desired.entryOf(change.before(), true), List.of(leaving(change)));
         }
       }
+    } else if (!context.desiredOnline(after)) {
+      offlineIfAbsent(change.latest());
     }
     if (refused != null) {
       throw refused;
+    }
+  }
+
+  static final String NOT_IPV4 = "not registered: nginx-upsync needs an IPv4 address and this pod has another";
+
+  /** Who a drain of the change's old server takes away: the pod as it is now, or its incarnation that is gone. */
+  private static PodState leaving(PodChange change) {
+    PodState after = change.after();
+    return after != null && after.uid().equals(change.before().uid()) ? after : change.before();
+  }
+
+  /**
+   * Offline for a pod not desired online whose entry this process never wrote, once a read finds its
+   * key absent: an entry of an earlier run may still be there (a reconcile pass reports that one).
+   * A failed read reports nothing; the next reconcile pass looks.
+   */
+  private void offlineIfAbsent(PodState pod) {
+    if (!reports.active() || reports.mayBeUp(pod.key())) {
+      return;
+    }
+    Server s = desired.serverIfAny(pod);
+    if (s == null) {
+      reports.absent(pod); // no IPv4 address or no valid upstream name: never written, by any run
+      return;
+    }
+    try (UpstreamLocks.Held h = locks.shared(s)) {
+      if (!reports.mayBeUp(pod.key()) && !registry.present(s.cluster(), s.upstream(), s.address())) {
+        reports.absent(pod);
+      }
+    } catch (SinkException e) {
+      log.log(Level.DEBUG, "could not read {0} to report pod {1} offline; reconcile reports it: sink={2} error={3}",
+          s, pod.key(), context.name(), e.getMessage());
     }
   }
 
@@ -182,8 +225,11 @@ public final class UpstreamSink implements Sink {
     }
   }
 
-  private void register(Server s, UpsyncEntry entry) throws SinkException {
+  /** Writes the pod's entry up; the caller holds the server's lock. */
+  private void register(Server s, PodState pod) throws SinkException {
+    UpsyncEntry entry = desired.entryOf(pod, false);
     gate.require(s.cluster(), "registration of " + s);
+    reports.writing(pod);
     // Its drain is cancelled only once the put succeeded (registered() below): a failed put must
     // leave the pending deletion, or a change back to unready would find nothing left to delete it.
     // The pod at this address is ours now: a key with the cluster's default mark is taken over in place.
@@ -194,6 +240,7 @@ public final class UpstreamSink implements Sink {
     }
     written.inc();
     drainer.registered(s);
+    reports.online(pod);
   }
 
   /** One reconcile pass now, on the caller's thread (tests). */

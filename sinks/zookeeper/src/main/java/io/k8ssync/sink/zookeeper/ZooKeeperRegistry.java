@@ -147,6 +147,17 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
+  /** One exists check of the node nginx-upsync reads, whoever created it. */
+  @Override
+  public boolean present(String cluster, String upstream, String address) throws SinkException {
+    String node = node(upstream, address);
+    try {
+      return client.checkExists().forPath(node) != null;
+    } catch (Exception e) {
+      throw failure("read " + node, e);
+    }
+  }
+
   @Override
   public int countServers(String upstream) throws SinkException {
     try {

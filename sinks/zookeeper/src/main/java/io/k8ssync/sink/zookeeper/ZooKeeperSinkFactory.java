@@ -89,6 +89,12 @@ public final class ZooKeeperSinkFactory implements SinkFactory {
     return "connectionTimeout";
   }
 
+  /** True: nginx-upsync reads the upstreams from ZooKeeper and sends traffic where they say; the sink reports each pod's progress itself. */
+  @Override
+  public boolean routesTraffic() {
+    return true;
+  }
+
   @Override
   public ConfigDef configDef() {
     return CONFIG;
