@@ -49,6 +49,14 @@ final class Calls {
    * A pod value is untrusted; sending it elsewhere than the template says is worse than not sending.
    */
   boolean refuses(String kind, PodState pod, String key, Request... requests) {
+    return refusal(kind, pod, key, requests) != null;
+  }
+
+  /**
+   * As {@link #refuses}: why the pod is rejected for this call, for people (names the field and the
+   * request, never the value), or null when every request can be built.
+   */
+  String refusal(String kind, PodState pod, String key, Request... requests) {
     for (Request r : requests) {
       if (r == null) {
         continue;
@@ -57,10 +65,10 @@ final class Calls {
         r.render(pod);
       } catch (Template.RefusedValue e) {
         refused(kind, key, r, e);
-        return true;
+        return kind + " not sent: the pod's " + e.field() + " cannot go into the " + r.kind() + " request";
       }
     }
-    return false;
+    return null;
   }
 
   private void refused(String kind, String key, Request r, Template.RefusedValue e) {
@@ -121,8 +129,13 @@ final class Calls {
       throw SinkException.fatal(kind + " for " + key + " not sent: " + e.getMessage(), null);
     } catch (IllegalArgumentException e) {
       calls.inc(kind, "rejected");
-      throw SinkException.fatal(kind + " request for " + key + " cannot be built: " + e.getMessage(), e);
+      // URI.create names the URL after its reason: only the reason, as the URL may hold credentials.
+      String why = String.valueOf(e.getMessage());
+      throw SinkException.fatal(kind + " request for " + key + " cannot be built: "
+          + (why.contains(": ") ? why.substring(0, why.indexOf(": ")) : "an invalid URL"), null);
     }
+    // Who was called, by origin only: a URL's user info, path or query may hold what no log or pod condition may show.
+    String call = kind + " " + r.method() + " " + HttpTarget.origin(r.uri());
     long t0 = nanoTime.getAsLong();
     HttpTarget.Outcome o = target.send(r);
     double seconds = (nanoTime.getAsLong() - t0) / 1e9;
@@ -138,10 +151,10 @@ final class Calls {
           calls.inc(kind, "redirect_refused");
           log.log(Level.WARNING, "{0} not done, retried: sink={1} pod={2} address={3} reason={4}",
               kind, context.name(), key, pod.address(), o.error().getMessage());
-          throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: " + o.error().getMessage(), o.error());
+          throw SinkException.retriable(call + " failed: " + o.error().getMessage(), o.error());
         }
         calls.inc(kind, "retry");
-        throw SinkException.retriable(kind + " " + r.method() + " " + r.uri() + " failed: "
+        throw SinkException.retriable(call + " failed: "
             + (o.error() != null ? o.error().getClass().getSimpleName() + " " + o.error().getMessage() : "status " + o.status()),
             o.error());
       default:
@@ -153,7 +166,7 @@ final class Calls {
           return false;
         }
         // A rejected online or re-assertion keeps its registration, so the pod's offline still goes out.
-        throw SinkException.fatal(kind + " " + r.method() + " " + r.uri() + " rejected with status " + o.status(), null);
+        throw SinkException.fatal(call + " rejected with status " + o.status(), null);
     }
   }
 

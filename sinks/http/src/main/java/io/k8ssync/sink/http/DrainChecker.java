@@ -15,6 +15,9 @@ import java.util.regex.Pattern;
  * passes; the outcome is a metric and a log line. Sent without the target's credentials: the URL
  * may go to the pod itself. A check belongs to the leadership term of the offline: once that ends,
  * it stops ({@code disowned}).
+ *
+ * <p>When it ends, drained or at {@code maxWait} (the sink stops waiting then, which bounds how long a
+ * pod drains), the pod is reported offline, under its lock, unless something of it is registered again.
  */
 final class DrainChecker implements FollowUps.Owner {
 
@@ -30,14 +33,22 @@ final class DrainChecker implements FollowUps.Owner {
   private final FollowUps followUps;
   private final SinkMetrics.Counter drains;
   private final SinkMetrics.Histogram drainSeconds;
+  private final PodLocks locks;
+  private final PodReports reports;
 
-  DrainChecker(SinkContext context, HttpTarget target, LongSupplier nanoTime, Leadership leadership, FollowUps followUps) {
+  /** How soon an offline report waits again for a pod whose change is being applied. */
+  private static final Duration BUSY_AGAIN = Duration.ofMillis(20);
+
+  DrainChecker(SinkContext context, HttpTarget target, LongSupplier nanoTime, Leadership leadership, FollowUps followUps,
+               PodLocks locks, PodReports reports) {
     this.context = context;
     this.log = context.logger();
     this.target = target;
     this.nanoTime = nanoTime;
     this.leadership = leadership;
     this.followUps = followUps;
+    this.locks = locks;
+    this.reports = reports;
     Config d = context.config().getSection("drain");
     this.drain = d.getString("url") == null ? null : Request.get("drain", d.getString("method"), d.getString("url"));
     this.expect = Pattern.compile(d.getString("expect"));
@@ -53,8 +64,11 @@ final class DrainChecker implements FollowUps.Owner {
     return drain;
   }
 
-  /** Starts the drain check of {@code pod}, just taken offline; nothing when none is configured. */
-  void start(PodState pod) {
+  /**
+   * Starts the drain check of {@code pod}, just taken offline; nothing when none is configured.
+   * {@code report}: report the pod offline when the check ends (it leaves this sink).
+   */
+  void start(PodState pod, boolean report) {
     if (drain == null) {
       return;
     }
@@ -74,16 +88,33 @@ final class DrainChecker implements FollowUps.Owner {
             drainSeconds.observeSeconds(elapsed / 1e9);
             log.log(drained ? Level.INFO : Level.WARNING, "drain check {0}: sink={1} pod={2}/{3} address={4} ms={5}",
                 outcome, context.name(), pod.namespace(), pod.name(), pod.address(), elapsed / 1_000_000);
+            if (report) {
+              ended(pod, term, what);
+            }
             return;
           }
           followUps.schedule(DrainChecker.this, term, what, this, interval);
         } catch (RuntimeException e) {
           log.log(Level.WARNING, "drain check failed, giving up: sink=" + context.name() + " pod=" + pod.name(), e);
           drains.inc("error");
+          if (report) {
+            ended(pod, term, what);
+          }
         }
       }
     };
     followUps.schedule(this, term, what, poll, Duration.ZERO);
+  }
+
+  /** The check is over: offline, under the pod's lock (a timer never waits for it: it comes back). */
+  private void ended(PodState pod, Leadership.Term term, String what) {
+    try (PodLocks.Held held = locks.tryLock(pod.key())) {
+      if (held == null) {
+        followUps.schedule(this, term, what, () -> ended(pod, term, what), BUSY_AGAIN);
+        return;
+      }
+      reports.offlineUnlessRegistered(pod);
+    }
   }
 
   @Override

@@ -33,6 +33,8 @@ import java.util.function.LongSupplier;
  * its offline, nor a repeated offline overtake a new online. Timers run on two executors: the
  * {@code timer} thread for re-assertion passes and housekeeping, and {@code followUps} for
  * repeated offlines and drain polls, so a pass stuck on a slow gateway delays neither.
+ *
+ * <p>It reports each pod's progress to the daemon as the target answered ({@link PodReports}).
  */
 final class HttpSink implements Sink {
 
@@ -49,6 +51,7 @@ final class HttpSink implements Sink {
   private final Ledger ledger = new Ledger();
   private final PodLocks locks = new PodLocks();
   private final Leadership leadership = new Leadership();
+  private final PodReports reports;
   /** Told by {@link #podsSynced}: the cache is complete, so onlines and re-assertion may begin. */
   private volatile boolean synced;
   private final EntryCollisions entries;
@@ -72,12 +75,13 @@ final class HttpSink implements Sink {
     this.timer = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
     this.followUps = new FollowUps(context.name(), leadership);
     this.calls = new Calls(context, target, nanoTime);
+    this.reports = new PodReports(context.progress(), ledger, leadership);
     this.entries = new EntryCollisions(context, offline);
     this.warmup = new Warmup(c.getDuration("warmup"), nanoTime, context.clock());
     this.repeater = new OfflineRepeater(context, calls, ledger, entries, locks, leadership, offline,
-        c.getDuration("repeatOfflineAfter"), followUps);
-    this.drains = new DrainChecker(context, target, nanoTime, leadership, followUps);
-    this.reassertion = new Reassertion(context, calls, ledger, entries, warmup, locks, leadership, online);
+        c.getDuration("repeatOfflineAfter"), followUps, reports);
+    this.drains = new DrainChecker(context, target, nanoTime, leadership, followUps, locks, reports);
+    this.reassertion = new Reassertion(context, calls, ledger, entries, warmup, locks, leadership, online, reports);
   }
 
   @Override
@@ -101,7 +105,7 @@ final class HttpSink implements Sink {
    */
   @Override
   public void leadershipChanged(String cluster, long term, boolean leading) {
-    Leadership.Term ended = leading ? leadership.started(cluster, term) : leadership.stopped(cluster);
+    Leadership.Term ended = leading ? leadership.started(cluster, term, context.clock().millis()) : leadership.stopped(cluster);
     if (ended != null) {
       followUps.disown(cluster, "this replica no longer leads " + ended + (leading ? ", term " + term + " began" : ""));
     }
@@ -170,13 +174,15 @@ final class HttpSink implements Sink {
     }
 
     PodState had = reg == null ? null : reg.state();
+    boolean sent = false;
     if (reg != null && !(wanted && reg.sameInstance(after))) {
       // Offline the exact address we put online, before anything else happens to this pod. The
       // online of a new incarnation follows, so only other pods are spared; but a stale record's
       // entry may hold that incarnation already, put there by the other replica.
-      takeOffline(had, key, !reg.confirmed() || reg.uncertain(), stale && wanted ? after : null, term);
+      takeOffline(had, key, !reg.confirmed() || reg.uncertain(), stale && wanted ? after : null, term, !wanted);
       ledger.forget(key);
       reg = null;
+      sent = true;
     }
     PodState before = change.before();
     Ledger.Offlined already = ledger.offlined(key);
@@ -188,21 +194,29 @@ final class HttpSink implements Sink {
       // held) or by an earlier run, but the change says it was online, so the offline still goes out,
       // unless it would hit what this pod now holds at the same entry. What that replica's last
       // calls did is unknown here: one may still land, so the offline is repeated.
-      takeOffline(before, key, true, wanted ? after : null, term);
+      takeOffline(before, key, true, wanted ? after : null, term, !wanted);
+      sent = true;
     }
     if (!wanted) {
       if (change.before() != null) {
         warmup.reset(change.before().uid());
       }
+      if (!sent && had == null && already == null && reports.createdInThisTerm(change.latest())) {
+        reports.offline(change.latest()); // never online: no record, and nobody else can have put it online
+      }
       return;
     }
     if (reg != null && reg.confirmed() && reg.state().weight() == after.weight()) {
+      reports.online(after);
       return;
     }
     // Checked before anything is held or recorded: an online whose offline (or drain check) could
     // never be built would stay at the target, so the pod gets no call at all.
-    if (calls.refuses(online.kind(), after, key, online, offline, drains.request())) {
-      return; // rejected for this sink, counted and logged: not a failure of the sink, nothing to retry
+    String refusal = calls.refusal(online.kind(), after, key, online, offline, drains.request());
+    if (refusal != null) {
+      // Rejected for this sink, counted and logged: nothing to retry, but it will never be online here.
+      reports.failing(after, refusal);
+      return;
     }
     if (!synced) {
       throw SinkException.deferred("waiting for the initial pod list before the first online calls", SYNC_WAIT, Set.of(key));
@@ -218,14 +232,18 @@ final class HttpSink implements Sink {
     ledger.record(key, new Ledger.Registered(after, false, uncertain, term));
     calls.send(online, after, key, online.kind());
     ledger.record(key, new Ledger.Registered(after, true, uncertain, term));
+    reports.online(after);
   }
 
   /**
    * Offlines {@code old}, unless the call would take offline what another pod, or this pod's
    * {@code keep} state, holds at the same entry now. {@code uncertain}: an online of {@code old} may
-   * still land, so the offline is repeated later.
+   * still land, so the offline is repeated later. {@code report}: the pod leaves this sink (it is not
+   * desired online in any state now), so its progress is reported; a pod moving to a new entry is not
+   * offline.
    */
-  private void takeOffline(PodState old, String key, boolean uncertain, PodState keep, long term) throws SinkException {
+  private void takeOffline(PodState old, String key, boolean uncertain, PodState keep, long term, boolean report)
+      throws SinkException {
     PodState holder = entries.sameEntry(old, keep) ? keep : entries.addressHolder(old, key);
     warmup.reset(old.uid());
     if (holder != null) {
@@ -237,16 +255,29 @@ final class HttpSink implements Sink {
         // The entry is the holder's now, registered here or not (it may be warming up): a record
         // for it, unless it has one, so its own offline later takes the entry away.
         ledger.recordIfAbsent(holder.key(), new Ledger.Registered(holder, false, true, leadership.term(holder.cluster())));
+        if (report) {
+          reports.offline(old); // the entry carries another pod's traffic now: none of it is this one's
+        }
       }
       return; // not recorded as done: a retry whose newest state moved on must still send it
     }
     if (calls.refuses(offline.kind(), old, key, offline)) {
       // Never sent, so nothing may land late: done for this change, and not repeated.
       ledger.offlinedDuringChange(key, old, term);
+      if (report) {
+        reports.offline(old); // its online could not be built either: it was never sent
+      }
       return;
     }
     if (calls.send(offline, old, key, offline.kind())) {
-      drains.start(old);
+      if (report && drains.request() != null) {
+        reports.draining(old);
+      } else if (report) {
+        reports.offline(old);
+      }
+      drains.start(old, report);
+    } else if (report) {
+      reports.offline(old); // the target holds no such instance
     }
     ledger.offlinedDuringChange(key, old, term);
     if (uncertain) {

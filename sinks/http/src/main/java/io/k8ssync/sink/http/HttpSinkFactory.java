@@ -148,6 +148,12 @@ public final class HttpSinkFactory implements SinkFactory {
     return "timeout";
   }
 
+  /** True: a gateway or RPC registry sends traffic to what the online call registered; the sink reports each pod's progress itself. */
+  @Override
+  public boolean routesTraffic() {
+    return true;
+  }
+
   @Override
   public ConfigDef configDef() {
     return CONFIG;

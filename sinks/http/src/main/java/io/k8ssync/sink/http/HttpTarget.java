@@ -167,7 +167,7 @@ final class HttpTarget {
   }
 
   /** Scheme, host and port only: a redirect's path or query may carry what the log must not show. */
-  private static String origin(URI u) {
+  static String origin(URI u) {
     return u.getScheme() + "://" + u.getHost() + ":" + port(u);
   }
 

@@ -14,10 +14,13 @@ final class Leadership {
   static final class Term {
     final String cluster;
     final long number;
+    /** When this replica was told it leads (epoch millis, the sink's clock). */
+    final long sinceMillis;
 
-    Term(String cluster, long number) {
+    Term(String cluster, long number, long sinceMillis) {
       this.cluster = cluster;
       this.number = number;
+      this.sinceMillis = sinceMillis;
     }
 
     @Override
@@ -29,10 +32,10 @@ final class Leadership {
   private final Map<String, Term> led = new ConcurrentHashMap<>();
   private final Map<String, Long> lastTerm = new ConcurrentHashMap<>();
 
-  /** This replica leads {@code cluster} from now, in {@code term}; the stretch it replaces, if any. */
-  Term started(String cluster, long term) {
+  /** This replica leads {@code cluster} from {@code nowMillis}, in {@code term}; the stretch it replaces, if any. */
+  Term started(String cluster, long term, long nowMillis) {
     lastTerm.put(cluster, term);
-    return led.put(cluster, new Term(cluster, term));
+    return led.put(cluster, new Term(cluster, term, nowMillis));
   }
 
   /** This replica no longer leads {@code cluster}; the stretch that ended, if any. */

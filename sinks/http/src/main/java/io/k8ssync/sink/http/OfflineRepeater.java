@@ -29,9 +29,10 @@ final class OfflineRepeater implements FollowUps.Owner {
   private final Request offline;
   private final Duration after;
   private final FollowUps followUps;
+  private final PodReports reports;
 
   OfflineRepeater(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, PodLocks locks,
-                  Leadership leadership, Request offline, Duration after, FollowUps followUps) {
+                  Leadership leadership, Request offline, Duration after, FollowUps followUps, PodReports reports) {
     this.context = context;
     this.log = context.logger();
     this.calls = calls;
@@ -42,6 +43,7 @@ final class OfflineRepeater implements FollowUps.Owner {
     this.offline = offline;
     this.after = after;
     this.followUps = followUps;
+    this.reports = reports;
   }
 
   /** Repeats the offline of {@code old} later, in the current term of its cluster, unless repeating is off. */
@@ -89,8 +91,10 @@ final class OfflineRepeater implements FollowUps.Owner {
       }
       try {
         calls.send(offline, old, key, KIND);
+        reports.offlineUnlessRegistered(old); // clears a failure an earlier attempt reported
       } catch (SinkException e) {
         boolean again = e.retriable() && attempt < ATTEMPTS;
+        reports.failingUnlessRegistered(old, e.getMessage() + (again ? "" : "; abandoned after " + attempt + " attempts"));
         if (again) {
           schedule(old, key, term, attempt + 1, postponed);
         } else {

@@ -29,9 +29,10 @@ final class Reassertion {
   private final Leadership leadership;
   private final Request online;
   private final SinkMetrics.Counter passes;
+  private final PodReports reports;
 
   Reassertion(SinkContext context, Calls calls, Ledger ledger, EntryCollisions entries, Warmup warmup, PodLocks locks,
-              Leadership leadership, Request online) {
+              Leadership leadership, Request online, PodReports reports) {
     this.context = context;
     this.log = context.logger();
     this.calls = calls;
@@ -41,6 +42,7 @@ final class Reassertion {
     this.locks = locks;
     this.leadership = leadership;
     this.online = online;
+    this.reports = reports;
     this.passes = context.metrics().counter("http_reassert_passes_total",
         "Re-assertion passes, by outcome (complete, stopped: ended at a retriable failure, the rest waits for the next period)",
         "outcome");
@@ -116,14 +118,20 @@ final class Reassertion {
       }
     }
     boolean uncertain = reg.uncertain() || reg.term() != term;
-    if (state != reg.state() && calls.refuses(KIND, state, key, online)) {
-      return null; // the cache's state of it has a value the online cannot carry: not sent, counted and logged
+    if (state != reg.state()) {
+      String refusal = calls.refusal(KIND, state, key, online);
+      if (refusal != null) {
+        reports.failing(state, refusal); // the cache's state of it has a value the online cannot carry: not sent
+        return null;
+      }
     }
     try {
       calls.send(online, state, key, KIND);
       ledger.record(key, new Ledger.Registered(state, true, uncertain, term));
+      reports.online(state); // what a new term re-learns: online at the target, as it answered
       return null;
     } catch (SinkException e) {
+      reports.failing(state, e.getMessage());
       if (e.retriable()) {
         ledger.record(key, new Ledger.Registered(reg.state(), true, true, reg.term())); // it may still land after an offline
       } else {
