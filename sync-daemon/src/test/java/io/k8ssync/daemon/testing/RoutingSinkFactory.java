@@ -29,7 +29,8 @@ public final class RoutingSinkFactory implements SinkFactory {
   private static final Map<String, Routing> SINKS = new ConcurrentHashMap<>();
 
   static final ConfigDef CONFIG = new ConfigDef()
-      .define("drain", ConfigDef.Type.DURATION, Duration.ZERO, "how long a pod drains before it is offline");
+      .define("drain", ConfigDef.Type.DURATION, Duration.ZERO, "how long a pod drains before it is offline")
+      .define("failPods", ConfigDef.Type.STRING, null, "a regex: applies to pods whose name matches fail (retriable)");
 
   /** One progress report: what, of which pod (name), when. */
   public record Report(String what, String pod, Instant at) {}
@@ -38,6 +39,7 @@ public final class RoutingSinkFactory implements SinkFactory {
   public static final class Routing implements Sink {
     private final SinkContext context;
     private final Duration drain;
+    private final java.util.regex.Pattern failPods;
     private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
     /** Online pod names. */
     public final java.util.Set<String> online = ConcurrentHashMap.newKeySet();
@@ -48,6 +50,8 @@ public final class RoutingSinkFactory implements SinkFactory {
     Routing(SinkContext context) {
       this.context = context;
       this.drain = context.config().getDuration("drain");
+      String f = context.config().getString("failPods");
+      this.failPods = f == null ? null : java.util.regex.Pattern.compile(f);
     }
 
     @Override
@@ -57,6 +61,9 @@ public final class RoutingSinkFactory implements SinkFactory {
         throw SinkException.retriable(fail, null);
       }
       for (PodChange c : batch) {
+        if (failPods != null && failPods.matcher(c.latest().name()).matches()) {
+          throw SinkException.retriable("told to fail for " + c.latest().name(), null);
+        }
         PodState after = c.after();
         String name = c.latest().name();
         if (after != null && Registration.desiredOnline(after, context.selector())) {
