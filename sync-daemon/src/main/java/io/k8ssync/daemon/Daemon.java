@@ -72,6 +72,8 @@ public final class Daemon implements AutoCloseable {
   private final Map<String, Long> knownSince = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, KubernetesClient> clusterClients = new java.util.concurrent.ConcurrentHashMap<>();
   private CompletableFuture<Void> synced = new CompletableFuture<>();
+  /** The status API and page, and Events on pods (issue 20). */
+  private io.k8ssync.daemon.status.Status status;
 
   /**
    * @param clients makes the client of each configured cluster; the daemon closes them
@@ -140,6 +142,9 @@ public final class Daemon implements AutoCloseable {
     }
     cache.addListener(dispatcher);
     startRollout();
+    status = new io.k8ssync.daemon.status.Status(config.status(), new io.k8ssync.daemon.status.StatusSource(cache, progress,
+        dispatcher, config.sinks(), replica()), metrics.registry());
+    status.start(clusterClients::get);
     dispatcher.everyReplicaLeads(config.clusters().stream().map(c -> c.scope().cluster()).toList());
     if (leaderSpec != null) {
       // A standby for every cluster from the start: its changes queue up until its Lease is ours.
@@ -237,6 +242,25 @@ public final class Daemon implements AutoCloseable {
     if (rolloutController != null && rollout.offlineWait()) {
       server.route("/v1/offline-wait", rolloutController.waits());
     }
+    status.routes(server);
+  }
+
+  /** This replica as the status API tells it: its role, identity and who leads each cluster. */
+  private io.k8ssync.daemon.status.StatusSource.Replica replica() {
+    return new io.k8ssync.daemon.status.StatusSource.Replica() {
+      @Override public String role() {
+        return leaderSpec == null ? "single" : led.size() == elections.size() && !led.isEmpty() ? "leader"
+            : led.isEmpty() ? "standby" : "partial";
+      }
+      @Override public String identity() { return leaderSpec == null ? null : leaderSpec.identity(); }
+      @Override public Map<String, String> leaders() {
+        Map<String, String> m = new LinkedHashMap<>();
+        elections.forEach((cluster, e) -> m.put(cluster, e.leader()));
+        return m;
+      }
+      @Override public boolean leads(String cluster) { return led.contains(cluster); }
+      @Override public boolean dryRun() { return dryRun; }
+    };
   }
 
   /**
@@ -338,6 +362,11 @@ public final class Daemon implements AutoCloseable {
     return cache;
   }
 
+  /** The status API and page, and the pod Events recorder. */
+  public io.k8ssync.daemon.status.Status status() {
+    return status;
+  }
+
   /** Where each pod stands in each sink, as the sinks reported it. */
   public io.k8ssync.daemon.rollout.PodProgress progress() {
     return progress;
@@ -405,6 +434,9 @@ public final class Daemon implements AutoCloseable {
     informers.values().forEach(ClusterInformers::close);
     if (prior == State.STARTED) {
       dispatcher.shutdown(config.shutdownTimeout());
+    }
+    if (status != null) {
+      status.close();
     }
     // Only now, with the queues drained, hand the Lease over: a standby then takes over at once.
     elections.values().forEach(LeaderElection::close);

@@ -29,6 +29,8 @@ public final class Main {
       "  run --config FILE [--dry-run]   watch pods and keep the configured sinks in step",
       "  validate --config FILE          check a config file and exit (0 valid, 2 invalid)",
       "  config-reference                print every config key with its type, default and meaning",
+      "  status [--url URL] [--service S] [--ip IP] [--json]",
+      "                                  where pods stand in each sink, asked of a running daemon (status --help)",
       "  --version                       print the version and the git commit of this build");
 
   /** The demo needs test infrastructure, so it is its own jar (sync-daemon/demo), not in this one. */
@@ -49,6 +51,9 @@ public final class Main {
     if (args.length == 1 && (args[0].equals("--version") || args[0].equals("version"))) {
       out.println(BuildInfo.current().line());
       return OK;
+    }
+    if (args[0].equals("status")) {
+      return io.k8ssync.daemon.status.StatusCommand.run(List.of(args).subList(1, args.length), out, err);
     }
     Options o;
     try {

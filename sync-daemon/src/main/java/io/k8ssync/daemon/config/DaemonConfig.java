@@ -16,6 +16,7 @@ import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.informer.ClusterInformers;
 import io.k8ssync.daemon.informer.PodRules;
 import io.k8ssync.daemon.informer.RelistGuard;
+import io.k8ssync.daemon.status.StatusSettings;
 import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.config.Config;
 import io.k8ssync.sink.config.ConfigDef;
@@ -136,6 +137,29 @@ public final class DaemonConfig {
       .section("offlineWait", OFFLINE_WAIT, "offline side: a preStop hook waits until the sinks have the pod offline")
       .section("kruise", KRUISE, "OpenKruise lifecycle hooks: cut traffic, then let the pod go");
 
+  static final ConfigDef STATUS_EVENTS = new ConfigDef()
+      .define("enabled", BOOLEAN, true, "record Kubernetes Events on pods (kubectl describe pod): Normal when a sink puts a pod"
+          + " online, draining or offline, Warning when one keeps failing for it or gives up on it, or when the pod is rejected;"
+          + " only the leader of the pod's cluster records; needs create and patch on events")
+      .define("failingAfter", INT, StatusSettings.Events.DEFAULTS.failingAfter(), Validator.between(1, 1000),
+          "failed attempts in a row of one sink for one pod before a Warning")
+      .define("perPodBurst", INT, StatusSettings.Events.DEFAULTS.perPodBurst(), Validator.between(1, 1000),
+          "Events one pod may get at once (as client-go's EventRecorder)")
+      .define("perPodRefill", DURATION, StatusSettings.Events.DEFAULTS.perPodRefill(), Validator.durationAtLeast(Duration.ofSeconds(1)),
+          "after that burst, one more Event per pod per this period; repeats in between only raise the Event's count")
+      .define("ratePerSecond", DOUBLE, StatusSettings.Events.DEFAULTS.ratePerSecond(), v -> (Double) v > 0 ? null : "a positive number",
+          "Events per second over all pods")
+      .define("burst", INT, StatusSettings.Events.DEFAULTS.burst(), Validator.atLeast(1), "Events at once over all pods above that rate")
+      .define("queueCapacity", INT, StatusSettings.Events.DEFAULTS.queueCapacity(), Validator.between(1, 1_000_000),
+          "Events waiting for the API server before new ones are dropped (counted, logged); a sink never waits for them");
+
+  static final ConfigDef STATUS = new ConfigDef()
+      .define("enabled", BOOLEAN, true, "serve the status page at / and the read-only API under /v1 (pods, services, sinks) on the"
+          + " daemon's http port; they show pod names, IPs and nodes, as kubectl get pods -o wide does")
+      .define("localhostOnly", BOOLEAN, false, "answer the status page and API only to clients on a loopback address (kubectl"
+          + " port-forward, curl on the host); /metrics and the probes stay open")
+      .section("events", STATUS_EVENTS, "Kubernetes Events on pods, aggregated and rate-limited like client-go's EventRecorder");
+
   static final ConfigDef SINK = new ConfigDef()
       .required("name", STRING, Validator.matches(NAME, NAME_DOC), "unique sink name, used in metrics and logs")
       .required("type", STRING, Validator.nonEmpty(), "sink type, e.g. log (see the sink sections)")
@@ -170,6 +194,7 @@ public final class DaemonConfig {
       .section("pods", PODS, "how pods state their identity")
       .section("dispatch", DISPATCH, "the per-sink work queues")
       .section("rollout", ROLLOUT, "lossless rollouts: Kubernetes waits for k8s-sync (readiness gate, preStop offline wait, Kruise hooks)")
+      .section("status", STATUS, "is my pod online, and if not, why: the status page and API, and Events on pods")
       .sectionList("sinks", SINK, true, "where pod state goes");
 
   /** A configured sink, its own config already validated by its factory. */
@@ -278,6 +303,15 @@ public final class DaemonConfig {
         gate.getDuration("stuckAfter"), gate.getDuration("failOpenAfter"), wait.getBoolean("enabled"), wait.getInt("maxWaiters"),
         wait.getDuration("maxTimeout"), url, kruise.getBoolean("enabled") ? kruise.getString("hookLabel") : null,
         kruise.getString("hookValue"));
+  }
+
+  /** The status page, API and pod Events settings. */
+  public StatusSettings status() {
+    Config s = root.getSection("status");
+    Config e = s.getSection("events");
+    return new StatusSettings(s.getBoolean("enabled"), s.getBoolean("localhostOnly"), new StatusSettings.Events(
+        e.getBoolean("enabled"), e.getInt("queueCapacity"), e.getInt("perPodBurst"), e.getDuration("perPodRefill"),
+        e.getDouble("ratePerSecond"), e.getInt("burst"), e.getInt("failingAfter")));
   }
 
   public List<SinkSpec> sinks() {

@@ -1,0 +1,306 @@
+package io.k8ssync.daemon.status;
+
+import io.k8ssync.daemon.config.DaemonConfig;
+import io.k8ssync.daemon.dispatch.SinkRunner;
+import io.k8ssync.daemon.rollout.PodProgress;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Registration;
+import io.k8ssync.sink.Selector;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.PriorityQueue;
+import java.util.TreeMap;
+
+/**
+ * Where each pod stands in each sink, answered from memory: the cache says what each sink wants
+ * (the shared registration rule and the sink's selector), {@link PodProgress} what each sink
+ * reported, the sink's queue whether a change still waits. A query scans at most the pods of its
+ * service or IP (the cache's indexes) or, for other filters, every cached pod once, keeping only
+ * the page it returns (a bounded heap in key order). Thread-safe: it only reads.
+ */
+public final class PodStatuses {
+
+  /** A configured sink as the status sees it. */
+  record Sink(String name, String type, Selector selector, SinkRunner runner) {
+    boolean everyReplica() {
+      return runner != null && runner.appliesOnEveryReplica();
+    }
+  }
+
+  /** One page of pods, how many match in all, and the token of the next page (null on the last). */
+  public record Page(List<PodView> pods, int matched, String continueToken) {}
+
+  /** Per sink, how many pods are in each state (only states with pods). */
+  public record Counts(Map<String, Map<String, Integer>> bySink) {}
+
+  /** One logical service: its pods and, per sink, how many are in each state. */
+  public record ServiceView(String service, int pods, Map<String, Map<String, Integer>> sinks) {}
+
+  public record ServicePage(List<ServiceView> services, int matched, String continueToken) {}
+
+  /**
+   * A sink's health: failing (its threshold of failures in a row reached), queue depth against its
+   * capacity, lag (age of the oldest change not applied), changes held for another replica's clusters.
+   */
+  public record SinkHealth(String name, String type, boolean healthy, int consecutiveFailures, int queueDepth,
+                           int queueCapacity, double lagSeconds, int heldForOtherReplicas, boolean everyReplica) {}
+
+  /** This replica: its role, identity, who leads each cluster, and for which clusters it is a standby. */
+  public record ReplicaView(String role, String identity, Map<String, String> leaders, List<String> standbyFor,
+                            boolean dryRun, String note) {}
+
+  private final StatusSource source;
+  private final GonePods gone;
+
+  public PodStatuses(StatusSource source) {
+    this.source = source;
+    this.gone = new GonePods(source.progress(), () -> source.sinks().stream().map(DaemonConfig.SinkSpec::name).toList());
+  }
+
+  /** Feeds the last state of deleted pods; register on the cache before the informers start. */
+  GonePods gonePods() {
+    return gone;
+  }
+
+  List<Sink> sinks() {
+    List<Sink> out = new ArrayList<>(source.sinks().size());
+    for (DaemonConfig.SinkSpec s : source.sinks()) {
+      out.add(new Sink(s.name(), s.type(), s.selector(), source.dispatcher().runner(s.name())));
+    }
+    return out;
+  }
+
+  java.util.Set<String> sinkNames() {
+    java.util.Set<String> names = new java.util.LinkedHashSet<>();
+    source.sinks().forEach(s -> names.add(s.name()));
+    return names;
+  }
+
+  /** The page of pods {@code q} asks for. */
+  public Page pods(PodQuery q) {
+    List<Sink> sinks = sinks();
+    Sink only = q.sink == null ? null : sinks.stream().filter(s -> s.name().equals(q.sink)).findFirst().orElse(null);
+    String ip = q.pinnedIp();
+    Collection<PodState> live = ip != null ? source.cache().podsWithIp(ip)
+        : q.service != null ? source.cache().podsOfService(q.service) : source.cache().pods();
+    Comparator<Candidate> byKey = Comparator.comparing(Candidate::key);
+    PriorityQueue<Candidate> page = new PriorityQueue<>(q.limit + 2, byKey.reversed());
+    int matched = 0;
+    for (PodState pod : live) {
+      if (matches(q, sinks, only, pod, false)) {
+        matched++;
+        keep(page, new Candidate(pod.key(), pod, false), q);
+      }
+    }
+    for (PodState pod : gone.held()) {
+      if (source.cache().get(pod.key()) == null && matches(q, sinks, only, pod, true)) {
+        matched++;
+        keep(page, new Candidate(pod.key(), pod, true), q);
+      }
+    }
+    List<Candidate> sorted = new ArrayList<>(page);
+    sorted.sort(byKey);
+    String next = null;
+    if (sorted.size() > q.limit) {
+      sorted = sorted.subList(0, q.limit);
+      next = q.continueAfter(sorted.get(sorted.size() - 1).key());
+    }
+    List<PodView> views = new ArrayList<>(sorted.size());
+    for (Candidate c : sorted) {
+      views.add(view(sinks, c.pod(), c.gone(), true));
+    }
+    return new Page(views, matched, next);
+  }
+
+  private record Candidate(String key, PodState pod, boolean gone) {}
+
+  private static void keep(PriorityQueue<Candidate> page, Candidate c, PodQuery q) {
+    if (q.after != null && c.key().compareTo(q.after) <= 0) {
+      return;
+    }
+    if (page.size() <= q.limit) {
+      page.add(c);
+    } else if (c.key().compareTo(page.peek().key()) < 0) {
+      page.poll();
+      page.add(c);
+    }
+  }
+
+  private boolean matches(PodQuery q, List<Sink> sinks, Sink only, PodState pod, boolean isGone) {
+    if (!q.matches(pod)) {
+      return false;
+    }
+    if (q.state == null) {
+      return only == null || only.selector().matches(pod) || entry(only, pod) != null;
+    }
+    for (Sink s : only == null ? sinks : List.of(only)) {
+      if (stateIn(s, pod, isGone, entry(s, pod)) == q.state) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The sink's last report about this incarnation of {@code pod}, or null. */
+  private PodProgress.Entry entry(Sink s, PodState pod) {
+    PodProgress.Entry e = source.progress().get(s.name(), pod.key());
+    return e != null && e.uid().equals(pod.uid()) ? e : null;
+  }
+
+  /**
+   * Where {@code pod} stands in {@code s}: failing while its last attempt failed; standby where
+   * this replica does not apply the pod's cluster; otherwise online, draining or offline as reported,
+   * and pending while that differs from what the sink wants.
+   */
+  SinkPodState stateIn(Sink s, PodState pod, boolean isGone, PodProgress.Entry e) {
+    if (!s.everyReplica() && !source.replica().leads(pod.cluster())) {
+      return SinkPodState.STANDBY;
+    }
+    if (e != null && e.state() == PodProgress.State.FAILING) {
+      return SinkPodState.FAILING;
+    }
+    if (!isGone && Registration.desiredOnline(pod, s.selector())) {
+      return e != null && e.state() == PodProgress.State.ONLINE && Objects.equals(e.address(), pod.address())
+          ? SinkPodState.ONLINE : SinkPodState.PENDING;
+    }
+    if (e == null) {
+      return SinkPodState.OFFLINE;
+    }
+    return switch (e.state()) {
+      case ONLINE -> SinkPodState.PENDING;
+      case DRAINING -> SinkPodState.DRAINING;
+      default -> SinkPodState.OFFLINE;
+    };
+  }
+
+  PodView view(List<Sink> sinks, PodState pod, boolean isGone, boolean withQueue) {
+    Map<String, PodView.InSink> in = new LinkedHashMap<>();
+    for (Sink s : sinks) {
+      PodProgress.Entry e = entry(s, pod);
+      SinkPodState state = stateIn(s, pod, isGone, e);
+      boolean want = !isGone && Registration.desiredOnline(pod, s.selector());
+      Boolean queued = withQueue && s.runner() != null ? s.runner().queue().unfinished(pod.key()) : null;
+      in.put(s.name(), new PodView.InSink(state.label(), want ? "online" : "offline", s.selector().matches(pod),
+          e == null ? null : e.state().name().toLowerCase(java.util.Locale.ROOT),
+          e == null ? null : Instant.ofEpochMilli(e.sinceMillis()).toString(),
+          e == null ? null : ErrorText.forPeople(e.error()),
+          e == null || e.attempts() == 0 ? null : e.attempts(), queued));
+    }
+    return new PodView(pod.cluster(), pod.namespace(), pod.name(), pod.uid(), pod.service(), pod.ip(),
+        pod.port() > 0 ? pod.port() : null, pod.node(), pod.phase().name(), pod.ready(), pod.terminating(), isGone,
+        PodView.Rejection.of(pod.rejection()), in);
+  }
+
+  /** Per sink, how many pods (cached, and gone but held) are in each state: one pass over every pod. */
+  public Counts counts() {
+    List<Sink> sinks = sinks();
+    List<EnumMap<SinkPodState, int[]>> tallies = new ArrayList<>();
+    sinks.forEach(s -> tallies.add(new EnumMap<>(SinkPodState.class)));
+    for (PodState pod : source.cache().pods()) {
+      tally(sinks, tallies, pod, false);
+    }
+    for (PodState pod : gone.held()) {
+      if (source.cache().get(pod.key()) == null) {
+        tally(sinks, tallies, pod, true);
+      }
+    }
+    Map<String, Map<String, Integer>> out = new LinkedHashMap<>();
+    for (int i = 0; i < sinks.size(); i++) {
+      out.put(sinks.get(i).name(), labels(tallies.get(i)));
+    }
+    return new Counts(out);
+  }
+
+  private void tally(List<Sink> sinks, List<EnumMap<SinkPodState, int[]>> tallies, PodState pod, boolean isGone) {
+    for (int i = 0; i < sinks.size(); i++) {
+      Sink s = sinks.get(i);
+      SinkPodState st = stateIn(s, pod, isGone, entry(s, pod));
+      if (st == SinkPodState.OFFLINE && !s.selector().matches(pod)) {
+        continue; // a pod the sink never selects is not one of its pods
+      }
+      tallies.get(i).computeIfAbsent(st, k -> new int[1])[0]++;
+    }
+  }
+
+  private static Map<String, Integer> labels(EnumMap<SinkPodState, int[]> tally) {
+    Map<String, Integer> m = new LinkedHashMap<>();
+    tally.forEach((k, v) -> m.put(k.label(), v[0]));
+    return m;
+  }
+
+  /**
+   * Services (the pods' logical apps) in name order, those whose name contains {@code q} (all when
+   * null), one page of {@code limit} after {@code after}; each with its pods counted per sink and state.
+   */
+  public ServicePage services(String q, int limit, String after, java.util.function.UnaryOperator<String> token) {
+    TreeMap<String, Boolean> names = new TreeMap<>();
+    for (PodState pod : source.cache().pods()) {
+      String svc = pod.service();
+      if (svc != null && (q == null || svc.toLowerCase(java.util.Locale.ROOT).contains(q.toLowerCase(java.util.Locale.ROOT)))) {
+        names.put(svc, Boolean.TRUE);
+      }
+    }
+    List<Sink> sinks = sinks();
+    List<ServiceView> out = new ArrayList<>();
+    String next = null;
+    for (String svc : after == null ? names.keySet() : names.tailMap(after, false).keySet()) {
+      if (out.size() == limit) {
+        next = token.apply(out.get(out.size() - 1).service());
+        break;
+      }
+      List<EnumMap<SinkPodState, int[]>> tallies = new ArrayList<>();
+      sinks.forEach(s -> tallies.add(new EnumMap<>(SinkPodState.class)));
+      Collection<PodState> pods = source.cache().podsOfService(svc);
+      pods.forEach(p -> tally(sinks, tallies, p, false));
+      Map<String, Map<String, Integer>> bySink = new LinkedHashMap<>();
+      for (int i = 0; i < sinks.size(); i++) {
+        bySink.put(sinks.get(i).name(), labels(tallies.get(i)));
+      }
+      out.add(new ServiceView(svc, pods.size(), bySink));
+    }
+    return new ServicePage(out, names.size(), next);
+  }
+
+  /** Every sink's health, in config order. */
+  public List<SinkHealth> sinkHealth() {
+    List<SinkHealth> out = new ArrayList<>();
+    for (Sink s : sinks()) {
+      SinkRunner r = s.runner();
+      if (r == null) {
+        continue;
+      }
+      double lag = Math.round(r.queue().oldestPendingSeconds() * 1000) / 1000.0;
+      out.add(new SinkHealth(s.name(), s.type(), !r.failing(), r.consecutiveFailures(), r.queue().waiting(),
+          r.capacity(), lag, r.queue().parkedChanges(), r.appliesOnEveryReplica()));
+    }
+    return out;
+  }
+
+  /** This replica's role; on a standby, which clusters it does not apply and who does. */
+  public ReplicaView replica() {
+    StatusSource.Replica r = source.replica();
+    Map<String, String> leaders = new TreeMap<>();
+    r.leaders().forEach((c, id) -> leaders.put(c, id == null ? "unknown" : id));
+    List<String> standby = leaders.keySet().stream().filter(c -> !r.leads(c)).toList();
+    String note = null;
+    if (!standby.isEmpty()) {
+      StringBuilder b = new StringBuilder("this replica is a standby for ");
+      for (int i = 0; i < standby.size(); i++) {
+        String c = standby.get(i);
+        b.append(i == 0 ? "" : ", ").append("cluster ").append(c).append(" (led by ").append(leaders.get(c)).append(')');
+      }
+      b.append(": it applies none of their pods, so their per-sink states are the leader's to tell; ask the leader");
+      note = b.toString();
+    } else if (r.dryRun()) {
+      note = "dry run: sinks change nothing and report nothing, so every pod a sink wants online stays pending";
+    }
+    return new ReplicaView(r.role(), r.identity(), leaders, standby, r.dryRun(), note);
+  }
+}
