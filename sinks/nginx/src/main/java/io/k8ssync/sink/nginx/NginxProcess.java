@@ -36,7 +36,16 @@ final class NginxProcess {
 
   /** {@code nginx -t}: does nginx accept the config as it is on disk now? */
   Result test() throws InterruptedException {
-    return run(nginx("-t"));
+    long offset = logSize();
+    Result r = run(nginx("-t"));
+    if (!r.ok() && !r.detail().contains("[emerg]")) {
+      // Once the config names its error_log, nginx -t writes the [emerg] there, not to its output.
+      String logged = logErrors(offset);
+      if (logged != null) {
+        return new Result(false, logged + "\n" + r.detail());
+      }
+    }
+    return r;
   }
 
   /** {@code nginx -T}: the whole config, every include, as nginx reads it. */

@@ -37,7 +37,8 @@ public final class NginxSinkFactory implements SinkFactory {
       .define("header", ConfigDef.Type.STRING, "", Validator.matches("[^\\p{Cntrl}]*(\\n[^\\p{Cntrl}]*)*", "printable text (lines)"),
           "text written as comment lines at the top of each file, after the line that marks the file as this sink's")
       .define("zoneSize", ConfigDef.Type.STRING, "64k", Validator.matches("(\\d{1,6}[kKmM]?)?", "a size such as 64k or 1m, or empty for no zone"),
-          "each upstream gets `zone <upstream> <size>;` (state shared by the workers); empty: no zone line")
+          "each upstream gets `zone <upstream> <size>;` (state shared by the workers), at least this size and grown with its"
+              + " servers (1.25 KiB each, to the next power of two: servers that do not fit their zone are an [emerg]); empty: no zone line")
       .define("directives", ConfigDef.Type.STRING_LIST, java.util.List.of(),
           Validator.matches("[a-z_]+( [A-Za-z0-9._:=/-]+)*", "a directive such as least_conn or keepalive 16 (without ';')"),
           "extra directives written in every upstream block, e.g. [least_conn, keepalive 16]")

@@ -336,6 +336,21 @@ class NginxSinkTest {
   }
 
   @Test
+  void anUpstreamOfManyServersGetsAZoneTheyFitIn() throws Exception {
+    start(Map.of());
+    for (int i = 0; i < 300; i++) {
+      change("big-" + i, new PodState("c1", "ns", "big-" + i, "uid-big-" + i, "web",
+          "127.0." + (10 + i / 250) + "." + (i % 250 + 1), null, port, "node-1", PodState.Phase.RUNNING, true, false, 1, Map.of(),
+          Map.of(), Map.of(), "1", 0, 0, null));
+    }
+    await().atMost(Duration.ofSeconds(15)).until(() -> context.metric("nginx_pending_since_timestamp_seconds") == 0
+        || context.metric("nginx_reloads_total", "test_failed") > 0);
+    assertEquals(0, context.metric("nginx_reloads_total", "test_failed"), "nginx -t accepted it at once");
+    assertEquals(300, live(servers("web")).size());
+    assertTrue(text("web").contains("    zone web 512k;\n"), "300 servers need more than the 64k default");
+  }
+
+  @Test
   void theSingleLayoutWritesEveryUpstreamInOneFile() throws Exception {
     start(Map.of("layout", "single", "upstream", "{service}-{namespace}"));
     change("web-1", pod("web-1", 96));
