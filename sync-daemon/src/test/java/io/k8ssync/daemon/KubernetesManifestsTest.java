@@ -61,6 +61,19 @@ class KubernetesManifestsTest {
       assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "list", "secrets", "--all-namespaces", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
       assertEquals("yes", kubectl(kubectl, api, "auth", "can-i", "update", "leases", "-n", "k8s-sync", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
       assertEquals("no", kubectlAllowFailure(kubectl, api, "auth", "can-i", "update", "leases", "-n", "default", "--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated").strip());
+      // The optional components: patch on pods/status (readiness gate) and on pods (Kruise hooks) only once applied.
+      String[] as = {"--as", SA, "--as-group", "system:serviceaccounts", "--as-group", "system:authenticated"};
+      assertEquals("no", canI(kubectl, api, as, "patch", "pods", "--subresource=status", "--all-namespaces"));
+      assertEquals("no", canI(kubectl, api, as, "patch", "pods", "--all-namespaces"));
+      kubectl(kubectl, api, "apply", "-f", "../config/kubernetes/components/readiness-gate/rbac.yaml");
+      await().atMost(Duration.ofSeconds(30)).until(() ->
+          canI(kubectl, api, as, "patch", "pods", "--subresource=status", "--all-namespaces").equals("yes"));
+      assertEquals("no", canI(kubectl, api, as, "patch", "pods", "--all-namespaces"), "the gate's component grants pods/status only");
+      kubectl(kubectl, api, "apply", "-f", "../config/kubernetes/components/kruise-hooks/rbac.yaml");
+      await().atMost(Duration.ofSeconds(30)).until(() -> canI(kubectl, api, as, "patch", "pods", "--all-namespaces").equals("yes"));
+      assertEquals("no", canI(kubectl, api, as, "delete", "pods", "--all-namespaces"));
+      String overlay = kubectl(kubectl, api, "kustomize", "../config/kubernetes-overlays/lossless-rollouts");
+      assertTrue(overlay.contains("name: k8s-sync-readiness-gate") && overlay.contains("name: k8s-sync\n"), overlay);
 
       try (KubernetesClient admin = api.client()) {
         admin.pods().inNamespace("default").resource(TestPods.pending("default", "web-1", "web")).create();
@@ -118,6 +131,13 @@ class KubernetesManifestsTest {
     Result r = run(kubectl, api, args);
     assertEquals(0, r.code, "kubectl " + String.join(" ", args) + "\n" + r.out);
     return r.out;
+  }
+
+  private static String canI(Path kubectl, KubeProcesses.ApiServer api, String[] as, String... args) throws Exception {
+    List<String> all = new ArrayList<>(List.of("auth", "can-i"));
+    all.addAll(List.of(args));
+    all.addAll(List.of(as));
+    return kubectlAllowFailure(kubectl, api, all.toArray(String[]::new)).strip();
   }
 
   private static String kubectlAllowFailure(Path kubectl, KubeProcesses.ApiServer api, String... args) throws Exception {
