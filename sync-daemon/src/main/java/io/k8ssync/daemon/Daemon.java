@@ -226,6 +226,8 @@ public final class Daemon implements AutoCloseable {
             metrics.leader.labelValues(cluster).set(0);
             metrics.leaderTransitions.labelValues(cluster, "standby").inc();
             dispatcher.leadershipChanged(cluster, leadershipTerm(cluster), false);
+            dispatcher.runners().stream().filter(r -> !r.appliesOnEveryReplica())
+                .forEach(r -> progress.forgetCluster(r.name(), cluster));
             if (rolloutController != null) {
               rolloutController.leadershipChanged(cluster, false);
             }

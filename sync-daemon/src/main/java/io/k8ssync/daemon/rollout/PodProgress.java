@@ -117,6 +117,17 @@ public final class PodProgress {
     return empty;
   }
 
+  /**
+   * Forgets what {@code sink} reported about the pods of {@code cluster}: this replica stopped
+   * leading it, so its sink's word is stale (its timers were cancelled; the new leader's sinks report).
+   */
+  public void forgetCluster(String sink, String cluster) {
+    Map<String, Entry> entries = bySink.get(sink);
+    if (entries != null) {
+      entries.keySet().removeIf(k -> k.startsWith(cluster + "/"));
+    }
+  }
+
   /** Forgets {@code podKey} in one sink. */
   public void forget(String sink, String podKey) {
     Map<String, Entry> entries = bySink.get(sink);
