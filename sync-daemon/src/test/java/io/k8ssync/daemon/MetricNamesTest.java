@@ -64,6 +64,7 @@ class MetricNamesTest {
           "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
           "clusters: [{name: mock, namespaces: [" + ns + "]}]",
           "dispatch: {retry: {baseDelay: 1ms, maxDelay: 10ms}}",
+          "rollout: {readinessGate: {enabled: true}}",
           "sinks:",
           "  - {name: out, type: log, config: {stream: stderr}}",
           "  - {name: gw, type: http, config: {online: {url: '" + gw.url() + "/online/{service}'}, offline: {url: '" + gw.url() + "/offline/{service}'}}}",
@@ -91,6 +92,9 @@ class MetricNamesTest {
         await().until(() -> metrics(daemon).contains("k8s_sync_upstream_removals_held_total{reason=\"last_server\",sink=\"zk\"}"));
         await().until(() -> metrics(daemon).contains("k8s_sync_queue_dropped_total{reason=\"fatal\",sink=\"gw\"}"));
 
+        // A preStop offline wait (here for a pod the daemon does not know) is counted by outcome.
+        HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + daemon.httpPort()
+            + "/v1/offline-wait?namespace=" + ns + "&pod=nope")).build(), HttpResponse.BodyHandlers.discarding());
         String exported = metrics(daemon);
         for (String name : used) {
           assertTrue(Pattern.compile("(?m)^" + name + "[{ ]").matcher(exported).find(), name + " has no sample in /metrics");

@@ -88,7 +88,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownTopLevelKey() {
-    assertEquals("config error at sinkz: unknown key; expected one of: daemon, leaderElection, clusters, pods, dispatch, sinks",
+    assertEquals("config error at sinkz: unknown key; expected one of: daemon, leaderElection, clusters, pods, dispatch, rollout, status, sinks",
         error(MINIMAL + "sinkz: []\n"));
   }
 
@@ -136,7 +136,7 @@ class ConfigLoaderTest {
 
   @Test
   void unknownSinkType() {
-    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: consul, http, kafka, log, mysql, recording, zookeeper",
+    assertEquals("config error at sinks[0].type: found \"kafkaa\"; expected one of the sink types on the class path: consul, http, kafka, log, mysql, nginx, recording, recording-local, routing, zookeeper",
         error("clusters: [{name: prod}]\nsinks: [{name: out, type: kafkaa}]\n"));
   }
 
