@@ -165,7 +165,14 @@ final class NginxProcess {
     try {
       out = Files.createTempFile("k8s-sync-nginx-", ".out");
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-      if (!p.waitFor(config.reloadTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+      boolean done;
+      try {
+        done = p.waitFor(config.reloadTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        throw e;
+      }
+      if (!done) {
         p.destroyForcibly();
         return new Result(false, cmd.get(0) + " did not finish within " + config.reloadTimeout().toMillis() + "ms");
       }

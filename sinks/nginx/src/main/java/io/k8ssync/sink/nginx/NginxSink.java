@@ -15,13 +15,11 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Pattern;
 
 /**
  * Keeps nginx's upstreams equal to the ready pods through include files. A change only marks the
@@ -38,16 +36,14 @@ import java.util.regex.Pattern;
  */
 final class NginxSink implements Sink {
 
-  private static final Pattern UPSTREAM = Pattern.compile(NginxSinkFactory.NAME);
-  private static final Pattern IPV4 = Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
-  private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:]{2,39}(%[A-Za-z0-9]+)?");
-
   private final SinkContext context;
   private final NginxSinkConfig config;
   private final System.Logger log;
   private final NginxMetrics metrics;
   private final UpstreamFiles files;
   private final FileSwap swap;
+  private final PodServers servers;
+  private final SafeReload reloader;
   private final NginxProcess nginx;
   private final RenderSchedule schedule;
   private final PodReports reports;
@@ -80,7 +76,9 @@ final class NginxSink implements Sink {
     this.metrics = new NginxMetrics(context.metrics());
     this.files = new UpstreamFiles(config);
     this.swap = new FileSwap(config.directory());
+    this.servers = new PodServers(context, config);
     this.nginx = new NginxProcess(config);
+    this.reloader = new SafeReload(files, swap, nginx, log, context.name());
     this.schedule = new RenderSchedule(config.minWait().toMillis(), config.maxWait().toMillis());
     this.reports = new PodReports(context.progress());
     this.scheduler = Reconciliation.scheduler(context, "nginx");
@@ -141,7 +139,7 @@ final class NginxSink implements Sink {
       PodState latest = c.latest();
       touched.put(c.key(), latest);
       if (c.after() != null && context.desiredOnline(c.after())) {
-        String why = unrenderable(c.after());
+        String why = servers.unrenderable(c.after());
         if (why != null) {
           metrics.skipped.inc(why);
           log.log(Level.WARNING, "pod not written to nginx: sink={0} pod={1} uid={2} reason={3}", context.name(), c.key(),
@@ -176,8 +174,8 @@ final class NginxSink implements Sink {
     List<String> out = new ArrayList<>();
     for (PodChange c : batch) {
       PodState p = c.after();
-      if (p != null && context.desiredOnline(p) && unrenderable(p) == null) {
-        out.add("render " + upstreamOf(p) + ": " + line(p).render() + " (then nginx -t and reload, after the debounce)");
+      if (p != null && context.desiredOnline(p) && servers.unrenderable(p) == null) {
+        out.add("render " + servers.upstreamOf(p) + ": " + servers.line(p).render() + " (then nginx -t and reload, after the debounce)");
       } else {
         out.add("render without " + c.key() + " (down for " + config.drainDelay().toMillis() + "ms if it was written)");
       }
@@ -221,9 +219,12 @@ final class NginxSink implements Sink {
       timer = null;
       timerAt = RenderSchedule.NEVER;
     }
+    if (!context.pods().synced()) {
+      return; // podsSynced wakes it: a render before the initial list would drain every pod not listed yet
+    }
     try {
       long now = context.clock().millis();
-      if (schedule.due() <= now && context.pods().synced()) {
+      if (schedule.due() <= now) {
         cycle(now);
       }
     } catch (InterruptedException e) {
@@ -249,69 +250,24 @@ final class NginxSink implements Sink {
         batch.add(p);
       }
     }
-    Map<String, Map<String, ServerLine>> desired = new TreeMap<>();
-    Map<String, PodState> podOf = new HashMap<>();
-    for (PodState p : context.pods().pods()) {
-      if (context.desiredOnline(p) && unrenderable(p) == null) {
-        String u = upstreamOf(p);
-        ServerLine s = line(p);
-        if (desired.computeIfAbsent(u, x -> new TreeMap<>()).putIfAbsent(s.address(), s) == null) {
-          podOf.put(UpstreamPlan.key(u, s.address()), p);
-        }
-      }
-    }
-    UpstreamPlan plan = UpstreamPlan.of(desired, written, drainDeadlines, now, config.drainDelay(), fallback);
+    PodServers.Desired desired = servers.of(context.pods().pods());
+    Map<String, PodState> podOf = desired.podOf();
+    UpstreamPlan plan = UpstreamPlan.of(desired.lines(), written, drainDeadlines, now, config.drainDelay(), fallback);
     Map<Path, String> text = files.render(plan.blocks().values());
     metrics.renders.inc();
-    Map<Path, String> before = new LinkedHashMap<>();
-    Map<Path, String> changed = new LinkedHashMap<>();
-    try {
-      for (Map.Entry<Path, String> f : text.entrySet()) {
-        String live = UpstreamFiles.read(f.getKey());
-        if (live != null && !files.ours(live)) {
-          failed("write", "foreign_file", f.getKey() + " exists and was not written by this sink; it is left alone", batch, now);
-          return;
-        }
-        before.put(f.getKey(), live);
-        if (!f.getValue().equals(live)) {
-          changed.put(f.getKey(), f.getValue());
-        }
-      }
-    } catch (IOException e) {
-      failed("read", "write_failed", e.toString(), batch, now);
-      return;
-    }
-    if (changed.isEmpty() && !mustReload) {
+    SafeReload.Outcome outcome = reloader.apply(text, mustReload);
+    if (outcome.unchanged()) {
       metrics.unchanged.inc();
-      loaded(plan, podOf, batch, now, false);
+      loaded(plan, podOf, batch, now);
       return;
     }
-    long t0 = System.nanoTime();
-    List<FileSwap.Change> installed;
-    try {
-      installed = swap.install(changed, before);
-    } catch (IOException e) {
-      failed("write", "write_failed", e.toString(), batch, now);
-      restoreQuietly(changed, before);
-      return;
+    if (outcome.workers() >= 0) {
+      metrics.reloadDuration.observeSeconds(outcome.seconds());
+      metrics.workers.set(outcome.workers());
+      schedule.holdUntil(context.clock().millis() + config.minReloadInterval().toMillis());
     }
-    NginxProcess.Result test = nginx.test();
-    if (!test.ok()) {
-      restore(installed);
-      failed("nginx -t", "test_failed", NginxProcess.why(test.detail()), batch, now);
-      return;
-    }
-    NginxProcess.Reload reload = nginx.reload();
-    metrics.reloadDuration.observeSeconds(NginxProcess.since(t0).toNanos() / 1e9);
-    metrics.workers.set(reload.workers());
-    schedule.holdUntil(context.clock().millis() + config.minReloadInterval().toMillis());
-    if (reload.outcome() != NginxProcess.Outcome.OK) {
-      restore(installed);
-      failed("reload", switch (reload.outcome()) {
-        case TIMEOUT -> "timeout";
-        case NOT_RUNNING -> "not_running";
-        default -> "reload_failed";
-      }, reload.detail(), batch, now);
+    if (!outcome.ok()) {
+      failed(outcome.stage(), outcome.result(), outcome.why(), batch, now);
       return;
     }
     metrics.reloads.inc("ok");
@@ -323,13 +279,13 @@ final class NginxSink implements Sink {
       metrics.changeToReload.observeSeconds(Math.max(0, done - since) / 1000.0);
     }
     mustReload = false;
-    log.log(Level.INFO, "nginx reloaded: sink={0} files={1} upstreams={2} workers={3}", context.name(), changed.size(),
-        plan.blocks().size(), reload.workers());
-    loaded(plan, podOf, batch, done, true);
+    log.log(Level.INFO, "nginx reloaded: sink={0} files={1} upstreams={2} workers={3}", context.name(), outcome.filesChanged(),
+        plan.blocks().size(), outcome.workers());
+    loaded(plan, podOf, batch, done);
   }
 
   /** nginx runs {@code plan} now: remember it, time the drains, report every pod. */
-  private void loaded(UpstreamPlan plan, Map<String, PodState> podOf, List<PodState> batch, long now, boolean reloaded) {
+  private void loaded(UpstreamPlan plan, Map<String, PodState> podOf, List<PodState> batch, long now) {
     written = plan.servers();
     drainDeadlines.keySet().retainAll(plan.draining());
     for (String k : plan.draining()) {
@@ -371,7 +327,7 @@ final class NginxSink implements Sink {
     withoutLive = empty;
     metrics.withoutLiveServer.set(empty.size());
     // A pod desired online but not renderable was reported failing by apply; it is not "offline".
-    List<PodState> gone = batch.stream().filter(p -> !(context.desiredOnline(p) && unrenderable(p) != null)).toList();
+    List<PodState> gone = batch.stream().filter(p -> !servers.refused(p)).toList();
     reports.loaded(live.values(), draining.values(), gone);
     if (holdReason != null) {
       log.log(Level.INFO, "nginx sink recovered: sink={0} after {1} failed attempts", context.name(), failures);
@@ -405,48 +361,6 @@ final class NginxSink implements Sink {
     reports.failing(batch, stage + " failed: " + why);
   }
 
-  private void restore(List<FileSwap.Change> installed) {
-    try {
-      swap.restore(installed);
-    } catch (IOException e) {
-      log.log(Level.ERROR, "cannot restore the previous upstream files (the backups .<name>.bak are beside them): sink={0} error={1}",
-          context.name(), e.toString());
-    }
-  }
-
-  private void restoreQuietly(Map<Path, String> changed, Map<Path, String> before) {
-    List<FileSwap.Change> all = new ArrayList<>();
-    changed.keySet().forEach(p -> all.add(new FileSwap.Change(p, before.get(p))));
-    restore(all);
-  }
-
-  /** Null when the pod can be written, else the reason it cannot: {@code address} or {@code upstream_name}. */
-  private String unrenderable(PodState p) {
-    if (p.ip() == null || !(IPV4.matcher(p.ip()).matches() || (p.ip().contains(":") && IPV6.matcher(p.ip()).matches()))) {
-      return "address";
-    }
-    String u = upstreamOf(p);
-    return u == null ? "upstream_name" : null;
-  }
-
-  private String upstreamOf(PodState p) {
-    try {
-      String name = config.upstream().render(p, v -> v);
-      return UPSTREAM.matcher(name).matches() && !name.contains("..") ? name : null;
-    } catch (RuntimeException e) {
-      return null;
-    }
-  }
-
-  private ServerLine line(PodState p) {
-    Map<String, String> o = p.options();
-    String host = p.ip().contains(":") ? "[" + p.ip() + "]" : p.ip();
-    return new ServerLine(host + ":" + p.port(), p.weight(),
-        o.containsKey("max-fails") ? Integer.parseInt(o.get("max-fails")) : config.maxFails(),
-        o.containsKey("fail-timeout") ? Integer.parseInt(o.get("fail-timeout")) : config.failTimeout(),
-        "1".equals(o.get("backup")), false);
-  }
-
   @Override
   public void close() {
     synchronized (this) {
@@ -455,6 +369,15 @@ final class NginxSink implements Sink {
         timer.cancel(false);
       }
     }
-    scheduler.shutdownNow();
+    // A render in flight finishes (each of its steps is bounded by reloadTimeout), so no candidate is left untested.
+    scheduler.shutdown();
+    try {
+      if (!scheduler.awaitTermination(config.reloadTimeout().toMillis() * 3 + 1000, TimeUnit.MILLISECONDS)) {
+        scheduler.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      scheduler.shutdownNow();
+      Thread.currentThread().interrupt();
+    }
   }
 }

@@ -36,7 +36,7 @@ record NginxSinkConfig(
   static NginxSinkConfig from(String sink, Config c) {
     List<String> header = new ArrayList<>();
     String h = c.getString("header");
-    if (!h.isEmpty()) {
+    if (h != null && !h.isEmpty()) {
       h.lines().forEach(header::add);
     }
     return new NginxSinkConfig(sink, Template.parse(c.getString("upstream")), c.getInt("maxFails"), c.getInt("failTimeout"),

@@ -34,7 +34,7 @@ public final class NginxSinkFactory implements SinkFactory {
           "perUpstream: one file <upstream>.conf per upstream; single: every upstream in one file, fileName")
       .define("fileName", ConfigDef.Type.STRING, "k8s-sync-upstreams.conf", Validator.matches(NAME + "\\.conf", "a file name ending in .conf"),
           "the file of the single layout")
-      .define("header", ConfigDef.Type.STRING, "", Validator.matches("[^\\p{Cntrl}]*(\\n[^\\p{Cntrl}]*)*", "printable text (lines)"),
+      .define("header", ConfigDef.Type.STRING, null, Validator.matches("[^\\p{Cntrl}]*(\\n[^\\p{Cntrl}]*)*", "printable text (lines)"),
           "text written as comment lines at the top of each file, after the line that marks the file as this sink's")
       .define("zoneSize", ConfigDef.Type.STRING, "64k", Validator.matches("(\\d{1,6}[kKmM]?)?", "a size such as 64k or 1m, or empty for no zone"),
           "each upstream gets `zone <upstream> <size>;` (state shared by the workers), at least this size and grown with its"

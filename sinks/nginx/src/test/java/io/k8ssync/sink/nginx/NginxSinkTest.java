@@ -351,6 +351,28 @@ class NginxSinkTest {
   }
 
   @Test
+  void changesBeforeTheInitialListWaitForItWithoutRenderingOrSpinning() throws Exception {
+    nginx = Nginx.started(dir.resolve("nginx"));
+    context = new NginxContext(nginx, Map.of("minWait", "10ms", "maxWait", "50ms"));
+    context.base.synced = false;
+    sink = context.sink();
+    sink.start();
+    change("web-1", pod("web-1", 99));
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    long id = Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals("nginx-nginx-test")).findFirst()
+        .orElseThrow().getId();
+    long cpu0 = threads.getThreadCpuTime(id);
+    await().pollDelay(Duration.ofSeconds(1)).atMost(Duration.ofSeconds(2)).until(() -> true);
+    long cpuMillis = (threads.getThreadCpuTime(id) - cpu0) / 1_000_000;
+    assertTrue(cpuMillis < 100, "the render thread idles until the list is complete; it used " + cpuMillis + " ms of CPU in 1 s");
+    assertEquals(0, context.metric("nginx_renders_total"), "no render from an incomplete cache");
+
+    context.base.synced = true;
+    sink.podsSynced();
+    await().atMost(Duration.ofSeconds(10)).until(() -> context.saw("online web-1"));
+  }
+
+  @Test
   void theSingleLayoutWritesEveryUpstreamInOneFile() throws Exception {
     start(Map.of("layout", "single", "upstream", "{service}-{namespace}"));
     change("web-1", pod("web-1", 96));
