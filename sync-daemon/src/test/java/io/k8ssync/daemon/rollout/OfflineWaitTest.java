@@ -178,6 +178,56 @@ class OfflineWaitTest {
     }
   }
 
+  /** The preStop script of the README, as a pod would run it, with the daemon's address put in. */
+  static String readmePreStop(int port) throws java.io.IOException {
+    List<String> lines = java.nio.file.Files.readAllLines(java.nio.file.Path.of("../README.md"));
+    int start = lines.indexOf("              - |") + 1;
+    assertTrue(start > 0, "the README has the preStop script");
+    StringBuilder script = new StringBuilder();
+    for (int i = start; i < lines.size() && lines.get(i).startsWith("                "); i++) {
+      script.append(lines.get(i).substring(16)).append('\n');
+    }
+    return script.toString().replace("k8s-sync.k8s-sync.svc:9464", "127.0.0.1:" + port);
+  }
+
+  static Process runPreStop(String script, String ns, String pod) throws java.io.IOException {
+    ProcessBuilder pb = new ProcessBuilder("sh", "-c", script).redirectErrorStream(true);
+    pb.environment().put("POD_NAMESPACE", ns);
+    pb.environment().put("POD_NAME", pod);
+    return pb.start();
+  }
+
+  @Test
+  void theReadmePreStopReturnsOnceThePodIsOfflineAndFallsBackWhenTheDaemonIsAway(KubeApi api) throws Exception {
+    try (KubernetesClient client = api.client()) {
+      String ns = ReadinessGateTest.namespace(client, "wait5");
+      Daemon d = daemon(api, ns, "", "{name: reg-" + ns + ", type: routing, config: {drain: 1s}}");
+      try (TestKubelet kubelet = new TestKubelet(client, ns, ReadinessGateTest::ip, p -> { })) {
+        Routing reg = RoutingSinkFactory.get("reg-" + ns);
+        client.pods().inNamespace(ns).resource(TestPods.withFinalizer(TestPods.scheduled(ns, "web-1"))).create();
+        await().atMost(Duration.ofSeconds(30)).until(() -> reg.online.contains("web-1"));
+        client.pods().inNamespace(ns).withName("web-1").withGracePeriod(30).delete();
+        Process hook = runPreStop(readmePreStop(d.httpPort()), ns, "web-1");
+        assertTrue(hook.waitFor(40, java.util.concurrent.TimeUnit.SECONDS), "the hook ends");
+        Instant ended = Instant.now();
+        assertEquals(0, hook.exitValue(), new String(hook.getInputStream().readAllBytes()));
+        Instant offline = reg.last("offline", "web-1");
+        assertTrue(offline != null && !ended.isBefore(offline), "the hook ended after the pod was offline: " + reg.reports);
+        assertEquals(1.0, Daemons.counter(d, "k8s_sync_offline_waits", Map.of("outcome", "offline")));
+      } finally {
+        d.close();
+      }
+      // Nobody answers: the hook asks again until its deadline, then sleeps as a hook without k8s-sync
+      // would (timings shortened here; the logic is the README's).
+      String away = readmePreStop(freePort()).replace("+ 45 ))", "+ 3 ))").replace("sleep 15", "sleep 1");
+      long t0 = System.nanoTime();
+      Process hook = runPreStop(away, ns, "web-1");
+      assertTrue(hook.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the hook ends");
+      assertEquals(0, hook.exitValue());
+      assertTrue(System.nanoTime() - t0 >= Duration.ofSeconds(4).toNanos(), "it retried until its deadline, then slept");
+    }
+  }
+
   static int freePort() throws java.io.IOException {
     try (ServerSocket s = new ServerSocket(0)) {
       return s.getLocalPort();
