@@ -56,7 +56,9 @@ class MetricNamesTest {
     assertTrue(used.size() > 15, "names found: " + used);
 
     String ns = "metrics";
-    try (TestingServer zk = new TestingServer(true); ConsulAgent consul = ConsulAgent.started(); RecordingTarget gw = new RecordingTarget()) {
+    Path nginxDir = Files.createTempDirectory("metric-names-nginx-");
+    try (TestingServer zk = new TestingServer(true); ConsulAgent consul = ConsulAgent.started(); RecordingTarget gw = new RecordingTarget();
+         io.k8ssync.sink.testbed.Nginx nginx = io.k8ssync.sink.testbed.Nginx.started(nginxDir)) {
       // web-1: a retry, then online; web-2: refused (4xx), which drops the change as fatal.
       gw.reply("/online", new RecordingTarget.Reply(503, ""), new RecordingTarget.Reply(200, ""),
           new RecordingTarget.Reply(400, "unknown service"));
@@ -70,6 +72,7 @@ class MetricNamesTest {
           "  - {name: gw, type: http, config: {online: {url: '" + gw.url() + "/online/{service}'}, offline: {url: '" + gw.url() + "/offline/{service}'}}}",
           "  - {name: zk, type: zookeeper, config: {connect: '" + zk.getConnectString() + "', drainDelay: 100ms, reconcileEvery: 200ms}}",
           "  - {name: consul, type: consul, config: {url: '" + consul.url() + "', drainDelay: 100ms, reconcileEvery: 200ms}}",
+          "  - {name: nginx, type: nginx, config: {" + nginx.sinkConfigYaml() + "}}",
           "");
       Daemon daemon = new Daemon(new ConfigLoader(SinkTypes.discover()).parse("test", yaml), SinkTypes.discover(),
           spec -> server.createClient(), false);
