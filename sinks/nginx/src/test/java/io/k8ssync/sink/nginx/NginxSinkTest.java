@@ -373,6 +373,18 @@ class NginxSinkTest {
   }
 
   @Test
+  void itChecksAtStartThatNginxSetsWorkerShutdownTimeout() throws Exception {
+    start(Map.of());
+    assertEquals(1, context.metric("nginx_worker_shutdown_timeout_set"), "the test bed's nginx sets it");
+    sink.close();
+    String main = Files.readString(nginx.mainConfig());
+    Files.writeString(nginx.mainConfig(), main.replace("worker_shutdown_timeout 10s;\n", ""));
+    sink = context.sink();
+    sink.start();
+    assertEquals(0, context.metric("nginx_worker_shutdown_timeout_set"), "warned: old workers would live as long as their connections");
+  }
+
+  @Test
   void theSingleLayoutWritesEveryUpstreamInOneFile() throws Exception {
     start(Map.of("layout", "single", "upstream", "{service}-{namespace}"));
     change("web-1", pod("web-1", 96));
