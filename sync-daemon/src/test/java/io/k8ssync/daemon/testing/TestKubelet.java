@@ -36,7 +36,15 @@ public final class TestKubelet implements AutoCloseable {
     void run(Pod pod) throws Exception;
   }
 
+  /** A pod's containers: started before the pod first reports its status, stopped when the kubelet kills them. */
+  public interface Containers {
+    void start(String pod, String ip);
+
+    void stop(String pod);
+  }
+
   private final KubernetesClient client;
+  private final Containers running;
   private final String ns;
   private final Function<String, String> ipOf;
   private final PreStop preStop;
@@ -54,6 +62,16 @@ public final class TestKubelet implements AutoCloseable {
 
   /** @param ipOf the IP of a pod by name */
   public TestKubelet(KubernetesClient client, String ns, Function<String, String> ipOf, PreStop preStop) {
+    this(client, ns, ipOf, preStop, new Containers() {
+      @Override public void start(String pod, String ip) {}
+
+      @Override public void stop(String pod) {}
+    });
+  }
+
+  /** @param running starts and stops the pods' containers (e.g. servers on their IPs) */
+  public TestKubelet(KubernetesClient client, String ns, Function<String, String> ipOf, PreStop preStop, Containers running) {
+    this.running = running;
     this.client = client;
     this.ns = ns;
     this.ipOf = ipOf;
@@ -99,6 +117,7 @@ public final class TestKubelet implements AutoCloseable {
     } catch (Exception e) {
       hookErrors.add(p.getMetadata().getName() + ": " + e);
     }
+    running.stop(p.getMetadata().getName());
     killed.add(p.getMetadata().getName());
     try {
       client.pods().inNamespace(ns).withName(p.getMetadata().getName()).withGracePeriod(0).delete();
@@ -121,6 +140,9 @@ public final class TestKubelet implements AutoCloseable {
     }
     boolean ready = cr && gatesTrue;
     boolean started = p.getStatus() != null && p.getStatus().getPodIP() != null;
+    if (!started) {
+      running.start(name, ipOf.apply(name));
+    }
     if (started && String.valueOf(cr).equalsIgnoreCase(String.valueOf(status(p, "ContainersReady")))
         && String.valueOf(ready).equalsIgnoreCase(String.valueOf(status(p, "Ready")))) {
       return;
