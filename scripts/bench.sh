@@ -2,6 +2,8 @@
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
 #   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka), with arguments
+#   scripts/bench.sh gate [-Dgate.rate=20 -Dgate.pods=1000 -Dgate.seconds=60 -Dgate.sets=routing,consul,consul+gw]
+#                           readiness gate latency and preStop wait on the real API server (GateLatencyBench, tag soak)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./mvnw -q -B -ntp -DskipTests install
@@ -16,6 +18,11 @@ case "$what" in
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
+  gate)
+    scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
+    ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=GateLatencyBench \
+      -Dsurefire.failIfNoSpecifiedTests=false "$@"
+    cat sync-daemon/target/gate-latency-report.txt ;;
   all)
     java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark
@@ -24,5 +31,5 @@ case "$what" in
     scripts/testbed/mariadb.sh
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
     java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|all] [args...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|gate|all] [args...]" >&2; exit 2 ;;
 esac
