@@ -3,6 +3,7 @@ package io.k8ssync.daemon.status;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.rollout.PodProgress;
+import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Selector;
@@ -17,6 +18,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.function.Consumer;
 
 /**
  * Where each pod stands in each sink, answered from memory: the cache says what each sink wants
@@ -56,17 +59,36 @@ public final class PodStatuses {
   public record ReplicaView(String role, String identity, Map<String, String> leaders, List<String> standbyFor,
                             boolean dryRun, String note) {}
 
+  /** How long the per-sink counts of every pod are reused: the page's header need not rescan 100,000 pods per view. */
+  static final long COUNTS_FOR_NANOS = 2_000_000_000L;
+
   private final StatusSource source;
   private final GonePods gone;
+  /** Every cached pod's key, in order: an unfiltered page is a walk from the continue key, not a scan. */
+  private final ConcurrentSkipListSet<String> keys = new ConcurrentSkipListSet<>();
+  private volatile CachedCounts counts;
+
+  private record CachedCounts(long atNanos, Counts counts) {}
 
   public PodStatuses(StatusSource source) {
     this.source = source;
-    this.gone = new GonePods(source.progress(), () -> source.sinks().stream().map(DaemonConfig.SinkSpec::name).toList());
+    List<String> names = source.sinks().stream().map(DaemonConfig.SinkSpec::name).toList();
+    this.gone = new GonePods(source.progress(), () -> names);
   }
 
-  /** Feeds the last state of deleted pods; register on the cache before the informers start. */
-  GonePods gonePods() {
-    return gone;
+  /**
+   * Keeps the key index and the last state of deleted pods: register on the cache before the
+   * informers start. Runs on informer threads: a skip-list insert or removal and a map put.
+   */
+  Consumer<PodChange> cacheListener() {
+    return change -> {
+      if (change.after() == null) {
+        keys.remove(change.key());
+      } else if (change.before() == null) {
+        keys.add(change.key());
+      }
+      gone.accept(change);
+    };
   }
 
   List<Sink> sinks() {
@@ -88,11 +110,33 @@ public final class PodStatuses {
     List<Sink> sinks = sinks();
     Sink only = q.sink == null ? null : sinks.stream().filter(s -> s.name().equals(q.sink)).findFirst().orElse(null);
     String ip = q.pinnedIp();
-    Collection<PodState> live = ip != null ? source.cache().podsWithIp(ip)
-        : q.service != null ? source.cache().podsOfService(q.service) : source.cache().pods();
     Comparator<Candidate> byKey = Comparator.comparing(Candidate::key);
     PriorityQueue<Candidate> page = new PriorityQueue<>(q.limit + 2, byKey.reversed());
     int matched = 0;
+    if (q.filters().isEmpty()) {
+      // No filter: walk the key index from the continue key; every cached pod matches.
+      matched = source.cache().size();
+      for (String key : q.after == null ? keys : keys.tailSet(q.after, false)) {
+        PodState pod = source.cache().get(key);
+        if (pod != null) {
+          page.add(new Candidate(key, pod, false));
+          if (page.size() > q.limit) {
+            break;
+          }
+        }
+      }
+      for (PodState pod : gone.held()) {
+        if (source.cache().get(pod.key()) == null) {
+          matched++;
+          keep(page, new Candidate(pod.key(), pod, true), q);
+        }
+      }
+      return page(q, sinks, page, matched);
+    }
+    Collection<PodState> live = ip != null ? source.cache().podsWithIp(ip)
+        : q.service != null ? source.cache().podsOfService(q.service)
+        : q.state == SinkPodState.FAILING || q.state == SinkPodState.DRAINING ? reportedAs(q.state, sinks, only)
+        : source.cache().pods();
     for (PodState pod : live) {
       if (matches(q, sinks, only, pod, false)) {
         matched++;
@@ -105,8 +149,33 @@ public final class PodStatuses {
         keep(page, new Candidate(pod.key(), pod, true), q);
       }
     }
+    return page(q, sinks, page, matched);
+  }
+
+  /** Cached pods some sink (or {@code only}) reported failing or draining: only they can be in those states. */
+  private Collection<PodState> reportedAs(SinkPodState state, List<Sink> sinks, Sink only) {
+    PodProgress.State reported = state == SinkPodState.FAILING ? PodProgress.State.FAILING : PodProgress.State.DRAINING;
+    java.util.Set<String> found = new java.util.HashSet<>();
+    for (Sink s : only == null ? sinks : List.of(only)) {
+      source.progress().of(s.name()).forEach((key, e) -> {
+        if (e.state() == reported) {
+          found.add(key);
+        }
+      });
+    }
+    List<PodState> out = new ArrayList<>(found.size());
+    for (String key : found) {
+      PodState pod = source.cache().get(key);
+      if (pod != null) {
+        out.add(pod);
+      }
+    }
+    return out;
+  }
+
+  private Page page(PodQuery q, List<Sink> sinks, PriorityQueue<Candidate> page, int matched) {
     List<Candidate> sorted = new ArrayList<>(page);
-    sorted.sort(byKey);
+    sorted.sort(Comparator.comparing(Candidate::key));
     String next = null;
     if (sorted.size() > q.limit) {
       sorted = sorted.subList(0, q.limit);
@@ -137,21 +206,49 @@ public final class PodStatuses {
     if (!q.matches(pod)) {
       return false;
     }
+    if (q.state == null && only == null) {
+      return true;
+    }
+    Subject subject = new Subject(pod, isGone);
     if (q.state == null) {
-      return only == null || only.selector().matches(pod) || entry(only, pod) != null;
+      return only.selector().matches(pod) || entry(only, subject) != null;
     }
     for (Sink s : only == null ? sinks : List.of(only)) {
-      if (stateIn(s, pod, isGone, entry(s, pod)) == q.state) {
+      if (stateIn(s, subject, entry(s, subject)) == q.state) {
         return true;
       }
     }
     return false;
   }
 
-  /** The sink's last report about this incarnation of {@code pod}, or null. */
-  private PodProgress.Entry entry(Sink s, PodState pod) {
-    PodProgress.Entry e = source.progress().get(s.name(), pod.key());
-    return e != null && e.uid().equals(pod.uid()) ? e : null;
+  /**
+   * A pod with what every sink's answer needs, worked out once: its key and address (each a new
+   * string when asked of the record) and whether the shared rule wants it online.
+   */
+  private static final class Subject {
+    final PodState pod;
+    final boolean gone;
+    final String key;
+    final String address;
+    final boolean desired;
+
+    Subject(PodState pod, boolean gone) {
+      this.pod = pod;
+      this.gone = gone;
+      this.key = pod.key();
+      this.address = pod.address();
+      this.desired = !gone && Registration.desiredOnline(pod);
+    }
+
+    boolean wants(Sink s) {
+      return desired && s.selector().matches(pod);
+    }
+  }
+
+  /** The sink's last report about this incarnation of the pod, or null. */
+  private PodProgress.Entry entry(Sink s, Subject subject) {
+    PodProgress.Entry e = source.progress().get(s.name(), subject.key);
+    return e != null && e.uid().equals(subject.pod.uid()) ? e : null;
   }
 
   /**
@@ -159,15 +256,15 @@ public final class PodStatuses {
    * this replica does not apply the pod's cluster; otherwise online, draining or offline as reported,
    * and pending while that differs from what the sink wants.
    */
-  SinkPodState stateIn(Sink s, PodState pod, boolean isGone, PodProgress.Entry e) {
-    if (!s.everyReplica() && !source.replica().leads(pod.cluster())) {
+  private SinkPodState stateIn(Sink s, Subject subject, PodProgress.Entry e) {
+    if (!s.everyReplica() && !source.replica().leads(subject.pod.cluster())) {
       return SinkPodState.STANDBY;
     }
     if (e != null && e.state() == PodProgress.State.FAILING) {
       return SinkPodState.FAILING;
     }
-    if (!isGone && Registration.desiredOnline(pod, s.selector())) {
-      return e != null && e.state() == PodProgress.State.ONLINE && Objects.equals(e.address(), pod.address())
+    if (subject.wants(s)) {
+      return e != null && e.state() == PodProgress.State.ONLINE && Objects.equals(e.address(), subject.address)
           ? SinkPodState.ONLINE : SinkPodState.PENDING;
     }
     if (e == null) {
@@ -182,11 +279,12 @@ public final class PodStatuses {
 
   PodView view(List<Sink> sinks, PodState pod, boolean isGone, boolean withQueue) {
     Map<String, PodView.InSink> in = new LinkedHashMap<>();
+    Subject subject = new Subject(pod, isGone);
     for (Sink s : sinks) {
-      PodProgress.Entry e = entry(s, pod);
-      SinkPodState state = stateIn(s, pod, isGone, e);
-      boolean want = !isGone && Registration.desiredOnline(pod, s.selector());
-      Boolean queued = withQueue && s.runner() != null ? s.runner().queue().unfinished(pod.key()) : null;
+      PodProgress.Entry e = entry(s, subject);
+      SinkPodState state = stateIn(s, subject, e);
+      boolean want = subject.wants(s);
+      Boolean queued = withQueue && s.runner() != null ? s.runner().queue().unfinished(subject.key) : null;
       in.put(s.name(), new PodView.InSink(state.label(), want ? "online" : "offline", s.selector().matches(pod),
           e == null ? null : e.state().name().toLowerCase(java.util.Locale.ROOT),
           e == null ? null : Instant.ofEpochMilli(e.sinceMillis()).toString(),
@@ -198,8 +296,28 @@ public final class PodStatuses {
         PodView.Rejection.of(pod.rejection()), in);
   }
 
-  /** Per sink, how many pods (cached, and gone but held) are in each state: one pass over every pod. */
+  /**
+   * Per sink, how many pods (cached, and gone but held) are in each state: one pass over every pod,
+   * reused for {@link #COUNTS_FOR_NANOS}.
+   */
   public Counts counts() {
+    CachedCounts c = counts;
+    long now = System.nanoTime();
+    if (c != null && now - c.atNanos() < COUNTS_FOR_NANOS) {
+      return c.counts();
+    }
+    synchronized (this) {
+      c = counts;
+      if (c != null && System.nanoTime() - c.atNanos() < COUNTS_FOR_NANOS) {
+        return c.counts();
+      }
+      Counts fresh = countNow();
+      counts = new CachedCounts(System.nanoTime(), fresh);
+      return fresh;
+    }
+  }
+
+  private Counts countNow() {
     List<Sink> sinks = sinks();
     List<EnumMap<SinkPodState, int[]>> tallies = new ArrayList<>();
     sinks.forEach(s -> tallies.add(new EnumMap<>(SinkPodState.class)));
@@ -219,9 +337,10 @@ public final class PodStatuses {
   }
 
   private void tally(List<Sink> sinks, List<EnumMap<SinkPodState, int[]>> tallies, PodState pod, boolean isGone) {
+    Subject subject = new Subject(pod, isGone);
     for (int i = 0; i < sinks.size(); i++) {
       Sink s = sinks.get(i);
-      SinkPodState st = stateIn(s, pod, isGone, entry(s, pod));
+      SinkPodState st = stateIn(s, subject, entry(s, subject));
       if (st == SinkPodState.OFFLINE && !s.selector().matches(pod)) {
         continue; // a pod the sink never selects is not one of its pods
       }

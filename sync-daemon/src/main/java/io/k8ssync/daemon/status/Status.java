@@ -26,7 +26,7 @@ public final class Status implements AutoCloseable {
   public Status(StatusSettings settings, StatusSource source, PrometheusRegistry registry) {
     this.settings = settings;
     this.statuses = new PodStatuses(source);
-    source.cache().addListener(statuses.gonePods());
+    source.cache().addListener(statuses.cacheListener());
     if (settings.events().enabled()) {
       Map<String, String> types = new LinkedHashMap<>();
       source.sinks().forEach(s -> types.put(s.name(), s.type()));
