@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
-#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka), with arguments
+#   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka, nginx), with arguments
+#   scripts/bench.sh nginx 600 200 90   nginx sink: ready -> routed, reloads/min under 200 changes/s for 600 s
 #   scripts/bench.sh gate [-Dgate.rate=20 -Dgate.pods=1000 -Dgate.seconds=60 -Dgate.sets=routing,consul,consul+gw]
 #                           readiness gate latency and preStop wait on the real API server (GateLatencyBench, tag soak)
 set -euo pipefail
@@ -18,6 +19,7 @@ case "$what" in
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
+  nginx) scripts/testbed/nginx.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.NginxReloadBenchmark "$@" ;;
   gate)
     scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
     ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=GateLatencyBench \
@@ -31,5 +33,5 @@ case "$what" in
     scripts/testbed/mariadb.sh
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
     java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|gate|all] [args...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|gate|all] [args...]" >&2; exit 2 ;;
 esac
