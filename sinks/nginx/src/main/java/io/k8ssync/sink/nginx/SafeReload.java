@@ -14,9 +14,10 @@ import java.util.Map;
  * reload must be confirmed; when the test or the reload fails, the previous files are put back and
  * nothing else is touched. A file of the same name that this sink did not write is never replaced.
  *
- * <p>The candidate sits at the live path while {@code nginx -t} runs (so nginx tests exactly what it
- * would load), for the time of that test only: a reload by someone else in that window would load it
- * untested.
+ * <p>The config as it runs is tested first: when it fails for a reason outside this sink's files,
+ * the sink holds and no candidate is ever put in place. Otherwise the candidate sits at the live
+ * path while {@code nginx -t} runs (so nginx tests exactly what it would load), for the time of that
+ * test only: a reload by someone else in that window would load it untested.
  */
 final class SafeReload {
 
@@ -65,6 +66,13 @@ final class SafeReload {
     }
     if (changed.isEmpty() && !force) {
       return new Outcome("unchanged", "", "", 0, -1, 0);
+    }
+    // The config as it runs first: when it is broken elsewhere (an include someone else wrote), hold
+    // without putting a candidate in front of nginx at all. Only a failure naming one of our own
+    // files lets the candidate (which may repair it) go on to its own test.
+    NginxProcess.Result live = nginx.test();
+    if (!live.ok() && changed.keySet().stream().noneMatch(p -> live.detail().contains(p.toString()))) {
+      return failed("test_failed", "nginx -t", NginxProcess.why(live.detail()));
     }
     long t0 = System.nanoTime();
     List<FileSwap.Change> installed;

@@ -258,7 +258,9 @@ class NginxSinkTest {
     SinkException held = assertThrows(SinkException.class, () -> change("web-1", pod("web-1", 51)));
     assertTrue(held.retriable(), "a change while held fails, retriable: the daemon shows the sink failing");
     await().atMost(Duration.ofSeconds(10)).until(() -> context.metric("nginx_retries_total") >= 1);
-    assertEquals(liveText, text("web"), "retries change nothing while the other include is broken");
+    // Retries test the config as it runs first and hold: the live file is never replaced, not even for a test.
+    await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(4)).pollInterval(Duration.ofMillis(5))
+        .until(() -> liveText.equals(text("web")));
 
     Files.delete(nginx.confD().resolve("broken.conf"));
     await().atMost(Duration.ofSeconds(15)).until(() -> context.saw("online web-2"));
@@ -330,7 +332,12 @@ class NginxSinkTest {
     nginx.stop();
     nginx = null;
     start(Map.of());
-    change("web-1", pod("web-1", 95));
+    try {
+      change("web-1", pod("web-1", 95));
+    } catch (SinkException e) {
+      // The start-up render may have found the foreign file first: the sink already holds, and says so.
+      assertTrue(e.retriable() && e.getMessage().contains("not written by this sink"), e.getMessage());
+    }
     await().atMost(Duration.ofSeconds(10)).until(() -> context.metric("nginx_reloads_total", "foreign_file") >= 1);
     assertEquals(theirs, text("web"));
   }
