@@ -50,6 +50,9 @@ public final class PodQuery {
   final String ip;
   final String cluster;
   final String q;
+  /** {@code q} in lowercase, and whether it is an IP address: worked out once, not once per pod. */
+  private final String qLower;
+  private final boolean qIp;
   final SinkPodState state;
   final String sink;
   final int limit;
@@ -63,6 +66,8 @@ public final class PodQuery {
     this.ip = p.get("ip");
     this.cluster = p.get("cluster");
     this.q = p.get("q");
+    this.qLower = q == null ? null : q.toLowerCase(Locale.ROOT);
+    this.qIp = q != null && (IPV4.matcher(q).matches() || (q.indexOf(':') >= 0 && IPV6.matcher(q).matches()));
     this.state = p.get("state") == null ? null : SinkPodState.of(p.get("state"));
     this.sink = p.get("sink");
     this.limit = limit;
@@ -180,21 +185,18 @@ public final class PodQuery {
     if (q == null) {
       return true;
     }
-    if (qIsIp()) {
+    if (qIp) {
       return q.equals(pod.ip());
     }
-    String lower = q.toLowerCase(Locale.ROOT);
+    String lower = qLower;
     return (pod.service() != null && pod.service().equalsIgnoreCase(q))
-        || pod.name().contains(lower) || (pod.namespace() + "/" + pod.name()).equals(lower);
+        || pod.name().contains(lower) || (lower.length() == pod.namespace().length() + 1 + pod.name().length()
+            && lower.startsWith(pod.namespace()) && lower.charAt(pod.namespace().length()) == '/' && lower.endsWith(pod.name()));
   }
 
   /** The IP the query pins exactly (the cache's index answers it), from {@code ip} or an address typed as {@code q}; or null. */
   String pinnedIp() {
-    return ip != null ? ip : qIsIp() ? q : null;
-  }
-
-  private boolean qIsIp() {
-    return q != null && (IPV4.matcher(q).matches() || (q.indexOf(':') >= 0 && IPV6.matcher(q).matches()));
+    return ip != null ? ip : qIp ? q : null;
   }
 
   /** The token that continues this query after {@code lastKey}. */
