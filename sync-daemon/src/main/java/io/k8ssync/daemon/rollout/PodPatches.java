@@ -39,7 +39,7 @@ final class PodPatches {
    * when the status flips.
    */
   static Result condition(KubernetesClient client, PodState pod, RolloutRules.Marks marks, String type, boolean status,
-                          String reason, String message, boolean flips) {
+                          String reason, String message, boolean flips, java.util.function.Consumer<Pod> patched) {
     ObjectNode patch = preconditions(pod, marks);
     ObjectNode c = patch.putObject("status").putArray("conditions").addObject();
     c.put("type", type);
@@ -50,11 +50,12 @@ final class PodPatches {
       c.put("lastTransitionTime", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
     }
     return send(() -> client.pods().inNamespace(pod.namespace()).resource(named(pod)).subresource("status")
-        .patch(PatchContext.of(PatchType.STRATEGIC_MERGE), patch.toString()));
+        .patch(PatchContext.of(PatchType.STRATEGIC_MERGE), patch.toString()), patched);
   }
 
   /** Sets ({@code value} not null) or removes the hook label, with k8s-sync's mark beside it. */
-  static Result hook(KubernetesClient client, PodState pod, RolloutRules.Marks marks, String label, String value) {
+  static Result hook(KubernetesClient client, PodState pod, RolloutRules.Marks marks, String label, String value,
+                     java.util.function.Consumer<Pod> patched) {
     ObjectNode patch = preconditions(pod, marks);
     ObjectNode meta = (ObjectNode) patch.get("metadata");
     if (value != null) {
@@ -65,7 +66,7 @@ final class PodPatches {
       meta.putObject("annotations").putNull(RolloutRules.HOOK_OWNER_ANNOTATION);
     }
     return send(() -> client.pods().inNamespace(pod.namespace()).resource(named(pod))
-        .patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString()));
+        .patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString()), patched);
   }
 
   /**
@@ -85,9 +86,16 @@ final class PodPatches {
     return patch;
   }
 
-  private static Result send(java.util.function.Supplier<Pod> call) {
+  /**
+   * Sends a patch; {@code patched} gets the pod as the API server returned it (the version our patch
+   * made from the one we read: the preconditions ensure nothing else came in between).
+   */
+  private static Result send(java.util.function.Supplier<Pod> call, java.util.function.Consumer<Pod> patched) {
     try {
-      call.get();
+      Pod after = call.get();
+      if (after != null) {
+        patched.accept(after);
+      }
       return Result.OK;
     } catch (KubernetesClientException e) {
       if (e.getCode() == 409) {

@@ -40,6 +40,12 @@ public final class RolloutController implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(RolloutController.class);
   /** How often pending gates are looked at again for the stuck gauge and fail-open. */
   private static final long SWEEP_MILLIS = 1_000;
+  /**
+   * How long a pod whose sinks merely have not reported yet waits before its gate says so (False,
+   * SinkPending): most pods are online by then, and their gate goes straight to True in one patch.
+   * A failing sink is said at once. The pod is not Ready either way (a gate without its condition is False).
+   */
+  static final long PENDING_GRACE_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(1_000);
 
   private final DaemonConfig.RolloutSpec spec;
   private final PodStateCache cache;
@@ -51,6 +57,9 @@ public final class RolloutController implements AutoCloseable {
   private final Map<String, RolloutRules.Marks> marks = new ConcurrentHashMap<>();
   /** Gated pods whose gate is not True yet, with since when (epoch millis) they wait. */
   private final Map<String, Long> pendingGates = new ConcurrentHashMap<>();
+  /** Gated pods whose sinks have not reported yet, with since when (nanoTime) this replica saw them so. */
+  private final Map<String, Long> unreported = new ConcurrentHashMap<>();
+  private final RolloutRules rules;
   /** Pods whose foreign hook was reported once (uid), so a blocked pod logs one line, not one per event. */
   private final Set<String> foreignHooksSeen = ConcurrentHashMap.newKeySet();
   private final Set<String> dirty = ConcurrentHashMap.newKeySet();
@@ -70,6 +79,7 @@ public final class RolloutController implements AutoCloseable {
     this.leads = leads;
     this.clients = clients;
     this.metrics = new RolloutMetrics(daemonMetrics);
+    this.rules = new RolloutRules(spec.gateCondition(), spec.hookLabel(), spec.hookLabel() == null ? null : spec.hookValue());
     this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "rollout");
       t.setDaemon(true);
@@ -96,6 +106,7 @@ public final class RolloutController implements AutoCloseable {
     if (m == null) {
       marks.remove(podKey);
       pendingGates.remove(podKey);
+      unreported.remove(podKey);
     } else {
       marks.put(podKey, m);
     }
@@ -153,6 +164,7 @@ public final class RolloutController implements AutoCloseable {
     RolloutRules.Marks m = marks.get(key);
     if (pod == null || m == null || !m.uid().equals(pod.uid())) {
       pendingGates.remove(key);
+      unreported.remove(key);
       return;
     }
     if (spec.gateOn() && m.gated()) {
@@ -176,6 +188,7 @@ public final class RolloutController implements AutoCloseable {
     Verdict v = verdict(pod);
     if (v == null) {
       pendingGates.remove(pod.key());
+      unreported.remove(pod.key());
       return;
     }
     if (v.status() || currentTrue) {
@@ -193,11 +206,21 @@ public final class RolloutController implements AutoCloseable {
         && v.message().equals(current.message())) {
       return;
     }
+    if ("SinkPending".equals(v.reason())) {
+      long now = System.nanoTime();
+      long since = unreported.computeIfAbsent(pod.key(), k -> now);
+      if (now - since < PENDING_GRACE_NANOS) {
+        thread.schedule(() -> touch(pod.key()), PENDING_GRACE_NANOS - (now - since), TimeUnit.NANOSECONDS);
+        return;
+      }
+    } else {
+      unreported.remove(pod.key());
+    }
     boolean flips = current == null || currentTrue != v.status();
     PodPatches.Result result;
     try {
       result = PodPatches.condition(clients.apply(pod.cluster()), pod, m, spec.gateCondition(), v.status(), v.reason(),
-          v.message(), flips);
+          v.message(), flips, after -> patched(pod.key(), m, after));
     } catch (RuntimeException e) {
       metrics.gatePatches.labelValues(v.status() ? "True" : "False", "error").inc();
       LOG.warn("readiness gate patch failed, retrying in 1s: pod={} status={} error={}", pod.key(), v.status(), e.toString());
@@ -272,7 +295,7 @@ public final class RolloutController implements AutoCloseable {
     String action = value != null ? "set" : "removed";
     PodPatches.Result result;
     try {
-      result = PodPatches.hook(clients.apply(pod.cluster()), pod, m, spec.hookLabel(), value);
+      result = PodPatches.hook(clients.apply(pod.cluster()), pod, m, spec.hookLabel(), value, after -> patched(pod.key(), m, after));
     } catch (RuntimeException e) {
       metrics.hookTransitions.labelValues(action, "error").inc();
       LOG.warn("lifecycle hook patch failed, retrying in 1s: pod={} state={} action={} error={}", pod.key(), state, action, e.toString());
@@ -282,6 +305,18 @@ public final class RolloutController implements AutoCloseable {
     metrics.hookTransitions.labelValues(action, result.label()).inc();
     LOG.info("lifecycle hook {}: pod={} uid={} state={} label={} result={}", action, pod.key(), pod.uid(), state,
         spec.hookLabel(), result.label());
+  }
+
+  /**
+   * Our patch made {@code after} from the version in {@code used}: unless the informer brought a newer
+   * one meanwhile, decide from it, so the next patch (a True after a False) does not fail on a stale
+   * resourceVersion and wait for the watch.
+   */
+  private void patched(String key, RolloutRules.Marks used, io.fabric8.kubernetes.api.model.Pod after) {
+    RolloutRules.Marks newer = rules.marks(after);
+    if (newer != null) {
+      marks.computeIfPresent(key, (k, cur) -> cur.resourceVersion().equals(used.resourceVersion()) ? newer : cur);
+    }
   }
 
   private int stuck(long now) {

@@ -109,7 +109,14 @@ class LosslessNginxRolloutTest {
   private static long[] roll(KubernetesClient client, Nginx nginx, String ns, int from, int to, int port, boolean gated,
                              Map<String, String> ips) throws Exception {
     try (RequestLoop requests = RequestLoop.started(nginx.port(), nginx.path("web"), 4)) {
-      await().atMost(Duration.ofSeconds(10)).until(() -> requests.ok() > 50);
+      // Start counting from a quiet state: the previous phase's last reload (dropping its killed pods) has landed.
+      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).until(() -> {
+        boolean clean = requests.ok() > 50 && requests.failed() == 0;
+        if (!clean) {
+          requests.reset();
+        }
+        return clean;
+      });
       requests.reset();
       for (int i = 0; i < 5; i++) {
         String fresh = "v" + to + "-" + i;
@@ -120,6 +127,10 @@ class LosslessNginxRolloutTest {
       await().atMost(Duration.ofSeconds(60)).until(() -> client.pods().inNamespace(ns).list().getItems().stream()
           .noneMatch(p -> p.getMetadata().getName().startsWith("v" + from + "-"))
           && live(nginx).equals(addresses(ips, "v" + to + "-", port)));
+      if (requests.failed() > 0) {
+        System.out.println("failed requests (v" + from + " -> v" + to + "): " + requests.failures().subList(0,
+            (int) Math.min(10, requests.failures().size())));
+      }
       return new long[] {requests.ok(), requests.failed()};
     }
   }

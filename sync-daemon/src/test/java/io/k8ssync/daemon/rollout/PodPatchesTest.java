@@ -38,7 +38,7 @@ class PodPatchesTest {
     int before = server.getRequestCount();
 
     assertEquals(PodPatches.Result.OK,
-        PodPatches.condition(client, POD, MARKS, "k8s-sync.io/online", true, "Online", "online in consul", true));
+        PodPatches.condition(client, POD, MARKS, "k8s-sync.io/online", true, "Online", "online in consul", true, p -> { }));
 
     assertEquals(1, server.getRequestCount() - before, "one round trip, no GET first");
     RecordedRequest r = server.takeRequest();
@@ -57,8 +57,8 @@ class PodPatchesTest {
     int before = server.getRequestCount();
 
     assertEquals(PodPatches.Result.CONFLICT,
-        PodPatches.condition(client, POD, MARKS, "k8s-sync.io/online", false, "SinkPending", "waiting for consul (pending)", true));
-    assertEquals(PodPatches.Result.GONE, PodPatches.hook(client, POD, MARKS, "k8s-sync.io/traffic-hook", "true"));
+        PodPatches.condition(client, POD, MARKS, "k8s-sync.io/online", false, "SinkPending", "waiting for consul (pending)", true, p -> { }));
+    assertEquals(PodPatches.Result.GONE, PodPatches.hook(client, POD, MARKS, "k8s-sync.io/traffic-hook", "true", p -> { }));
     assertEquals(2, server.getRequestCount() - before);
   }
 }
