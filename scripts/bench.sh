@@ -19,6 +19,7 @@ case "$what" in
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
+  status) java -Xmx4g -cp "$jar" io.k8ssync.benchmarks.StatusQueryBenchmark "$@" ;;
   nginx) scripts/testbed/nginx.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.NginxReloadBenchmark "$@" ;;
   gate)
     scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
@@ -33,5 +34,5 @@ case "$what" in
     scripts/testbed/mariadb.sh
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
     java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|gate|all] [args...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|status|gate|all] [args...]" >&2; exit 2 ;;
 esac
