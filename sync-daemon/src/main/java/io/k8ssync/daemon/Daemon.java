@@ -92,24 +92,8 @@ public final class Daemon implements AutoCloseable {
     // One identity for all of this replica's Leases (a derived one has a random part). It carries
     // the URL standbys forward offline waits to, when this replica has one to advertise.
     this.leaderSpec = le == null ? null : new DaemonConfig.LeaderElectionSpec(le.namespace(),
-        le.leaseName(), withUrl(le.identity() != null ? le.identity() : LeaderElection.defaultIdentity(), rollout.advertiseUrl()),
+        le.leaseName(), LeaderElection.withUrl(le.identity() != null ? le.identity() : LeaderElection.defaultIdentity(), rollout.advertiseUrl()),
         le.leaseDuration(), le.renewDeadline(), le.retryPeriod(), le.standbyRetention());
-  }
-
-  /** {@code identity@url}: the Lease then tells standbys where the leader answers. */
-  static String withUrl(String identity, String url) {
-    return url == null ? identity : identity + URL_MARK + url;
-  }
-
-  private static final String URL_MARK = "@";
-
-  /** The URL a Lease holder's identity carries, or null. */
-  static String urlOf(String holder) {
-    if (holder == null) {
-      return null;
-    }
-    int at = holder.lastIndexOf(URL_MARK + "http");
-    return at < 0 ? null : holder.substring(at + 1);
   }
 
   /** Starts sinks, the HTTP endpoints, then the informers. Fails if a sink cannot start. */
@@ -141,7 +125,8 @@ public final class Daemon implements AutoCloseable {
       LOG.info("sink started: sink={} type={} selector={}", spec.name(), spec.type(), spec.selector());
     }
     cache.addListener(dispatcher);
-    startRollout();
+    rolloutController = io.k8ssync.daemon.rollout.RolloutController.create(config, rollout, dispatcher, cache, progress,
+        led::contains, cluster -> knownSince.getOrDefault(cluster, Long.MAX_VALUE), clusterClients::get, metrics);
     status = new io.k8ssync.daemon.status.Status(config.status(), new io.k8ssync.daemon.status.StatusSource(cache, progress,
         dispatcher, config.sinks(), replica()), metrics.registry());
     status.start(clusterClients::get);
@@ -183,11 +168,9 @@ public final class Daemon implements AutoCloseable {
       KubernetesClient client = clients.apply(spec);
       ownedClients.add(client);
       clusterClients.put(spec.scope().cluster(), client);
-      io.k8ssync.daemon.informer.RolloutRules rules = new io.k8ssync.daemon.informer.RolloutRules(rollout.gateCondition(),
-          rollout.hookLabel(), rollout.hookLabel() == null ? null : rollout.hookValue());
-      ClusterInformers ci = rolloutController == null || rules.equals(io.k8ssync.daemon.informer.RolloutRules.OFF)
+      ClusterInformers ci = rolloutController == null || rolloutController.rules().equals(io.k8ssync.daemon.informer.RolloutRules.OFF)
           ? new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist())
-          : new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist(), rules,
+          : new ClusterInformers(spec.scope(), client, config.podRules(), cache, metrics, spec.relist(), rolloutController.rules(),
               rolloutController::marks);
       informers.put(spec.scope().cluster(), ci);
     }
@@ -203,7 +186,7 @@ public final class Daemon implements AutoCloseable {
     if (rolloutController != null) {
       rolloutController.waits().routing(clusterClients.keySet(), led::contains, cluster -> {
         LeaderElection e = elections.get(cluster);
-        return e == null ? null : urlOf(e.leader());
+        return e == null ? null : LeaderElection.urlOf(e.leader());
       });
     }
     if (leaderSpec != null) {
@@ -263,34 +246,6 @@ public final class Daemon implements AutoCloseable {
       @Override public boolean leads(String cluster) { return led.contains(cluster); }
       @Override public boolean dryRun() { return dryRun; }
     };
-  }
-
-  /**
-   * The readiness gate, the offline wait and Kruise hooks, when configured and some sink takes part.
-   * Call once the runners exist and before the informers start.
-   */
-  private void startRollout() {
-    boolean any = rollout.gateOn() || rollout.kruiseOn() || rollout.offlineWait();
-    if (!any || rollout.sinks().isEmpty()) {
-      if (rollout.gateOn() || rollout.kruiseOn()) {
-        LOG.warn("rollout: readiness gate / Kruise hooks are on but no sink takes part (rollout.sinks empty and no sink routes traffic):"
-            + " gated pods get their gate True at once");
-      }
-      if (!rollout.gateOn() && !rollout.kruiseOn()) {
-        return;
-      }
-    }
-    List<io.k8ssync.daemon.rollout.Participants.Sink> sinks = new ArrayList<>();
-    for (String name : rollout.sinks()) {
-      DaemonConfig.SinkSpec s = config.sinks().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
-      sinks.add(new io.k8ssync.daemon.rollout.Participants.Sink(name, s.selector(), s.propagationDelay(),
-          dispatcher.runner(name).queue()));
-    }
-    rolloutController = new io.k8ssync.daemon.rollout.RolloutController(rollout, cache, progress, sinks, led::contains,
-        cluster -> knownSince.getOrDefault(cluster, Long.MAX_VALUE), clusterClients::get, metrics);
-    cache.addListener(rolloutController::changed);
-    LOG.info("rollout: sinks={} readinessGate={} offlineWait={} kruiseHookLabel={}", rollout.sinks(),
-        rollout.gateCondition(), rollout.offlineWait(), rollout.hookLabel());
   }
 
   /** True while this instance applies the changes of at least one cluster: always without leader election. */

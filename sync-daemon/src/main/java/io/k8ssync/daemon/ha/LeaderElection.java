@@ -134,6 +134,25 @@ public final class LeaderElection implements AutoCloseable {
   /** How far a standby's clock may run ahead of the leader's without two writers overlapping. */
   public static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofMillis(500);
 
+  private static final String URL_MARK = "@";
+
+  /**
+   * {@code identity@url}: a leader's Lease then tells standbys where it answers (they forward preStop
+   * offline waits there). {@code url} null leaves the identity as it is.
+   */
+  public static String withUrl(String identity, String url) {
+    return url == null ? identity : identity + URL_MARK + url;
+  }
+
+  /** The URL a Lease holder's identity carries ({@link #withUrl}), or null. */
+  public static String urlOf(String holder) {
+    if (holder == null) {
+      return null;
+    }
+    int at = holder.lastIndexOf(URL_MARK + "http");
+    return at < 0 ? null : holder.substring(at + 1);
+  }
+
   /** The holder of the Lease as last seen; null when unknown. */
   public String leader() {
     return leader;

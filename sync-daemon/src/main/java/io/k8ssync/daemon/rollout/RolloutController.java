@@ -97,6 +97,40 @@ public final class RolloutController implements AutoCloseable {
     }
   }
 
+  /**
+   * The controller for {@code rollout}, or null when neither the gate nor Kruise hooks are on and no
+   * sink takes part (then there is nothing to wait for). Call once the sinks' runners exist and
+   * before the informers start; it listens to the cache from here on.
+   */
+  public static RolloutController create(DaemonConfig config, DaemonConfig.RolloutSpec rollout,
+                                         io.k8ssync.daemon.dispatch.Dispatcher dispatcher, PodStateCache cache,
+                                         PodProgress progress, Predicate<String> leads,
+                                         java.util.function.ToLongFunction<String> knownSince,
+                                         Function<String, KubernetesClient> clients, DaemonMetrics metrics) {
+    if (rollout.sinks().isEmpty()) {
+      if (!rollout.gateOn() && !rollout.kruiseOn()) {
+        return null;
+      }
+      LOG.warn("rollout: readiness gate / Kruise hooks are on but no sink takes part (rollout.sinks empty and no sink"
+          + " routes traffic): gated pods get their gate True at once");
+    }
+    List<Participants.Sink> sinks = new ArrayList<>();
+    for (String name : rollout.sinks()) {
+      DaemonConfig.SinkSpec s = config.sinks().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
+      sinks.add(new Participants.Sink(name, s.selector(), s.propagationDelay(), dispatcher.runner(name).queue()));
+    }
+    RolloutController controller = new RolloutController(rollout, cache, progress, sinks, leads, knownSince, clients, metrics);
+    cache.addListener(controller::changed);
+    LOG.info("rollout: sinks={} readinessGate={} offlineWait={} kruiseHookLabel={}", rollout.sinks(),
+        rollout.gateCondition(), rollout.offlineWait(), rollout.hookLabel());
+    return controller;
+  }
+
+  /** How pods ask to hold their rollout, as the informers must read them. */
+  public RolloutRules rules() {
+    return rules;
+  }
+
   public OfflineWaits waits() {
     return waits;
   }

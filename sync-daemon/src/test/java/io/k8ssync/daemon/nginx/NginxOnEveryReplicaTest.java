@@ -57,8 +57,8 @@ class NginxOnEveryReplicaTest {
         pods.start("web-2", "127.0.2.2", Map.of("k8s-sync.io/weight", "3"));
         pods.start("web-3", "127.0.2.3", Map.of());
         Set<String> three = Set.of("127.0.2.1:" + port, "127.0.2.2:" + port, "127.0.2.3:" + port);
-        await().atMost(Duration.ofSeconds(30)).until(() -> NginxRollingUpdateTest.live(nginxA).equals(three)
-            && NginxRollingUpdateTest.live(nginxB).equals(three));
+        await().atMost(Duration.ofSeconds(30)).until(() -> nginxA.liveServers("web").equals(three)
+            && nginxB.liveServers("web").equals(three));
         assertFalse(b.leading(), "b stands by, and writes its nginx all the same");
         for (Nginx n : new Nginx[] {nginxA, nginxB}) {
           String text = Files.readString(n.upstreams().resolve("web.conf"));
@@ -74,8 +74,8 @@ class NginxOnEveryReplicaTest {
 
         pods.terminating("web-3");
         Set<String> two = Set.of("127.0.2.1:" + port, "127.0.2.2:" + port);
-        await().atMost(Duration.ofSeconds(30)).until(() -> NginxRollingUpdateTest.live(nginxA).equals(two)
-            && NginxRollingUpdateTest.live(nginxB).equals(two));
+        await().atMost(Duration.ofSeconds(30)).until(() -> nginxA.liveServers("web").equals(two)
+            && nginxB.liveServers("web").equals(two));
         double standbyReloads = Daemons.counter(b, "k8s_sync_nginx_reloads", Map.of("result", "ok"));
         assertTrue(standbyReloads >= 2, "the standby reloaded its own nginx: " + standbyReloads);
       } finally {

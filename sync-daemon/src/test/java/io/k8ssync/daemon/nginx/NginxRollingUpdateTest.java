@@ -59,7 +59,7 @@ class NginxRollingUpdateTest {
         for (int i = 0; i < 5; i++) {
           kubelet.start("web-v1-" + i, "127.0.1." + (10 + i), Map.of());
         }
-        await().atMost(Duration.ofSeconds(30)).until(() -> live(nginx).equals(addresses(1, port)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> nginx.liveServers("web").equals(addresses(1, port)));
 
         RolloutResult baseline = roll(nginx, kubelet, 1, 2, port, Duration.ZERO);
         RolloutResult withPreStop = roll(nginx, kubelet, 2, 3, port, PRE_STOP);
@@ -101,7 +101,7 @@ class NginxRollingUpdateTest {
           }, preStop.toMillis(), TimeUnit.MILLISECONDS);
         }, i * 1000L, TimeUnit.MILLISECONDS);
       }
-      await().atMost(Duration.ofSeconds(60)).until(() -> killed.get() == 5 && live(nginx).equals(addresses(to, port)));
+      await().atMost(Duration.ofSeconds(60)).until(() -> killed.get() == 5 && nginx.liveServers("web").equals(addresses(to, port)));
       return new RolloutResult(requests.ok(), requests.failed(), requests.failures());
     } finally {
       kubeletClock.shutdownNow();
@@ -116,19 +116,4 @@ class NginxRollingUpdateTest {
     return out;
   }
 
-  /** The servers of upstream web written without {@code down}. */
-  static Set<String> live(Nginx nginx) throws Exception {
-    Path f = nginx.upstreams().resolve("web.conf");
-    Set<String> out = new TreeSet<>();
-    if (!Files.exists(f)) {
-      return out;
-    }
-    for (String line : Files.readAllLines(f)) {
-      String l = line.strip();
-      if (l.startsWith("server ") && !l.contains(" down")) {
-        out.add(l.split("\\s+")[1]);
-      }
-    }
-    return out;
-  }
 }

@@ -82,7 +82,7 @@ class LosslessNginxRolloutTest {
         for (int i = 0; i < 5; i++) {
           client.pods().inNamespace(ns).resource(pod(ns, "v1-" + i, port, false)).create();
         }
-        await().atMost(Duration.ofSeconds(30)).until(() -> live(nginx).equals(addresses(ips, "v1-", port)));
+        await().atMost(Duration.ofSeconds(30)).until(() -> nginx.liveServers("web").equals(addresses(ips, "v1-", port)));
 
         long[] baseline = roll(client, nginx, ns, 1, 2, port, false, ips);
         waitOnStop[0] = true;
@@ -126,7 +126,7 @@ class LosslessNginxRolloutTest {
       }
       await().atMost(Duration.ofSeconds(60)).until(() -> client.pods().inNamespace(ns).list().getItems().stream()
           .noneMatch(p -> p.getMetadata().getName().startsWith("v" + from + "-"))
-          && live(nginx).equals(addresses(ips, "v" + to + "-", port)));
+          && nginx.liveServers("web").equals(addresses(ips, "v" + to + "-", port)));
       if (requests.failed() > 0) {
         System.out.println("failed requests (v" + from + " -> v" + to + "): " + requests.failures().subList(0,
             (int) Math.min(10, requests.failures().size())));
@@ -145,19 +145,4 @@ class LosslessNginxRolloutTest {
     return out;
   }
 
-  /** The servers of upstream web written without {@code down}. */
-  static Set<String> live(Nginx nginx) throws Exception {
-    Path f = nginx.upstreams().resolve("web.conf");
-    Set<String> out = new TreeSet<>();
-    if (!Files.exists(f)) {
-      return out;
-    }
-    for (String line : Files.readAllLines(f)) {
-      String l = line.strip();
-      if (l.startsWith("server ") && !l.contains(" down")) {
-        out.add(l.split("\\s+")[1]);
-      }
-    }
-    return out;
-  }
 }

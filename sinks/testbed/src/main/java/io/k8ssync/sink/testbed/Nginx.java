@@ -129,6 +129,22 @@ public final class Nginx implements AutoCloseable {
   }
 
   /** Where the sink writes: the main config includes {@code *.conf} from here. */
+  /** The servers of {@code upstream}'s include file written without {@code down}: what nginx would route to after a reload. */
+  public java.util.Set<String> liveServers(String upstream) throws IOException {
+    Path f = upstreams().resolve(upstream + ".conf");
+    java.util.Set<String> out = new java.util.TreeSet<>();
+    if (!Files.exists(f)) {
+      return out;
+    }
+    for (String line : Files.readAllLines(f)) {
+      String l = line.strip();
+      if (l.startsWith("server ") && !l.contains(" down")) {
+        out.add(l.split("\\s+")[1]);
+      }
+    }
+    return out;
+  }
+
   public Path upstreams() {
     return prefix.resolve("upstreams");
   }
