@@ -118,6 +118,16 @@ public class BrokenConfigsTest {
     String log = "{name: out, type: log}";
     // The ones ConfigLoaderTest and MainTest prove one by one, here through the command line.
     all.add(c("bad duration", "clusters: [{name: prod, resync: soon}]\nsinks: [" + log + "]\n", "clusters[0].resync", "expected a duration"));
+    // Lossless rollouts (issue 16): what the gate and the offline wait are told to wait for.
+    all.add(c("rollout waits for a sink not configured", withKubeconfig(log) + "rollout: {sinks: [gateway]}\n",
+        "rollout.sinks[0]", "expected the name of a configured sink: out"));
+    all.add(c("readiness gate condition type not a type", withKubeconfig(log)
+        + "rollout: {readinessGate: {enabled: true, conditionType: 'online now!'}}\n",
+        "rollout.readinessGate.conditionType", "condition type"));
+    all.add(c("offline wait advertiseUrl not http", withKubeconfig(log)
+        + "rollout: {offlineWait: {advertiseUrl: 'ftp://10.0.0.5:21'}}\n", "rollout.offlineWait.advertiseUrl", "http(s) URL"));
+    all.add(c("sink propagationDelay not a duration", withKubeconfig("{name: out, type: log, propagationDelay: soon}"),
+        "sinks[0].propagationDelay", "expected a duration"));
     all.add(c("workers 0", "clusters: [{name: prod}]\nsinks: [{name: out, type: log, workers: 0}]\n", "sinks[0].workers", "between 1 and 256"));
     all.add(c("unknown key", withKubeconfig(log) + "sinkz: []\n", "sinkz", "unknown key"));
     all.add(c("unknown sink type", withKubeconfig("{name: out, type: kafkaa}"), "sinks[0].type", "expected one of the sink types"));
