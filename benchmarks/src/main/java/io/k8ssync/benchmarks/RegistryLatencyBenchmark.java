@@ -41,6 +41,10 @@ import org.apache.curator.test.TestingServer;
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.RegistryLatencyBenchmark
  * [pods] [seconds] [changesPerSecond]}; Consul comes from the test bed (scripts/testbed/build-consul.sh).
+ * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.rounds=2} runs Consul twice in one JVM (JIT cold,
+ * then warm); {@code -Dregistry.allReady=true} starts with every pod ready. For Consul it also prints the
+ * requests the sink sent, by kind, per pod change ({@link CountingConsulProxy} between sink and Consul; the
+ * reader that plays nginx asks Consul directly) and the CPU of the start-up registration.
  */
 public final class RegistryLatencyBenchmark {
 
@@ -56,14 +60,40 @@ public final class RegistryLatencyBenchmark {
     System.out.printf("pods=%d seconds=%d churn=%d changes/s cores=%d%n", pods, seconds, rate, Runtime.getRuntime().availableProcessors());
     System.out.println("| sink | ready events measured | p50 | p90 | p99 | max |");
     System.out.println("|---|---|---|---|---|---|");
-    try (TestingServer zk = new TestingServer(true)) {
-      new RegistryLatencyBenchmark().run("zookeeper", new ZooKeeperSinkFactory(),
-          Map.of("connect", zk.getConnectString(), "drainDelay", "1s"), zkReader(zk.getConnectString()), pods, seconds, rate);
+    String sinks = System.getProperty("registry.sinks", "zookeeper,consul");
+    int rounds = Integer.getInteger("registry.rounds", 1);
+    if (sinks.contains("zookeeper")) {
+      try (TestingServer zk = new TestingServer(true)) {
+        new RegistryLatencyBenchmark().run("zookeeper", new ZooKeeperSinkFactory(),
+            Map.of("connect", zk.getConnectString(), "drainDelay", "1s"), zkReader(zk.getConnectString()), null, pods, seconds, rate);
+      }
     }
-    try (ConsulAgent consul = ConsulAgent.started()) {
-      new RegistryLatencyBenchmark().run("consul", new ConsulSinkFactory(),
-          Map.of("url", consul.url(), "drainDelay", "1s"), consulReader(consul.url()), pods, seconds, rate);
+    if (sinks.contains("consul")) {
+      for (int round = 1; round <= rounds; round++) {
+        // A fresh agent each round: round 1 starts with a cold JIT, later rounds with a warm one.
+        try (ConsulAgent consul = ConsulAgent.started(); CountingConsulProxy proxy = new CountingConsulProxy(consul.url())) {
+          new RegistryLatencyBenchmark().run(rounds == 1 ? "consul" : "consul (round " + round + (round == 1 ? ", JIT cold)" : ", JIT warm)"),
+              new ConsulSinkFactory(), Map.of("url", proxy.url(), "drainDelay", "1s"), consulReader(consul.url()),
+              new Probe(proxy, consul), pods, seconds, rate);
+        }
+      }
     }
+    System.out.println();
+    for (String line : SUMMARY) {
+      System.out.println(line);
+    }
+  }
+
+  private static final List<String> SUMMARY = new ArrayList<>();
+  /** {@code -Dregistry.allReady=true}: every pod starts ready (the start-up registration of all of them), else half at random. */
+  private static final boolean ALL_READY = Boolean.getBoolean("registry.allReady");
+
+  /** What the benchmark counts besides latency, for a Consul sink: its requests (through the proxy) and the agent's CPU. */
+  record Probe(CountingConsulProxy proxy, ConsulAgent agent) {}
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   /** Starts a reader that calls {@code seen(address)} whenever an address is visible with down:0. */
@@ -127,8 +157,8 @@ public final class RegistryLatencyBenchmark {
     };
   }
 
-  private void run(String name, SinkFactory factory, Map<String, Object> config, Reader reader, int pods, int seconds, int rate)
-      throws Exception {
+  private void run(String name, SinkFactory factory, Map<String, Object> config, Reader reader, Probe probe, int pods, int seconds,
+                   int rate) throws Exception {
     PodStateCache cache = new PodStateCache();
     cache.syncedWhen(() -> true);
     BenchContext ctx = new BenchContext(name, factory, config, cache, false);
@@ -140,23 +170,36 @@ public final class RegistryLatencyBenchmark {
         RetryBackoff.Settings.DEFAULTS), dispatcher.timer(), metrics));
     cache.addListener(dispatcher);
     dispatcher.start();
-    AutoCloseable stopReader = reader.start(addr -> {
-      Long t0 = readyAt.remove(addr);
-      if (t0 != null) {
-        latencies.add(System.nanoTime() - t0);
-      }
-    });
-
     Random random = new Random(7);
     boolean[] ready = new boolean[pods];
     long version = 0;
+    Map<String, Long> countsBefore = probe == null ? Map.of() : probe.proxy().counts();
+    long cpu0 = processCpuNanos();
+    long agentCpu0 = probe == null ? 0 : probe.agent().cpuTime().toNanos();
+    long t0 = System.nanoTime();
+    int initiallyReady = 0;
     for (int i = 0; i < pods; i++) {
-      ready[i] = random.nextBoolean();
+      ready[i] = random.nextBoolean() || ALL_READY;
+      initiallyReady += ready[i] ? 1 : 0;
       put(cache, i, ready[i], ++version);
     }
     dispatcher.runners().iterator().next().queue().awaitIdle(120, java.util.concurrent.TimeUnit.SECONDS);
+    if (probe != null) {
+      SUMMARY.add(String.format("%s start-up: %d ready pods of %d registered in %.0f ms, process CPU %.2f s, Consul agent CPU %.2f s,"
+              + " requests %s", name, initiallyReady, pods, (System.nanoTime() - t0) / 1e6, (processCpuNanos() - cpu0) / 1e9,
+          (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, CountingConsulProxy.since(countsBefore, probe.proxy().counts())));
+    }
+    // The reader starts on the registered state: only churn is measured.
+    readyAt.clear();
+    AutoCloseable stopReader = reader.start(addr -> {
+      Long t = readyAt.remove(addr);
+      if (t != null) {
+        latencies.add(System.nanoTime() - t);
+      }
+    });
     latencies.clear();
-
+    Map<String, Long> churnBefore = probe == null ? Map.of() : probe.proxy().counts();
+    long changes = 0;
     long end = System.nanoTime() + seconds * 1_000_000_000L;
     long interval = 1_000_000_000L / rate;
     long next = System.nanoTime();
@@ -164,6 +207,7 @@ public final class RegistryLatencyBenchmark {
       int i = random.nextInt(pods);
       ready[i] = !ready[i];
       put(cache, i, ready[i], ++version);
+      changes++;
       next += interval;
       long wait = next - System.nanoTime();
       if (wait > 0) {
@@ -176,6 +220,19 @@ public final class RegistryLatencyBenchmark {
       java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
     }
     stopReader.close();
+    if (probe != null) {
+      // Deletions fall due a drain delay (1 s) after their change: wait for the last ones before counting.
+      long due = System.nanoTime() + 1_500_000_000L;
+      while (System.nanoTime() < due) {
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+      }
+      Map<String, Long> churn = CountingConsulProxy.since(churnBefore, probe.proxy().counts());
+      StringBuilder per = new StringBuilder();
+      for (Map.Entry<String, Long> e : churn.entrySet()) {
+        per.append(String.format(" %s=%.2f", e.getKey(), e.getValue() / (double) changes));
+      }
+      SUMMARY.add(String.format("%s churn: %d pod changes, requests %s, per change:%s", name, changes, churn, per));
+    }
     dispatcher.shutdown(java.time.Duration.ofSeconds(5));
     StringBuilder counters = new StringBuilder();
     metrics.registry().scrape().stream()

@@ -114,6 +114,11 @@ public final class ConsulAgent implements AutoCloseable {
     return httpPort;
   }
 
+  /** CPU time the agent's process has used so far (benchmarks), or zero when unknown. */
+  public synchronized java.time.Duration cpuTime() {
+    return process == null ? java.time.Duration.ZERO : process.toHandle().info().totalCpuDuration().orElse(java.time.Duration.ZERO);
+  }
+
   public synchronized void stop() {
     if (process != null) {
       process.destroy();
