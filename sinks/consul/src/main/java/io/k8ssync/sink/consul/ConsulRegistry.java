@@ -19,13 +19,18 @@ import org.kiwiproject.consul.model.kv.Operation;
 import org.kiwiproject.consul.model.kv.Value;
 import org.kiwiproject.consul.model.kv.Verb;
 import org.kiwiproject.consul.option.ImmutableDeleteOptions;
-import org.kiwiproject.consul.option.ImmutablePutOptions;
 
 /**
  * Upstreams in Consul KV: {@code <prefix>/<upstream>/<ip>:<port>} → upsync JSON. Ownership is the
  * key's {@code flags}, which nginx-upsync ignores: a 63-bit mark derived from "k8s-sync", the
- * pod's cluster and the sink's owner id. Every write and delete is a check-and-set on the index read just before, so an
- * entry that someone else wrote or changed meanwhile is never overwritten or removed.
+ * pod's cluster and the sink's owner id. Every write and delete is a check-and-set on an index seen with our mark, so
+ * an entry that someone else wrote or changed meanwhile is never overwritten or removed.
+ *
+ * <p>Writes go in transactions, which answer with each key's new index; with what listings and reads
+ * found, that index is remembered ({@link KnownKeys}), so a write or a deletion of a key seen before
+ * is one request without a read first, and a key never seen is created with index 0 (only if it does
+ * not exist). Consul refuses a check-and-set on a key changed since (counted as cas_conflict); the key
+ * is then read afresh and the write decided on what the read found, as without the hint.
  */
 final class ConsulRegistry implements UpstreamRegistry {
 
@@ -35,6 +40,8 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final Duration timeout;
   private final SinkMetrics.Counter refused;
   private final Owner owner;
+  private final KnownKeys known = new KnownKeys();
+  private static final System.Logger LOG = System.getLogger(ConsulRegistry.class.getName());
 
   ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics) {
     this(kv, prefix, timeout, closer, metrics, new Owner(null));
@@ -48,7 +55,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     this.closer = closer;
     this.refused = metrics.counter("consul_refused_total",
         "Calls Consul refused, retried, by reason: acl_denied (401/403: the token or its policy does not allow it),"
-            + " cas_conflict (the key changed since it was read)", "reason");
+            + " cas_conflict (the key changed since it was read or last written: read again)", "reason");
   }
 
   /**
@@ -104,7 +111,12 @@ final class ConsulRegistry implements UpstreamRegistry {
       }
     }
     Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
+    Map<String, Map<String, KnownKeys.Known>> seen = new HashMap<>();
     for (Value v : values(prefix + "/")) {
+      String[] path = v.getKey().substring(prefix.length() + 1).split("/");
+      if (path.length == 2) {
+        seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], seen(v));
+      }
       String cluster = byFlags.get(v.getFlags());
       boolean defaultMark = cluster == null;
       if (defaultMark) {
@@ -118,7 +130,45 @@ final class ConsulRegistry implements UpstreamRegistry {
           .put(parts[1], new Listed(UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")), v.getModifyIndex(),
               defaultMark));
     }
+    known.replaceAll(seen);
+    primed = true;
     return out;
+  }
+
+  private volatile boolean primed;
+
+  /**
+   * Once, before the first write: what is under the prefix now (one read), so keys an earlier run
+   * left are written at their index rather than refused as new and read. When that read fails,
+   * writes go on without it (a refused check-and-set reads the key).
+   */
+  private void prime() {
+    if (primed) {
+      return;
+    }
+    synchronized (known) {
+      if (primed) {
+        return;
+      }
+      try {
+        Map<String, Map<String, KnownKeys.Known>> seen = new HashMap<>();
+        for (Value v : values(prefix + "/")) {
+          String[] path = v.getKey().substring(prefix.length() + 1).split("/");
+          if (path.length == 2) {
+            seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], seen(v));
+          }
+        }
+        known.replaceAll(seen);
+        primed = true;
+      } catch (SinkException e) {
+        LOG.log(System.Logger.Level.DEBUG, "could not read {0} before writing; each key is read when needed: {1}", prefix,
+            e.getMessage());
+      }
+    }
+  }
+
+  private static KnownKeys.Known seen(Value v) {
+    return new KnownKeys.Known(v.getModifyIndex(), v.getFlags(), v.getValueAsString(StandardCharsets.UTF_8).orElse(""));
   }
 
   private List<Value> values(String keyPrefix) throws SinkException {
@@ -166,21 +216,71 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
   }
 
+  /**
+   * One request for a key seen before with our mark (a check-and-set at the index seen) or never
+   * seen (created only if absent); a read first, as {@link #readAndPut}, for a key last seen as
+   * someone else's or already holding this value, or when Consul refused the check-and-set.
+   */
   @Override
   public boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException {
-    String key = key(upstream, address);
-    long flags = mine(cluster);
+    prime();
+    Put p = new Put(cluster, upstream, address, entry, takeOver);
+    Long index = blindIndex(p);
+    if (index != null) {
+      Operation[] ops = {casOp(p, index)};
+      if (transaction(ops, List.of(p))) {
+        return true;
+      }
+      refusedHint(p);
+    }
+    return readAndPut(p);
+  }
+
+  /**
+   * The index to write {@code p} at without reading it first: 0 for a key never seen, the index
+   * seen when that was with our mark (or the default mark this write may take over) and another
+   * value; null when only a read can decide (someone else's key, or the value is there already).
+   */
+  private Long blindIndex(Put p) {
+    KnownKeys.Known k = known.get(p.upstream(), p.address());
+    if (k == null) {
+      return 0L;
+    }
+    boolean ours = k.flags() == mine(p.cluster())
+        || (p.takeOver() && others(p.cluster()) != null && k.flags() == others(p.cluster()));
+    return ours && !k.value().equals(p.entry().toJson()) ? k.index() : null;
+  }
+
+  private Operation casOp(Put p, long index) {
+    return Operation.builder(Verb.CHECK_AND_SET).key(key(p.upstream(), p.address())).value(p.entry().toJson())
+        .flags(mine(p.cluster())).index(BigInteger.valueOf(index)).build();
+  }
+
+  private void refusedHint(Put p) {
+    known.forget(p.upstream(), p.address());
+    refused.inc("cas_conflict");
+    LOG.log(System.Logger.Level.DEBUG, "check-and-set of {0} at the index last seen refused: it changed meanwhile; reading it again",
+        key(p.upstream(), p.address()));
+  }
+
+  /** A read of the key, then a check-and-set at the index read, unless it is someone else's or equal already. */
+  private boolean readAndPut(Put p) throws SinkException {
+    String key = key(p.upstream(), p.address());
+    long flags = mine(p.cluster());
     try {
       Optional<Value> current = kv.getValue(key);
-      boolean takingOver = takeOver && current.isPresent() && others(cluster) != null && current.get().getFlags() == others(cluster);
+      current.ifPresent(v -> known.saw(p.upstream(), p.address(), seen(v)));
+      boolean takingOver = p.takeOver() && current.isPresent() && others(p.cluster()) != null
+          && current.get().getFlags() == others(p.cluster());
       if (current.isPresent() && current.get().getFlags() != flags && !takingOver) {
         return false;
       }
       long cas = current.map(Value::getModifyIndex).orElse(0L);
-      if (!takingOver && current.isPresent() && current.get().getValueAsString(StandardCharsets.UTF_8).orElse("").equals(entry.toJson())) {
+      if (!takingOver && current.isPresent() && current.get().getValueAsString(StandardCharsets.UTF_8).orElse("").equals(p.entry().toJson())) {
         return true;
       }
-      if (!kv.putValue(key, entry.toJson(), flags, ImmutablePutOptions.builder().cas(cas).build(), StandardCharsets.UTF_8)) {
+      if (!transaction(new Operation[] {casOp(p, cas)}, List.of(p))) {
+        known.forget(p.upstream(), p.address());
         refused.inc("cas_conflict");
         throw SinkException.retriable("put " + key + " lost a check-and-set race; trying again", null);
       }
@@ -188,6 +288,66 @@ final class ConsulRegistry implements UpstreamRegistry {
     } catch (RuntimeException e) {
       throw failure("put " + key, e);
     }
+  }
+
+  /**
+   * Transactions of up to 64 check-and-sets (Consul's limit) for the keys {@link #blindIndex} can
+   * write without a read; each of the others, and each key of a transaction Consul refused (a key
+   * changed since it was seen: nothing of it applied), alone after a fresh read.
+   */
+  @Override
+  public List<PutResult> putBatch(List<Put> puts) {
+    prime();
+    PutResult[] out = new PutResult[puts.size()];
+    List<Integer> blind = new java.util.ArrayList<>();
+    List<Long> indexes = new java.util.ArrayList<>();
+    List<Integer> read = new java.util.ArrayList<>();
+    Set<String> keys = new java.util.HashSet<>();
+    for (int i = 0; i < puts.size(); i++) {
+      Put p = puts.get(i);
+      Long index = keys.add(key(p.upstream(), p.address())) ? blindIndex(p) : null;
+      if (index != null) {
+        blind.add(i);
+        indexes.add(index);
+      } else {
+        read.add(i);
+      }
+    }
+    for (int from = 0; from < blind.size(); from += 64) {
+      int to = Math.min(blind.size(), from + 64);
+      Operation[] ops = new Operation[to - from];
+      List<Put> chunk = new java.util.ArrayList<>();
+      for (int j = from; j < to; j++) {
+        Put p = puts.get(blind.get(j));
+        ops[j - from] = casOp(p, indexes.get(j));
+        chunk.add(p);
+      }
+      try {
+        if (transaction(ops, chunk)) {
+          for (int j = from; j < to; j++) {
+            out[blind.get(j)] = new PutResult(puts.get(blind.get(j)), true, null);
+          }
+        } else {
+          for (int j = from; j < to; j++) {
+            refusedHint(puts.get(blind.get(j)));
+            read.add(blind.get(j));
+          }
+        }
+      } catch (SinkException e) {
+        for (int j = from; j < to; j++) {
+          out[blind.get(j)] = new PutResult(puts.get(blind.get(j)), false, e);
+        }
+      }
+    }
+    for (int i : read) {
+      Put p = puts.get(i);
+      try {
+        out[i] = new PutResult(p, readAndPut(p), null);
+      } catch (SinkException e) {
+        out[i] = new PutResult(p, false, e);
+      }
+    }
+    return List.of(out);
   }
 
   /**
@@ -219,11 +379,12 @@ final class ConsulRegistry implements UpstreamRegistry {
             .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(mine(w.cluster()))
             .index(BigInteger.valueOf(w.version() == Write.ABSENT ? 0 : w.version())).build();
       }
-      if (!transaction(ops)) {
+      List<Put> written = chunk.stream().map(w -> new Put(w.cluster(), w.upstream(), w.address(), w.entry(), true)).toList();
+      if (!transaction(ops, written)) {
         refused.inc("cas_conflict");
-        for (Write w : chunk) {
-          if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
-            foreign.add(w);
+        for (int i = 0; i < chunk.size(); i++) {
+          if (!readAndPut(written.get(i))) {
+            foreign.add(chunk.get(i));
           }
         }
       }
@@ -233,9 +394,39 @@ final class ConsulRegistry implements UpstreamRegistry {
 
   /** True when every operation applied; false when a check failed (nothing applied then). */
   private boolean transaction(Operation[] ops) throws SinkException {
+    return transaction(ops, List.of());
+  }
+
+  /**
+   * As {@link #transaction(Operation[])}; once it applied, each key {@code written} is remembered at
+   * the index the transaction gave it, with the value and mark written.
+   */
+  private boolean transaction(Operation[] ops, List<Put> written) throws SinkException {
     try {
       var response = kv.performTransaction(ops).getResponse();
-      return response.errors() == null || response.errors().isEmpty();
+      if (response.errors() != null && !response.errors().isEmpty()) {
+        return false;
+      }
+      if (!written.isEmpty()) {
+        Map<String, Long> indexes = new HashMap<>();
+        if (response.results() != null) {
+          for (Map<String, Value> r : response.results()) {
+            Value v = r.get("KV");
+            if (v != null) {
+              indexes.put(v.getKey(), v.getModifyIndex());
+            }
+          }
+        }
+        for (Put p : written) {
+          Long index = indexes.get(key(p.upstream(), p.address()));
+          if (index == null) {
+            known.forget(p.upstream(), p.address());
+          } else {
+            known.saw(p.upstream(), p.address(), new KnownKeys.Known(index, mine(p.cluster()), p.entry().toJson()));
+          }
+        }
+      }
+      return true;
     } catch (ConsulException e) {
       if (e.getCode() == 409) {
         return false; // a check failed: Consul rolls the whole transaction back
@@ -255,16 +446,43 @@ final class ConsulRegistry implements UpstreamRegistry {
   @Override
   public Deletion deleteUnlessLast(String cluster, String upstream, String address) throws SinkException {
     String key = key(upstream, address);
+    KnownKeys.Known self = known.get(upstream, address);
+    Map.Entry<String, KnownKeys.Known> next = known.otherServer(upstream, address);
+    if (self != null && self.flags() == mine(cluster) && next != null) {
+      // One request without a read: our key at the index we last saw (still ours, unchanged), and
+      // another server at its index (still there, so the upstream keeps a server). Either changed: read.
+      Operation[] ops = {
+          Operation.builder(Verb.CHECK_INDEX).key(key(upstream, next.getKey())).index(BigInteger.valueOf(next.getValue().index())).build(),
+          Operation.builder(Verb.DELETE_CHECK_AND_SET).key(key).index(BigInteger.valueOf(self.index())).build()};
+      if (transaction(ops)) {
+        known.forget(upstream, address);
+        return Deletion.DELETED;
+      }
+      refused.inc("cas_conflict");
+      LOG.log(System.Logger.Level.DEBUG, "deletion of {0} at the indexes last seen refused: the upstream changed meanwhile; reading it",
+          key);
+    }
+    return deleteAfterRead(cluster, upstream, address);
+  }
+
+  /** As {@link #deleteUnlessLast}, on a read of the whole upstream. */
+  private Deletion deleteAfterRead(String cluster, String upstream, String address) throws SinkException {
+    String key = key(upstream, address);
+    Map<String, KnownKeys.Known> seen = new HashMap<>();
     Value mine = null;
     Value other = null;
     for (Value v : values(prefix + "/" + upstream + "/")) {
       String rest = v.getKey().substring(prefix.length() + upstream.length() + 2);
+      if (!rest.contains("/")) {
+        seen.put(rest, seen(v));
+      }
       if (v.getKey().equals(key)) {
         mine = v;
       } else if (other == null && UpstreamRegistry.isServer(rest)) {
         other = v; // a folder key or any other name is no server to upsync: it does not keep the upstream from being empty
       }
     }
+    known.replaceUpstream(upstream, seen);
     if (mine == null || mine.getFlags() != mine(cluster)) {
       return Deletion.MISSED;
     }
@@ -276,8 +494,10 @@ final class ConsulRegistry implements UpstreamRegistry {
         Operation.builder(Verb.DELETE_CHECK_AND_SET).key(key).index(BigInteger.valueOf(mine.getModifyIndex())).build()};
     if (!transaction(ops)) {
       refused.inc("cas_conflict");
+      known.forget(upstream, address);
       throw SinkException.retriable("delete " + key + ": the upstream changed while it was read; trying again", null);
     }
+    known.forget(upstream, address);
     return Deletion.DELETED;
   }
 
@@ -295,6 +515,7 @@ final class ConsulRegistry implements UpstreamRegistry {
         return false;
       }
       kv.deleteKey(key, ImmutableDeleteOptions.builder().cas(current.get().getModifyIndex()).build());
+      known.forget(upstream, address);
       return kv.getValue(key).isEmpty();
     } catch (RuntimeException e) {
       throw failure("delete " + key, e);

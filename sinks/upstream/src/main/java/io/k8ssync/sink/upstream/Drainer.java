@@ -86,7 +86,15 @@ final class Drainer {
    */
   void drain(Server s, UpsyncEntry downEntry, List<PodState> pods) throws SinkException {
     gate.require(s.cluster(), "drain of " + s);
-    if (!registry.put(s.cluster(), s.upstream(), s.address(), downEntry)) {
+    downWritten(s, registry.put(s.cluster(), s.upstream(), s.address(), downEntry), pods);
+  }
+
+  /**
+   * After the {@code down:1} write of a drain ({@link #drain}, or a batch of them): {@code written}
+   * false when the key was someone else's and nothing was written.
+   */
+  void downWritten(Server s, boolean written, List<PodState> pods) {
+    if (!written) {
       conflicts.inc();
       log.log(Level.WARNING, "drain left {0}/{1} alone: the key was not written by k8s-sync for cluster {2}: sink={3}",
           s.upstream(), s.address(), s.cluster(), context.name());

@@ -82,6 +82,40 @@ public interface UpstreamRegistry extends AutoCloseable {
    */
   boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException;
 
+  /** One write of {@link #putBatch}: what {@link #put(String, String, String, UpsyncEntry, boolean)} takes. */
+  record Put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) {}
+
+  /**
+   * What became of one {@link Put}: {@code written} (or found equal already); refused, nothing
+   * written, because the key is someone else's ({@code written} false, no {@code failure}); or failed
+   * with {@code failure} (nothing known to be written).
+   */
+  record PutResult(Put put, boolean written, SinkException failure) {
+
+    public boolean foreign() {
+      return !written && failure == null;
+    }
+  }
+
+  /**
+   * Writes the servers of one batch of changes, each with exactly the rules and guarantees of
+   * {@link #put(String, String, String, UpsyncEntry, boolean)}; at most one Put per key. Each has its
+   * own outcome, in the order given: one that fails or is refused does not stop the others.
+   * Registries with transactions override this to send the batch in few requests; this default
+   * writes one at a time.
+   */
+  default java.util.List<PutResult> putBatch(java.util.List<Put> puts) {
+    java.util.List<PutResult> out = new java.util.ArrayList<>(puts.size());
+    for (Put p : puts) {
+      try {
+        out.add(new PutResult(p, put(p.cluster(), p.upstream(), p.address(), p.entry(), p.takeOver()), null));
+      } catch (SinkException e) {
+        out.add(new PutResult(p, false, e));
+      }
+    }
+    return out;
+  }
+
   /**
    * One entry to write in a batch, with the version of its key that a listing just found: a
    * version seen, {@link #ABSENT} when the listing found no entry of ours there (the key must not

@@ -10,7 +10,9 @@ import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -122,10 +124,166 @@ public final class UpstreamSink implements Sink {
     }
   }
 
+  /** Consul's limit of operations in one transaction: a batch's writes go in one. */
+  static final int MAX_BATCH = 64;
+
+  @Override
+  public int maxBatchSize() {
+    return MAX_BATCH;
+  }
+
+  /**
+   * Changes that only register a pod or only drain it are written together ({@link BatchWriter}),
+   * in runs of distinct pods and servers; any other change is applied alone, in its place in the
+   * batch. A failed change fails its pod, whose later changes in the batch wait for its retry.
+   */
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
+    if (batch.size() == 1) {
+      applyOne(batch.get(0));
+      return;
+    }
+    Map<String, SinkException> failed = new LinkedHashMap<>();
+    BatchWriter run = new BatchWriter();
     for (PodChange c : batch) {
-      applyOne(c);
+      if (failed.containsKey(c.key())) {
+        continue;
+      }
+      BatchWriter.Step step = batchable(c);
+      if (step != null && run.fits(step)) {
+        run.add(step);
+        continue;
+      }
+      run.flush(failed);
+      run = new BatchWriter();
+      if (failed.containsKey(c.key())) {
+        continue;
+      }
+      if (step != null) {
+        run.add(step);
+        continue;
+      }
+      try {
+        applyOne(c);
+      } catch (SinkException e) {
+        failed.put(c.key(), e);
+      }
+    }
+    run.flush(failed);
+    BatchWriter.throwFailures(failed, batch.size());
+  }
+
+  /** The one write of a change that only registers its pod (at no other server before) or only drains it, or null. */
+  private BatchWriter.Step batchable(PodChange c) {
+    Server old = serverToRemove(c);
+    boolean online = context.desiredOnline(c.after());
+    if (online && old == null && DesiredServers.ipv4(c.after())) {
+      try {
+        return new BatchWriter.Step(c, desired.server(c.after()), true);
+      } catch (SinkException e) {
+        return null; // applied alone: it reports the invalid upstream name
+      }
+    }
+    return !online && old != null ? new BatchWriter.Step(c, old, false) : null;
+  }
+
+  /**
+   * Registrations and drains of distinct pods and servers, written by one {@link UpstreamRegistry#putBatch}
+   * under all their locks: each pod is reported online, or draining, only once its own write is in.
+   */
+  private final class BatchWriter {
+
+    record Step(PodChange change, Server server, boolean register) {}
+
+    private final List<Step> steps = new ArrayList<>();
+    private final java.util.Set<String> pods = new java.util.HashSet<>();
+    private final java.util.Set<Server> servers = new java.util.HashSet<>();
+
+    boolean fits(Step s) {
+      return !pods.contains(s.change().key()) && !servers.contains(s.server());
+    }
+
+    void add(Step s) {
+      steps.add(s);
+      pods.add(s.change().key());
+      servers.add(s.server());
+    }
+
+    void flush(Map<String, SinkException> failed) {
+      if (steps.isEmpty()) {
+        return;
+      }
+      try (UpstreamLocks.Held h = locks.sharedAll(steps.stream().map(Step::server).toList())) {
+        List<UpstreamRegistry.Put> puts = new ArrayList<>();
+        List<Step> writing = new ArrayList<>();
+        for (Step st : steps) {
+          Server s = st.server();
+          try {
+            if (st.register()) {
+              PodState pod = st.change().after();
+              UpsyncEntry entry = desired.entryOf(pod, false);
+              gate.require(s.cluster(), "registration of " + s);
+              reports.writing(pod);
+              puts.add(new UpstreamRegistry.Put(s.cluster(), s.upstream(), s.address(), entry, true));
+            } else {
+              if (desired.wanted(s)) {
+                continue; // another pod holds it now: nothing to drain
+              }
+              gate.require(s.cluster(), "drain of " + s);
+              puts.add(new UpstreamRegistry.Put(s.cluster(), s.upstream(), s.address(), desired.entryOf(st.change().before(), true),
+                  false));
+            }
+            writing.add(st);
+          } catch (SinkException e) {
+            failed.put(st.change().key(), e);
+          }
+        }
+        List<UpstreamRegistry.PutResult> results = puts.isEmpty() ? List.of() : registry.putBatch(puts);
+        for (int i = 0; i < writing.size(); i++) {
+          Step st = writing.get(i);
+          UpstreamRegistry.PutResult r = results.get(i);
+          if (r.failure() != null) {
+            failed.put(st.change().key(), r.failure());
+          } else if (!st.register()) {
+            drainer.downWritten(st.server(), r.written(), List.of(leaving(st.change())));
+          } else if (r.foreign()) {
+            conflicts.inc();
+            failed.put(st.change().key(), foreign(st.server()));
+          } else {
+            written.inc();
+            drainer.registered(st.server());
+            reports.online(st.change().after());
+          }
+        }
+      }
+    }
+
+    /**
+     * One exception naming every failed pod: of their kind when they are all of one (held for the
+     * Lease, retriable, or dropped as refused), else retriable for all of them, so none is dropped
+     * for another's reason (one refused for good is refused again on its retry, and dropped then).
+     */
+    static void throwFailures(Map<String, SinkException> failed, int of) throws SinkException {
+      if (failed.isEmpty()) {
+        return;
+      }
+      StringBuilder why = new StringBuilder(failed.size() + " of " + of + " changes failed:");
+      int n = 0;
+      for (Map.Entry<String, SinkException> e : failed.entrySet()) {
+        if (n++ == 5) {
+          why.append(" ...");
+          break;
+        }
+        why.append(' ').append(e.getKey()).append(": ").append(e.getValue().getMessage()).append(';');
+      }
+      SinkException first = failed.values().iterator().next();
+      boolean allDeferred = failed.values().stream().allMatch(e -> e.deferral() != null);
+      if (allDeferred) {
+        java.time.Duration delay = failed.values().stream().map(SinkException::deferral).max(java.util.Comparator.naturalOrder()).orElseThrow();
+        throw SinkException.deferred(why.toString(), delay, failed.keySet());
+      }
+      boolean allFatal = failed.values().stream().noneMatch(SinkException::retriable);
+      throw SinkException.partial(why.toString(), first, !allFatal, failed.keySet());
     }
   }
 
@@ -235,12 +393,16 @@ public final class UpstreamSink implements Sink {
     // The pod at this address is ours now: a key with the cluster's default mark is taken over in place.
     if (!registry.put(s.cluster(), s.upstream(), s.address(), entry, true)) {
       conflicts.inc();
-      throw SinkException.fatal("key " + s.upstream() + "/" + s.address() + " exists and was not written by k8s-sync for cluster "
-          + s.cluster() + " and owner " + config.owner().of(s.cluster()) + "; left untouched", null);
+      throw foreign(s);
     }
     written.inc();
     drainer.registered(s);
     reports.online(pod);
+  }
+
+  private SinkException foreign(Server s) {
+    return SinkException.fatal("key " + s.upstream() + "/" + s.address() + " exists and was not written by k8s-sync for cluster "
+        + s.cluster() + " and owner " + config.owner().of(s.cluster()) + "; left untouched", null);
   }
 
   /** One reconcile pass now, on the caller's thread (tests). */

@@ -1,0 +1,62 @@
+package io.k8ssync.sink.consul;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * What a {@link ConsulRegistry} last saw of each key under its prefix, from its own writes (a
+ * transaction answers with each key's new ModifyIndex), its listings and its reads: the index, the
+ * ownership flags and the value. A hint, never proof: every write made from it is a check-and-set
+ * at that index, which Consul refuses when anyone changed the key since, so a stale hint costs a
+ * fresh read and never overwrites a key that is not ours. Bounded by the keys under the prefix:
+ * deletions forget theirs, and each listing replaces everything.
+ */
+final class KnownKeys {
+
+  /** A key as last seen: at {@code index}, with {@code flags} and {@code value}. */
+  record Known(long index, long flags, String value) {}
+
+  private volatile Map<String, Map<String, Known>> byUpstream = new ConcurrentHashMap<>();
+
+  Known get(String upstream, String address) {
+    Map<String, Known> servers = byUpstream.get(upstream);
+    return servers == null ? null : servers.get(address);
+  }
+
+  void saw(String upstream, String address, Known k) {
+    byUpstream.computeIfAbsent(upstream, u -> new ConcurrentHashMap<>()).put(address, k);
+  }
+
+  void forget(String upstream, String address) {
+    Map<String, Known> servers = byUpstream.get(upstream);
+    if (servers != null) {
+      servers.remove(address);
+    }
+  }
+
+  /** Everything under the prefix as a listing just found it: upstream → address → key. */
+  void replaceAll(Map<String, Map<String, Known>> listed) {
+    Map<String, Map<String, Known>> fresh = new ConcurrentHashMap<>();
+    listed.forEach((u, servers) -> fresh.put(u, new ConcurrentHashMap<>(servers)));
+    byUpstream = fresh;
+  }
+
+  /** One upstream as a read of it just found it. */
+  void replaceUpstream(String upstream, Map<String, Known> servers) {
+    byUpstream.put(upstream, new ConcurrentHashMap<>(servers));
+  }
+
+  /** A server of the upstream other than {@code address} ({@code IPv4:port}, any owner), as last seen, or null. */
+  Map.Entry<String, Known> otherServer(String upstream, String address) {
+    Map<String, Known> servers = byUpstream.get(upstream);
+    if (servers == null) {
+      return null;
+    }
+    for (Map.Entry<String, Known> e : servers.entrySet()) {
+      if (!e.getKey().equals(address) && io.k8ssync.sink.upstream.UpstreamRegistry.isServer(e.getKey())) {
+        return Map.entry(e.getKey(), e.getValue());
+      }
+    }
+    return null;
+  }
+}
