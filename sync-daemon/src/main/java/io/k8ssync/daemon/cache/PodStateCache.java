@@ -23,12 +23,16 @@ import java.util.stream.Stream;
  * <p>Thread rules: all updates of one pod come from the one informer that watches it, so per-pod
  * order is the informer's order; different pods may be updated from different informer threads at
  * once. Listeners must not block (they enqueue). Reads are safe from any thread.
+ *
+ * <p>Memory: a cached pod costs its {@link PodState}, one map entry keyed by the state's own key
+ * string, one entry in its service's key set (the same string) and two slots of the {@link IpIndex};
+ * see "Retained heap per cached pod" in docs/BENCHMARKS.md.
  */
 public final class PodStateCache implements PodStateView {
 
   private final Map<String, PodState> pods = new ConcurrentHashMap<>();
   private final Map<String, Set<String>> byService = new ConcurrentHashMap<>();
-  private final Map<String, Set<String>> byIp = new ConcurrentHashMap<>();
+  private final IpIndex byIp = new IpIndex();
   private final List<Consumer<PodChange>> listeners = new CopyOnWriteArrayList<>();
   private volatile BooleanSupplier synced = () -> false;
 
@@ -96,10 +100,15 @@ public final class PodStateCache implements PodStateView {
 
   @Override
   public Collection<PodState> podsWithIp(String ip) {
-    return resolve(byIp.get(ip));
+    long ipv4 = PodState.ipv4Bits(ip);
+    Object keys = byIp.get(ipv4, ipv4 >= 0 ? null : ip);
+    if (keys == null) {
+      return List.of();
+    }
+    return resolve(keys instanceof String one ? List.of(one) : List.of((String[]) keys));
   }
 
-  private Collection<PodState> resolve(Set<String> keys) {
+  private Collection<PodState> resolve(Collection<String> keys) {
     if (keys == null) {
       return List.of();
     }
@@ -115,7 +124,15 @@ public final class PodStateCache implements PodStateView {
 
   private void reindex(String key, PodState before, PodState after) {
     move(byService, key, before == null ? null : before.service(), after == null ? null : after.service());
-    move(byIp, key, before == null ? null : before.ip(), after == null ? null : after.ip());
+    long fromIpv4 = before == null ? -1 : before.ipv4Bits();
+    long toIpv4 = after == null ? -1 : after.ipv4Bits();
+    // ip() builds a string from an IPv4 address: only called for the others (kept as given, no copy).
+    String fromText = before == null || fromIpv4 >= 0 ? null : before.ip();
+    String toText = after == null || toIpv4 >= 0 ? null : after.ip();
+    if (fromIpv4 != toIpv4 || !Objects.equals(fromText, toText)) {
+      byIp.remove(fromIpv4, fromText, key);
+      byIp.add(toIpv4, toText, key);
+    }
   }
 
   private static void move(Map<String, Set<String>> index, String key, String from, String to) {

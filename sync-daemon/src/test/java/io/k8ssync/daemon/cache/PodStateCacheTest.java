@@ -11,6 +11,7 @@ import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Transition;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class PodStateCacheTest {
@@ -49,6 +50,24 @@ class PodStateCacheTest {
     cache.put(withVersion(a, "99"));
     assertEquals(1, changes.size());
     assertEquals("99", cache.get(a.key()).resourceVersion(), "the latest version is still stored");
+  }
+
+  @Test
+  void indexesIpv6AndAnIpReusedBeforeTheOldPodLeaves() {
+    PodState a = ready("a", "fd00::1");
+    PodState b = ready("b", "10.0.0.1");
+    cache.put(a);
+    cache.put(b);
+    assertEquals(List.of(a), List.copyOf(cache.podsWithIp("fd00::1")));
+    PodState reused = withIp(a, "10.0.0.1");
+    cache.put(reused);
+    assertTrue(cache.podsWithIp("fd00::1").isEmpty());
+    assertEquals(Set.of(reused, b), Set.copyOf(cache.podsWithIp("10.0.0.1")));
+    cache.remove(b.key());
+    assertEquals(List.of(reused), List.copyOf(cache.podsWithIp("10.0.0.1")));
+    cache.put(withIp(reused, null));
+    assertTrue(cache.podsWithIp("10.0.0.1").isEmpty());
+    assertTrue(cache.podsWithIp("010.0.0.1").isEmpty());
   }
 
   @Test
