@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  * valid again.
  *
  * <p>Strings shared by many pods (namespace, node, service, label values) are interned so that
- * 100,000 pods do not hold 100,000 copies of "default"; weakly, so that a value no pod holds any
- * more is forgotten. Thread-safe.
+ * 100,000 pods do not hold 100,000 copies of "default", and so are the small immutable maps of kept
+ * labels, annotations and options (the pods of one Deployment hold the same ones); weakly, so that a
+ * value no pod holds any more is forgotten. Thread-safe.
  */
 public final class PodProjector {
 
@@ -45,7 +46,8 @@ public final class PodProjector {
   private final PodRules rules;
   private final DroppedValueListener droppedValues;
   private final RolloutRules rollout;
-  private final WeakInterner interned = new WeakInterner();
+  private final WeakInterner<String> interned = new WeakInterner<>();
+  private final WeakInterner<Map<String, String>> internedMaps = new WeakInterner<>();
   /** Pods whose invalid hostIP was reported, so that their updates and relists do not report it again. */
   private final Set<String> reportedHostIps = ConcurrentHashMap.newKeySet();
 
@@ -74,6 +76,14 @@ public final class PodProjector {
   }
 
   public PodState project(Pod pod) {
+    return project(pod, null);
+  }
+
+  /**
+   * Projects a pod whose last cached state is {@code prior} (null: none): the new state shares the
+   * prior's key string, so the cache holds one per pod however often the pod changes.
+   */
+  public PodState project(Pod pod, PodState prior) {
     ObjectMeta meta = pod.getMetadata();
     Map<String, String> labels = meta.getLabels() == null ? Map.of() : meta.getLabels();
     Map<String, String> annotations = meta.getAnnotations() == null ? Map.of() : meta.getAnnotations();
@@ -179,20 +189,21 @@ public final class PodProjector {
     }
 
     return new PodState(
+        prior,
         cluster,
         intern(meta.getNamespace()),
         meta.getName(),
         meta.getUid() == null ? "" : meta.getUid(),
         service == null ? null : intern(service),
         ip,
-        hostIp == null ? null : intern(hostIp),
+        hostIp, // held as an int when it is IPv4: nothing to intern
         port,
         intern(pod.getSpec() == null ? null : pod.getSpec().getNodeName()),
         PodState.Phase.of(status == null ? null : status.getPhase()),
         ready,
         meta.getDeletionTimestamp() != null,
         weight,
-        options.isEmpty() ? Map.of() : Map.copyOf(options),
+        options.isEmpty() ? Map.of() : internedMaps.intern(Map.copyOf(options)),
         keptLabels,
         keptAnnotations,
         meta.getResourceVersion(),
@@ -231,7 +242,7 @@ public final class PodProjector {
         out.put(intern(k), intern(v));
       }
     }
-    return out == null ? Map.of() : Map.copyOf(out);
+    return out == null ? Map.of() : internedMaps.intern(Map.copyOf(out));
   }
 
   private static int firstContainerPort(Pod pod) {
@@ -281,9 +292,9 @@ public final class PodProjector {
     return s == null || s.isEmpty() ? null : s;
   }
 
-  /** Distinct strings the interner holds now (for tests of its bound). */
+  /** Distinct strings and maps the interners hold now (for tests of its bound). */
   int internedCount() {
-    return interned.size();
+    return interned.size() + internedMaps.size();
   }
 
   private String intern(String s) {

@@ -112,7 +112,7 @@ public final class PodStateStore implements ItemStore<Pod> {
         guard.listed(key);
       }
     }
-    PodState state = projector.project(pod);
+    PodState state = projector.project(pod, cache.get(cacheKey(key)));
     if (projector.rollout() != RolloutRules.OFF) {
       marks.marks(state.key(), projector.rollout().marks(pod));
     }

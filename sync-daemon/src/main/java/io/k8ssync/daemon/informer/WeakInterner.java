@@ -5,22 +5,22 @@ import java.util.Map;
 import java.util.WeakHashMap;
 
 /**
- * One shared copy of each string while anything still holds it, like Guava's weak interner: an
+ * One shared copy of each value while anything still holds it, like Guava's weak interner: an
  * entry goes once no cached pod refers to its value, so values cycled through by a pod's owner
- * (a service annotation set to a new value on every edit) cannot grow it without bound.
- * Thread-safe: one lock, held only for a map lookup.
+ * (a service annotation set to a new value on every edit) cannot grow it without bound. Values
+ * must be immutable (strings, immutable maps). Thread-safe: one lock, held only for a map lookup.
  */
-final class WeakInterner {
+final class WeakInterner<T> {
 
-  /** Key and value are the same string; the value is weak too, or the entry would keep its own key alive. */
-  private final Map<String, WeakReference<String>> strings = new WeakHashMap<>();
+  /** Key and value are the same object; the value is weak too, or the entry would keep its own key alive. */
+  private final Map<T, WeakReference<T>> strings = new WeakHashMap<>();
 
-  synchronized String intern(String s) {
+  synchronized T intern(T s) {
     if (s == null) {
       return null;
     }
-    WeakReference<String> ref = strings.get(s);
-    String prior = ref == null ? null : ref.get();
+    WeakReference<T> ref = strings.get(s);
+    T prior = ref == null ? null : ref.get();
     if (prior != null) {
       return prior;
     }
@@ -28,7 +28,7 @@ final class WeakInterner {
     return s;
   }
 
-  /** Strings held now; those no longer referenced elsewhere leave after a garbage collection. */
+  /** Values held now; those no longer referenced elsewhere leave after a garbage collection. */
   synchronized int size() {
     return strings.size();
   }

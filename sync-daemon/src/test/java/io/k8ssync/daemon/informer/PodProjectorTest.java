@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.fabric8.kubernetes.api.model.Pod;
@@ -50,6 +51,18 @@ class PodProjectorTest {
     assertEquals(1767225660000L, s.readySinceMillis());
     assertNull(s.rejection());
     assertTrue(Registration.desiredOnline(s));
+  }
+
+  /** What keeps a cached pod small: one key string per pod across updates, one copy of a label set. */
+  @Test
+  void sharesThePriorKeyAndEqualLabelMaps() {
+    PodState first = projector.project(pod(Map.of("app", "web", "track", "stable"), Map.of("team", "payments")));
+    PodState next = projector.project(pod(Map.of("app", "web", "track", "stable"), Map.of("team", "payments")), first);
+    assertSame(first.key(), next.key());
+    assertSame(first.labels(), next.labels());
+    assertSame(first.annotations(), next.annotations());
+    assertEquals(first, next);
+    assertEquals("web-1", next.name());
   }
 
   @Test
