@@ -3,6 +3,7 @@
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
 #   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka, nginx), with arguments
 #   scripts/bench.sh nginx 600 200 90   nginx sink: ready -> routed, reloads/min under 200 changes/s for 600 s
+#   scripts/bench.sh footprint [-Dfootprint.flags='name=flags|...']  RSS and start-up CPU per JVM flag set
 #   scripts/bench.sh gate [-Dgate.rate=20 -Dgate.pods=1000 -Dgate.seconds=60 -Dgate.sets=routing,consul,consul+gw]
 #                           readiness gate latency and preStop wait on the real API server (GateLatencyBench, tag soak)
 set -euo pipefail
@@ -26,6 +27,13 @@ case "$what" in
     ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=GateLatencyBench \
       -Dsurefire.failIfNoSpecifiedTests=false "$@"
     cat sync-daemon/target/gate-latency-report.txt ;;
+  footprint)
+    # RSS and start-up CPU of the production jar per JVM flag set (FootprintBench, tag soak), e.g.
+    #   scripts/bench.sh footprint -Dfootprint.pods=1000 -Dfootprint.flags='a=-Xmx512m|b=-XX:+UseSerialGC -Xmx96m'
+    scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
+    ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=FootprintBench \
+      -Dsurefire.failIfNoSpecifiedTests=false "$@"
+    cat sync-daemon/target/footprint-report.txt ;;
   all)
     java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark

@@ -1,0 +1,197 @@
+package io.k8ssync.daemon.footprint;
+
+import static org.awaitility.Awaitility.await;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension;
+import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
+import io.k8ssync.daemon.testing.TestPods;
+import io.k8ssync.sink.testbed.ConsulAgent;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon's footprint beside a Go peer (issue 19): the production jar, run as its own process with
+ * one JVM flag set after another, against a real API server holding {@code -Dfootprint.pods} ready pods
+ * (default 1,000) and a real Consul. Per flag set: the CPU-seconds and wall time from process start
+ * until every pod is in Consul (start-up registration, JVM start included), then RSS sampled every
+ * second while {@code -Dfootprint.rate} pods a second (default 20) flip readiness for
+ * {@code -Dfootprint.seconds} (default 60). Flag sets come from {@code -Dfootprint.flags}, separated
+ * by {@code |}, each {@code name=flags}. Run with {@code scripts/bench.sh footprint}; it measures, it
+ * does not judge (tag "soak").
+ */
+@Tag("soak")
+@ExtendWith(KubeApiServerExtension.class)
+class FootprintBench {
+
+  private static final String NS = "footprint";
+  private static final String DEFAULT_FLAGS = String.join("|",
+      "example env before #19=-Xms256m -Xmx512m -XX:+ExitOnOutOfMemoryError",
+      "shipped=" + System.getProperty("footprint.shipped", ""));
+
+  private final HttpClient http = HttpClient.newHttpClient();
+
+  @Test
+  @Timeout(value = 2, unit = TimeUnit.HOURS)
+  void measureFootprint(KubeApi api, @TempDir Path dir) throws Exception {
+    int pods = Integer.getInteger("footprint.pods", 1000);
+    int seconds = Integer.getInteger("footprint.seconds", 60);
+    int rate = Integer.getInteger("footprint.rate", 20);
+    Path jar = Path.of(System.getProperty("footprint.jar", "target/k8s-sync.jar")).toAbsolutePath();
+    if (!Files.isRegularFile(jar)) {
+      throw new IllegalStateException("no production jar at " + jar + ": run ./mvnw -DskipTests install first");
+    }
+    StringBuilder report = new StringBuilder(String.format(
+        "footprint: %d ready pods, churn %d changes/s for %d s, consul sink, production jar %s, cores=%d%n",
+        pods, rate, seconds, jar.getFileName(), Runtime.getRuntime().availableProcessors()));
+    report.append("| flags | start → all registered: wall s / CPU s | RSS after registration | RSS during churn: max / last | CPU s during churn |\n");
+    report.append("|---|---|---|---|---|\n");
+    try (ConsulAgent consul = ConsulAgent.started(); KubernetesClient client = api.client()) {
+      Path kubeconfig = dir.resolve("kubeconfig");
+      Files.writeString(kubeconfig, api.kubeconfig());
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
+      createReadyPods(client, pods);
+      for (String set : System.getProperty("footprint.flags", DEFAULT_FLAGS).split("\\|")) {
+        String name = set.substring(0, set.indexOf('='));
+        String flags = set.substring(set.indexOf('=') + 1).strip();
+        wipe(consul);
+        report.append(measure(name, flags, jar, dir, kubeconfig, consul, client, pods, seconds, rate)).append('\n');
+        System.out.print(report);
+      }
+    }
+    System.out.print(report);
+    Files.writeString(Path.of("target/footprint-report.txt"), report.toString());
+  }
+
+  private String measure(String name, String flags, Path jar, Path dir, Path kubeconfig, ConsulAgent consul,
+      KubernetesClient client, int pods, int seconds, int rate) throws Exception {
+    Path config = dir.resolve("footprint.yaml");
+    Files.writeString(config, String.join("\n",
+        "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
+        "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]}]",
+        "sinks:",
+        "  - {name: consul, type: consul, config: {url: '" + consul.url() + "'}}",
+        ""));
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+    if (!flags.isEmpty()) {
+      cmd.addAll(List.of(flags.split("\\s+")));
+    }
+    cmd.addAll(List.of("-jar", jar.toString(), "run", "--config", config.toString()));
+    Path log = dir.resolve(name.replaceAll("\\W", "_") + ".log");
+    long started = System.nanoTime();
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    try {
+      await("all " + pods + " pods in Consul with flags " + flags).atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(20))
+          .until(() -> {
+            if (!p.isAlive()) {
+              throw new IllegalStateException("daemon exited: " + Files.readString(log));
+            }
+            return upServers(consul) >= pods;
+          });
+      double wall = (System.nanoTime() - started) / 1e9;
+      double cpuAtStart = ProcStat.cpuSeconds(p.pid());
+      long rssAfterStart = ProcStat.rssKib(p.pid());
+      long rssMax = rssAfterStart;
+      Random random = new Random(19);
+      long churnStart = System.nanoTime();
+      long next = churnStart;
+      long end = churnStart + TimeUnit.SECONDS.toNanos(seconds);
+      long nextSample = churnStart;
+      boolean[] unready = new boolean[pods];
+      while (System.nanoTime() < end) {
+        int i = random.nextInt(pods);
+        unready[i] = !unready[i];
+        TestPods.markReady(client, NS, "pod-" + i, ip(i), !unready[i]);
+        next += 1_000_000_000L / rate;
+        if (System.nanoTime() >= nextSample) {
+          rssMax = Math.max(rssMax, ProcStat.rssKib(p.pid()));
+          nextSample += 1_000_000_000L;
+        }
+        long wait = next - System.nanoTime();
+        if (wait > 0) {
+          TimeUnit.NANOSECONDS.sleep(wait); // pacing the load generator, not waiting for a condition
+        }
+      }
+      long rssLast = ProcStat.rssKib(p.pid());
+      if (flags.contains("NativeMemoryTracking")) {
+        // Where the resident memory goes, by the JVM's own account (heap, class metadata, code, threads, GC).
+        Path nmt = Path.of("target", "footprint-nmt-" + name.replaceAll("\\W", "_") + ".txt");
+        new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(p.pid()),
+            "VM.native_memory", "summary").redirectErrorStream(true).redirectOutput(nmt.toFile()).start().waitFor(60, TimeUnit.SECONDS);
+      }
+      double cpuChurn = ProcStat.cpuSeconds(p.pid()) - cpuAtStart;
+      for (int i = 0; i < pods; i++) {
+        if (unready[i]) {
+          TestPods.markReady(client, NS, "pod-" + i, ip(i), true);
+        }
+      }
+      return String.format("| %s: `%s` | %.2f / %.2f | %d MiB | %d / %d MiB | %.1f |", name, flags.isEmpty() ? "(none)" : flags,
+          wall, cpuAtStart, rssAfterStart / 1024, rssMax / 1024, rssLast / 1024, cpuChurn);
+    } finally {
+      p.destroy();
+      if (!p.waitFor(30, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    }
+  }
+
+  private static void createReadyPods(KubernetesClient client, int pods) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<java.util.concurrent.Future<?>> done = new ArrayList<>();
+      IntStream.range(0, pods).forEach(i -> done.add(pool.submit(() -> {
+        client.pods().inNamespace(NS).resource(TestPods.scheduled(NS, "pod-" + i)).create();
+        TestPods.markReady(client, NS, "pod-" + i, ip(i), true);
+      })));
+      for (var f : done) {
+        f.get();
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private static String ip(int i) {
+    return "10.19." + (i / 250) + "." + (i % 250 + 1);
+  }
+
+  /** Servers of upstream web that nginx-upsync would route to (down:0), as Consul answers now. */
+  private int upServers(ConsulAgent consul) throws Exception {
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(consul.url() + "/v1/kv/upstreams/web/?recurse")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    if (r.statusCode() == 404) {
+      return 0;
+    }
+    int up = 0;
+    for (var node : new com.fasterxml.jackson.databind.ObjectMapper().readTree(r.body())) {
+      String value = new String(java.util.Base64.getDecoder().decode(node.path("Value").asText("")), java.nio.charset.StandardCharsets.UTF_8);
+      if (value.contains("\"down\":0")) {
+        up++;
+      }
+    }
+    return up;
+  }
+
+  private void wipe(ConsulAgent consul) throws Exception {
+    http.send(HttpRequest.newBuilder(URI.create(consul.url() + "/v1/kv/upstreams?recurse")).DELETE().build(),
+        HttpResponse.BodyHandlers.discarding());
+  }
+}
