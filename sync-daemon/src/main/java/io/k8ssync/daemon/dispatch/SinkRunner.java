@@ -49,6 +49,8 @@ public final class SinkRunner {
   private final RetryBackoff backoff;
   private final ScheduledExecutorService timer;
   private final DaemonMetrics metrics;
+  /** This sink's series of the per-apply metrics, looked up once rather than by label per apply. */
+  private final SinkSeries series;
   private final List<Thread> workers = new ArrayList<>();
   private final AtomicInteger consecutiveFailures = new AtomicInteger();
   private final AtomicLong applied = new AtomicLong();
@@ -76,6 +78,7 @@ public final class SinkRunner {
     this.backoff = new RetryBackoff(settings.retry(), Math::random, System::nanoTime);
     this.timer = timer;
     this.metrics = metrics;
+    this.series = new SinkSeries(metrics, name);
   }
 
   public String name() {
@@ -185,27 +188,42 @@ public final class SinkRunner {
 
   private void work() {
     int max = Math.max(1, sink.maxBatchSize());
-    while (running) {
-      List<WorkQueue.Item> batch;
-      try {
-        batch = queue.take(max, 200, TimeUnit.MILLISECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
+    // Items applied by the last batch: handed back to the queue with the next take, under one lock.
+    List<WorkQueue.Item> finished = List.of();
+    try {
+      while (running) {
+        List<WorkQueue.Item> handBack = finished;
+        finished = List.of(); // handed back by take, first thing under its lock, even if the wait is interrupted
+        List<WorkQueue.Item> batch;
+        try {
+          batch = queue.take(handBack, max, 200, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+        if (!batch.isEmpty()) {
+          finished = process(batch);
+        }
       }
-      if (!batch.isEmpty()) {
-        process(batch);
-      }
+    } finally {
+      queue.done(finished); // stopped right after a batch (or a sink bug escaped): never leave a pod in flight
     }
   }
 
-  private void process(List<WorkQueue.Item> taken) {
-    List<WorkQueue.Item> batch = new ArrayList<>(taken.size());
-    for (WorkQueue.Item item : taken) {
+  /** Applies {@code taken}; returns the items applied, for the caller to mark done. */
+  private List<WorkQueue.Item> process(List<WorkQueue.Item> taken) {
+    List<WorkQueue.Item> batch = taken;
+    for (int i = 0; i < taken.size(); i++) {
+      WorkQueue.Item item = taken.get(i);
       String cluster = item.change().latest().cluster();
       if (leads.test(cluster)) {
-        batch.add(item);
+        if (batch != taken) {
+          batch.add(item);
+        }
         continue;
+      }
+      if (batch == taken) {
+        batch = new ArrayList<>(taken.subList(0, i)); // the first item held back: copy those led so far
       }
       // Another replica leads this cluster: hold the change back, untouched and in order. Its
       // failures are that replica's to count now; if the cluster comes back, it starts afresh.
@@ -219,11 +237,16 @@ public final class SinkRunner {
       }
     }
     if (batch.isEmpty()) {
-      return;
+      return List.of();
     }
-    List<PodChange> changes = new ArrayList<>(batch.size());
-    for (WorkQueue.Item item : batch) {
-      changes.addAll(item.changes());
+    List<PodChange> changes;
+    if (batch.size() == 1) {
+      changes = batch.get(0).changes();
+    } else {
+      changes = new ArrayList<>(batch.size());
+      for (WorkQueue.Item item : batch) {
+        changes.addAll(item.changes());
+      }
     }
     long t0 = System.nanoTime();
     try {
@@ -235,10 +258,11 @@ public final class SinkRunner {
         sink.apply(changes);
       }
       succeeded(batch, t0);
+      return batch;
     } catch (SinkException e) {
       if (e.deferral() != null) {
         deferred(batch, e, t0);
-        return;
+        return List.of();
       }
       failed(batch, e.failedKeys(), e.retriable(), e, t0);
     } catch (VirtualMachineError e) {
@@ -249,18 +273,20 @@ public final class SinkRunner {
       LOG.error("sink threw unexpectedly, will retry: sink={} batch={}", name, batch.size(), e);
       failed(batch, Set.of(), true, e instanceof Exception ex ? ex : new IllegalStateException(e), t0);
     }
+    return List.of();
   }
 
+  /** Counts and reports {@code batch} as applied; the caller marks its items done in the queue. */
   private void succeeded(List<WorkQueue.Item> batch, long t0) {
     long now = System.nanoTime();
-    metrics.applySeconds.labelValues(name).observe((now - t0) / 1e9);
-    metrics.sinkApplied.labelValues(name).inc(batch.size());
-    metrics.lastSuccess.labelValues(name).set(System.currentTimeMillis() / 1000.0);
+    series.applySeconds().observe((now - t0) / 1e9);
+    series.applied().inc(batch.size());
+    series.lastSuccess().set(System.currentTimeMillis() / 1000.0);
     consecutiveFailures.set(0);
     for (WorkQueue.Item item : batch) {
       backoff.forget(item.key());
       if (becameOnline(item.change())) {
-        metrics.readyToAppliedSeconds.labelValues(name).observe((now - item.since()) / 1e9);
+        series.readyToApplied().observe((now - item.since()) / 1e9);
       }
       if (!sinkReports && !settings.dryRun()) {
         PodChange c = item.change();
@@ -270,13 +296,12 @@ public final class SinkRunner {
           progress.offline(c.latest());
         }
       }
-      queue.done(item);
     }
     applied.addAndGet(batch.size());
   }
 
   private void failed(List<WorkQueue.Item> batch, Set<String> failedKeys, boolean retriable, Exception e, long t0) {
-    metrics.applySeconds.labelValues(name).observe((System.nanoTime() - t0) / 1e9);
+    series.applySeconds().observe((System.nanoTime() - t0) / 1e9);
     int failures = consecutiveFailures.incrementAndGet();
     List<WorkQueue.Item> ok = new ArrayList<>();
     for (WorkQueue.Item item : batch) {
@@ -305,6 +330,7 @@ public final class SinkRunner {
     }
     if (!ok.isEmpty()) {
       succeeded(ok, t0);
+      queue.done(ok);
       consecutiveFailures.set(failures);
     }
   }
@@ -324,6 +350,7 @@ public final class SinkRunner {
     }
     if (!done.isEmpty()) {
       succeeded(done, t0);
+      queue.done(done);
     }
   }
 

@@ -75,7 +75,8 @@ public final class WorkQueue {
   private final Condition idle = lock.newCondition();
   private final ArrayDeque<String> ready = new ArrayDeque<>();
   private final Map<String, Pending> dirty = new HashMap<>();
-  private final Map<String, Long> processing = new HashMap<>();
+  /** Keys handed to a worker, with what it was handed (its {@code since} counts for the lag). */
+  private final Map<String, Item> processing = new HashMap<>();
   private final Set<String> blocked = new HashSet<>();
   /** Blocked keys held back for another replica (their cluster is led elsewhere): key to cluster. */
   private final Map<String, String> parked = new HashMap<>();
@@ -94,6 +95,10 @@ public final class WorkQueue {
   /** Of those, the changes of parked keys. */
   private int parkedChanges;
   private boolean shuttingDown;
+  /** Set with every key made ready, cleared by the take that empties {@code ready}: read without the lock. */
+  private volatile boolean readyHint;
+  /** How often an idle worker yields before it parks (see {@link #take(List, int, long, TimeUnit)}). */
+  private static final int YIELDS_BEFORE_PARKING = 4;
 
   public WorkQueue(int capacity, LongSupplier nanoTime) {
     this(capacity, nanoTime, true);
@@ -155,7 +160,7 @@ public final class WorkQueue {
       }
       Pending pending = dirty.get(key);
       long now = nanoTime.getAsLong();
-      boolean parkedKey = parked.containsKey(key);
+      boolean parkedKey = !parked.isEmpty() && parked.containsKey(key);
       if (pending != null && coalesce) {
         if (heldForAnother) {
           held.add(key);
@@ -189,8 +194,9 @@ public final class WorkQueue {
         return Outcome.MERGED;
       }
       dirty.put(key, new Pending(List.of(change), now, now));
-      if (!processing.containsKey(key) && !blocked.contains(key)) {
+      if (!processing.containsKey(key) && (blocked.isEmpty() || !blocked.contains(key))) {
         ready.addLast(key);
+        readyHint = true;
         notEmpty.signal();
       }
       return Outcome.QUEUED;
@@ -204,12 +210,39 @@ public final class WorkQueue {
    * Returns an empty list on timeout, or when shut down with nothing left to do.
    */
   public List<Item> take(int max, long timeout, TimeUnit unit) throws InterruptedException {
+    return take(List.of(), max, timeout, unit);
+  }
+
+  /**
+   * {@link #done} for each of {@code finished}, then {@link #take(int, long, TimeUnit)}, under one
+   * lock: a worker that keeps up hands back its batch and takes the next without a second round
+   * trip through the lock the informer's thread adds under.
+   */
+  public List<Item> take(List<Item> finished, int max, long timeout, TimeUnit unit) throws InterruptedException {
     long waitNanos = unit.toNanos(timeout);
     lock.lock();
     try {
+      for (Item item : finished) {
+        finish(item);
+      }
+      boolean yielded = false;
       while (ready.isEmpty()) {
         if (waitNanos <= 0 || (shuttingDown && dirty.isEmpty() && blocked.isEmpty())) {
           return List.of();
+        }
+        if (!yielded) {
+          // Give the adding thread the core for a moment before parking: work that comes meanwhile
+          // is taken without a park here and a wake-up (a system call) on the adding thread.
+          yielded = true;
+          lock.unlock();
+          try {
+            for (int i = 0; i < YIELDS_BEFORE_PARKING && !readyHint; i++) {
+              Thread.yield();
+            }
+          } finally {
+            lock.lock();
+          }
+          continue;
         }
         waitNanos = notEmpty.awaitNanos(waitNanos);
       }
@@ -217,16 +250,19 @@ public final class WorkQueue {
       while (items.size() < max && !ready.isEmpty()) {
         String key = ready.pollFirst();
         Pending p = dirty.remove(key);
-        processing.put(key, p.since());
+        Item item;
         if (coalesce && p.changes().size() > 1) {
           // A held list: one change now, the rest once it is done (a sink gets one change per pod at once).
           dirty.put(key, new Pending(p.changes().subList(1, p.changes().size()), p.since(), p.latest()));
-          items.add(new Item(key, p.changes().subList(0, 1), p.since(), p.latest()));
-          continue;
+          item = new Item(key, p.changes().subList(0, 1), p.since(), p.latest());
+        } else {
+          pendingChanges -= coalesce ? 1 : p.changes().size();
+          item = new Item(key, p.changes(), p.since(), p.latest());
         }
-        pendingChanges -= coalesce ? 1 : p.changes().size();
-        items.add(new Item(key, p.changes(), p.since(), p.latest()));
+        processing.put(key, item);
+        items.add(item);
       }
+      readyHint = !ready.isEmpty();
       return items;
     } finally {
       lock.unlock();
@@ -237,17 +273,41 @@ public final class WorkQueue {
   public void done(Item item) {
     lock.lock();
     try {
-      processing.remove(item.key());
-      if (!dirty.containsKey(item.key())) {
-        held.remove(item.key()); // applied: from now on the sink itself knows what it put online
-      } else if (!blocked.contains(item.key())) {
-        ready.addLast(item.key());
-        notEmpty.signal();
-      }
-      signalIfIdle();
+      finish(item);
     } finally {
       lock.unlock();
     }
+  }
+
+  /** {@link #done} for each of {@code items}, under one lock. */
+  public void done(List<Item> items) {
+    if (items.isEmpty()) {
+      return;
+    }
+    lock.lock();
+    try {
+      for (Item item : items) {
+        finish(item);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** {@link #done}, under the lock. */
+  private void finish(Item item) {
+    String key = item.key();
+    processing.remove(key);
+    if (!dirty.containsKey(key)) {
+      if (!held.isEmpty()) {
+        held.remove(key); // applied: from now on the sink itself knows what it put online
+      }
+    } else if (blocked.isEmpty() || !blocked.contains(key)) {
+      ready.addLast(key);
+      readyHint = true;
+      notEmpty.signal();
+    }
+    signalIfIdle();
   }
 
   /**
@@ -284,6 +344,7 @@ public final class WorkQueue {
       }
       if (blocked.remove(key) && dirty.containsKey(key) && !processing.containsKey(key)) {
         ready.addLast(key);
+        readyHint = true;
         notEmpty.signal();
       }
     } finally {
@@ -359,6 +420,7 @@ public final class WorkQueue {
           parkedChanges -= count(dirty.get(e.getKey()));
           if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
             ready.addLast(e.getKey());
+            readyHint = true;
             notEmpty.signal();
           }
         }
@@ -507,8 +569,8 @@ public final class WorkQueue {
           oldest = Math.min(oldest, e.getValue().since());
         }
       }
-      for (long since : processing.values()) {
-        oldest = Math.min(oldest, since);
+      for (Item item : processing.values()) {
+        oldest = Math.min(oldest, item.since());
       }
       return oldest == Long.MAX_VALUE ? 0 : (nanoTime.getAsLong() - oldest) / 1e9;
     } finally {

@@ -80,11 +80,13 @@ public final class DaemonMetrics {
         .help("Time one apply call (one batch) of a sink took")
         .unit(Unit.SECONDS)
         .classicUpperBounds(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+        .classicOnly() // the buckets above are the series; a native histogram too cost a map lookup per observation
         .labelNames("sink").register(registry);
     readyToAppliedSeconds = Histogram.builder().name(PREFIX + "ready_to_applied_seconds")
         .help("From the Ready condition turning true (or the daemon seeing it) to a sink applying the pod")
         .unit(Unit.SECONDS)
         .classicUpperBounds(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+        .classicOnly() // the buckets above are the series; a native histogram too cost a map lookup per observation
         .labelNames("sink").register(registry);
     lastSuccess = Gauge.builder().name(PREFIX + "sink_last_success_timestamp_seconds")
         .help("Unix time of the last successful apply of a sink")

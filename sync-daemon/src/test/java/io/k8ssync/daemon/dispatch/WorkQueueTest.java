@@ -67,6 +67,22 @@ class WorkQueueTest {
   }
 
   @Test
+  void aBatchHandedBackWithTheNextTakeIsDoneFirstAndItsNewerChangeRunsAgain() throws Exception {
+    PodState b = ready("b", "10.0.0.2");
+    queue.add(PodChange.of(a1.key(), null, a1));
+    WorkQueue.Item inFlight = takeAll().get(0);
+    queue.add(PodChange.of(a1.key(), a1, a2));
+    queue.add(PodChange.of(b.key(), null, b));
+    List<WorkQueue.Item> next = queue.take(List.of(inFlight), 100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(b.key(), a1.key()), next.stream().map(WorkQueue.Item::key).toList(),
+        "the finished key is ready again, behind what was already waiting");
+    assertSame(a2, next.get(1).change().after());
+    assertTrue(takeAll().isEmpty(), "both keys are in flight now");
+    assertEquals(List.of(), queue.take(next, 100, 0, TimeUnit.MILLISECONDS));
+    assertTrue(queue.awaitIdle(0, TimeUnit.MILLISECONDS), "handed back with an empty take: nothing pending or in flight");
+  }
+
+  @Test
   void aRetriedChangeStaysInFrontOfNewerOnesAndWaitsForRelease() throws Exception {
     queue.add(PodChange.of(a1.key(), a0, a1));
     WorkQueue.Item failed = takeAll().get(0);
