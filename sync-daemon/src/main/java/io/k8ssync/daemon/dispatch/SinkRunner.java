@@ -285,12 +285,14 @@ public final class SinkRunner {
     consecutiveFailures.set(0);
     for (WorkQueue.Item item : batch) {
       backoff.forget(item.key());
-      if (becameOnline(item.change())) {
+      PodChange c = item.change();
+      // Asked once per change: desiredOnline renders the address, a string, each time it is asked.
+      boolean afterOnline = Registration.desiredOnline(c.after());
+      if (afterOnline && !Registration.desiredOnline(c.before())) {
         series.readyToApplied().observe((now - item.since()) / 1e9);
       }
       if (!sinkReports && !settings.dryRun()) {
-        PodChange c = item.change();
-        if (c.after() != null && Registration.desiredOnline(c.after(), selector)) {
+        if (afterOnline && selector.matches(c.after())) { // Registration.desiredOnline(after, selector)
           progress.online(c.after());
         } else {
           progress.offline(c.latest());
@@ -366,10 +368,6 @@ public final class SinkRunner {
       LOG.warn("retry not scheduled, the daemon is stopping: sink={} pod={} transition={} (a change left at shutdown)",
           name, item.key(), item.change().transition());
     }
-  }
-
-  private static boolean becameOnline(PodChange change) {
-    return Registration.desiredOnline(change.after()) && !Registration.desiredOnline(change.before());
   }
 
   private static String describe(Throwable e) {
