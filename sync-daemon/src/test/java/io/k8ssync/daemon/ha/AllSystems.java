@@ -82,10 +82,11 @@ final class AllSystems implements AutoCloseable {
   private final Map<String, TcpProxy> proxies = new LinkedHashMap<>();
   private final CuratorFramework zkReader;
 
-  private final Map<String, String> ips = new HashMap<>();
-  private final Map<String, Boolean> ready = new HashMap<>();
+  // Concurrent: TakeoverBench creates its pods from several threads.
+  private final Map<String, String> ips = new java.util.concurrent.ConcurrentHashMap<>();
+  private final Map<String, Boolean> ready = new java.util.concurrent.ConcurrentHashMap<>();
   /** uid:resourceVersion:type of every readiness transition made: each must reach Kafka. */
-  final Set<String> expectedEvents = new TreeSet<>();
+  final Set<String> expectedEvents = java.util.Collections.synchronizedSet(new TreeSet<>());
   private int nextIp;
   private final boolean stickyIps;
   int operations;
@@ -200,9 +201,11 @@ final class AllSystems implements AutoCloseable {
 
   /** A new pod of service web, made ready as its kubelet would: at a new address, or its old one with sticky IPs. */
   void create(String name) {
-    if (!stickyIps || !ips.containsKey(name)) {
-      ips.put(name, "10.247." + (nextIp / 250 % 250) + "." + (nextIp % 250 + 1));
-      nextIp++;
+    synchronized (ips) {
+      if (!stickyIps || !ips.containsKey(name)) {
+        ips.put(name, "10.247." + (nextIp / 250 % 250) + "." + (nextIp % 250 + 1));
+        nextIp++;
+      }
     }
     client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, name)).create();
     ready.put(name, false);
