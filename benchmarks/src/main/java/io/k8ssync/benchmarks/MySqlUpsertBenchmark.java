@@ -5,6 +5,8 @@ import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.mysql.MySqlSinkFactory;
 import io.k8ssync.sink.testbed.MariaDb;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -19,16 +21,20 @@ import java.util.concurrent.Future;
 
 /**
  * Sustained upsert rate of the mysql sink against the test bed's MariaDB: pods written in the
- * sink's batches (500) from as many threads as the daemon would run workers (2), first inserts
- * then updates of the same rows.
+ * sink's batches (batchSize, default 500) from as many threads as the daemon would run workers (2),
+ * first inserts then updates of the same rows. Besides wall time it prints the CPU seconds this JVM
+ * and the MariaDB server spent per phase: on a shared machine the wall time follows the neighbours,
+ * the CPU per row does not, and it says which side limits the rate.
  *
- * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.MySqlUpsertBenchmark [rows] [workers]}
+ * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.MySqlUpsertBenchmark [rows] [workers] [batchSize]}
  */
 public final class MySqlUpsertBenchmark {
 
   public static void main(String[] args) throws Exception {
     int rows = args.length > 0 ? Integer.parseInt(args[0]) : 200_000;
     int workers = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+    int batchSize = args.length > 2 ? Integer.parseInt(args[2]) : new MySqlSinkFactory().configDef().parse(Map.of("jdbcUrl",
+        MariaDb.jdbcUrl())).getInt("batchSize");
     MariaDb.requireRunning();
     Path pw = Files.createTempFile("db", ".pw");
     Files.writeString(pw, MariaDb.PASSWORD);
@@ -39,12 +45,12 @@ public final class MySqlUpsertBenchmark {
     }
     // Dry-run keeps the sink's background reconcile and purge off during the measurement; apply still writes.
     BenchContext ctx = new BenchContext("mysql", new MySqlSinkFactory(), Map.of("jdbcUrl", MariaDb.jdbcUrl(),
-        "username", MariaDb.USER, "password", "${file:" + pw + "}", "table", table, "poolSize", workers), null, true);
+        "username", MariaDb.USER, "password", "${file:" + pw + "}", "table", table, "poolSize", workers, "batchSize", batchSize), null, true);
     Sink sink = new MySqlSinkFactory().create(ctx);
     sink.start();
     System.out.printf("rows=%d workers=%d batch=%d%n", rows, workers, sink.maxBatchSize());
-    System.out.println("| phase | rows | seconds | rows/s |");
-    System.out.println("|---|---|---|---|");
+    System.out.println("| phase | rows | seconds | rows/s | client CPU s | server CPU s | CPU s per 100k rows (client + server) |");
+    System.out.println("|---|---|---|---|---|---|---|");
     run(sink, rows, workers, 1, "insert");
     run(sink, rows, workers, 2, "update");
     sink.close();
@@ -53,6 +59,8 @@ public final class MySqlUpsertBenchmark {
   private static void run(Sink sink, int rows, int workers, long version, String phase) throws Exception {
     int batch = sink.maxBatchSize();
     ExecutorService pool = Executors.newFixedThreadPool(workers);
+    long server0 = serverCpuTicks();
+    long client0 = clientCpuNanos();
     long t0 = System.nanoTime();
     List<Future<?>> done = new ArrayList<>();
     for (int from = 0; from < rows; from += batch) {
@@ -74,7 +82,31 @@ public final class MySqlUpsertBenchmark {
       f.get();
     }
     double seconds = (System.nanoTime() - t0) / 1e9;
+    double client = (clientCpuNanos() - client0) / 1e9;
+    long server1 = serverCpuTicks();
+    double server = server0 < 0 || server1 < 0 ? Double.NaN : (server1 - server0) / 100.0;
     pool.shutdown();
-    System.out.printf("| %s | %d | %.2f | %,.0f |%n", phase, rows, seconds, rows / seconds);
+    System.out.printf("| %s | %,d | %.2f | %,.0f | %.2f | %.2f | %.2f + %.2f |%n", phase, rows, seconds, rows / seconds, client, server,
+        client * 100_000 / rows, server * 100_000 / rows);
+  }
+
+  private static long clientCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+  }
+
+  /** The MariaDB server's user + system CPU in clock ticks (1/100 s) from /proc, or -1 where it cannot be read. */
+  private static long serverCpuTicks() {
+    for (ProcessHandle p : (Iterable<ProcessHandle>) ProcessHandle.allProcesses()::iterator) {
+      if (p.info().command().orElse("").endsWith("/mariadbd")) {
+        try {
+          String stat = Files.readString(Path.of("/proc/" + p.pid() + "/stat"));
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+          return -1;
+        }
+      }
+    }
+    return -1;
   }
 }

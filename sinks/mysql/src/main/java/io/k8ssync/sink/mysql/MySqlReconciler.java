@@ -11,7 +11,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -247,8 +246,8 @@ final class MySqlReconciler {
         if (budget.compareTo(SinkContext.FOREVER) < 0) {
           ps.setQueryTimeout((int) Math.min(Integer.MAX_VALUE, budget.toSeconds()));
         }
-        ps.setTimestamp(1, new Timestamp(now));
-        ps.setTimestamp(2, new Timestamp(now));
+        ps.setObject(1, PodRow.time(now));
+        ps.setObject(2, PodRow.time(now));
         ps.setString(3, cluster);
         ps.setString(4, owner.of(cluster));
         for (int i = 0; i < chunk.size(); i++) {

@@ -2,6 +2,9 @@ package io.k8ssync.sink.mysql;
 
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.template.Template;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneId;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -35,6 +38,16 @@ final class PodRow {
   static String rejected(PodState p) {
     String why = p.rejection();
     return why == null || why.length() <= REJECTED_LENGTH ? why : why.substring(0, REJECTED_LENGTH);
+  }
+
+  /**
+   * A DATETIME value: {@code millis} in the JVM's time zone, as the driver renders a {@code Timestamp}
+   * without connectionTimeZone. Bound as a LocalDateTime because the driver formats a Timestamp with a new
+   * SimpleDateFormat and Calendar per value, which was the writer's largest client-side cost (JFR). Every
+   * statement of the sink binds its times here, so writes, purges and passes agree on one zone.
+   */
+  static LocalDateTime time(long millis) {
+    return LocalDateTime.ofInstant(Instant.ofEpochMilli(millis), ZoneId.systemDefault());
   }
 
   static String labels(PodState p) {

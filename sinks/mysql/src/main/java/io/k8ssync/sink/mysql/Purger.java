@@ -8,7 +8,6 @@ import java.lang.System.Logger.Level;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.time.Duration;
 
 /**
@@ -61,7 +60,7 @@ final class Purger {
     try (Connection c = table.connection();
          PreparedStatement ps = c.prepareStatement("DELETE FROM " + table.name() + " WHERE deleted_at < ? AND " + ours
              + " LIMIT " + purgeBatch)) {
-      ps.setTimestamp(1, new Timestamp(System.currentTimeMillis() - retention.toMillis()));
+      ps.setObject(1, PodRow.time(System.currentTimeMillis() - retention.toMillis()));
       if (owner.id() != null) {
         ps.setString(2, owner.id());
       }

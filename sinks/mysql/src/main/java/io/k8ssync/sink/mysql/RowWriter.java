@@ -8,7 +8,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Timestamp;
 import java.sql.Types;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -239,7 +238,7 @@ final class RowWriter {
     if (millis == 0) {
       ps.setNull(i, Types.TIMESTAMP);
     } else {
-      ps.setTimestamp(i, new Timestamp(millis));
+      ps.setObject(i, PodRow.time(millis));
     }
   }
 }
