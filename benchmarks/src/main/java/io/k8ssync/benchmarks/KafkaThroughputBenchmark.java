@@ -4,55 +4,90 @@ import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.kafka.KafkaSinkFactory;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
 /**
  * Sustained events per second of the kafka sink into a real KRaft broker in the same JVM (so the
- * broker shares the 2 cores): batches of 1,000 pod changes, each acknowledged (acks=all,
- * idempotent, lz4) before the next, as the sink's queue hands them over.
+ * broker shares the 2 cores): batches of the sink's size, each acknowledged (acks=all, idempotent)
+ * before its worker takes the next, from as many workers as the daemon runs per sink (2), each on its
+ * own pods, as the sink's queue hands them over. The CPU column is this JVM's, broker included.
  *
- * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.KafkaThroughputBenchmark [events]}
+ * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
  */
 public final class KafkaThroughputBenchmark {
 
   public static void main(String[] args) throws Exception {
     int events = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
+    int workers = args.length > 1 ? Integer.parseInt(args[1]) : 2;
+    String compression = args.length > 2 ? args[2] : "lz4";
     try (KafkaClusterTestKit kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
         .setNumBrokerNodes(1).setNumControllerNodes(1).build()).build()) {
       kafka.format();
       kafka.startup();
       kafka.waitForReadyBrokers();
       BenchContext ctx = new BenchContext("kafka", new KafkaSinkFactory(), Map.of("bootstrapServers", kafka.bootstrapServers(),
-          "topic", "bench-events", "partitions", 6, "replicationFactor", 1), null, false);
+          "topic", "bench-events", "partitions", 6, "replicationFactor", 1,
+          "compression", compression), null, false);
       Sink sink = new KafkaSinkFactory().create(ctx);
       sink.start();
-      System.out.printf("events=%d batch=%d%n", events, sink.maxBatchSize());
-      System.out.println("| round | events | seconds | events/s |");
-      System.out.println("|---|---|---|---|");
+      System.out.printf("events=%d batch=%d workers=%d compression=%s%n", events, sink.maxBatchSize(), workers, compression);
+      System.out.println("| round | events | seconds | events/s | CPU s (broker and sink) |");
+      System.out.println("|---|---|---|---|---|");
       for (int round = 0; round <= 3; round++) {
         int n = round == 0 ? Math.min(events, 100_000) : events;
+        int r = round;
+        int size = sink.maxBatchSize();
+        long client0 = cpuNanos();
         long t0 = System.nanoTime();
-        for (int from = 0; from < n; from += sink.maxBatchSize()) {
-          List<PodChange> batch = new ArrayList<>(sink.maxBatchSize());
-          for (int i = from; i < Math.min(n, from + sink.maxBatchSize()); i++) {
-            boolean ready = (i / 10_000 + round) % 2 == 0;
-            PodState p = new PodState("bench", "ns-" + (i % 50), "pod-" + (i % 10_000), "uid-" + (i % 10_000), "svc-" + (i % 400),
-                "10.1." + (i % 10_000 / 250) + "." + (i % 250), null, 8080, "node-" + (i % 100), PodState.Phase.RUNNING, ready,
-                false, 1, Map.of(), Map.of(), Map.of(), Long.toString((long) round * events + i), 0, 0, null);
-            PodState before = new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), null, 8080, p.node(),
-                PodState.Phase.RUNNING, !ready, false, 1, Map.of(), Map.of(), Map.of(), "0", 0, 0, null);
-            batch.add(PodChange.of(p.key(), before, p));
-          }
-          sink.apply(batch);
+        // Worker w takes the batches whose index is w modulo workers: the 10,000 pods split into fixed
+        // slices per worker, so no pod is in two workers' batches at once, as the sink's queue ensures.
+        ExecutorService pool = Executors.newFixedThreadPool(workers);
+        List<Future<?>> done = new ArrayList<>();
+        for (int w = 0; w < workers; w++) {
+          int worker = w;
+          done.add(pool.submit(() -> {
+            for (int from = worker * size; from < n; from += workers * size) {
+              sink.apply(batch(from, Math.min(n, from + size), r, events));
+            }
+            return null;
+          }));
         }
+        for (Future<?> f : done) {
+          f.get();
+        }
+        pool.shutdown();
         double s = (System.nanoTime() - t0) / 1e9;
-        System.out.printf("| %s | %d | %.2f | %,.0f |%n", round == 0 ? "warm-up" : Integer.toString(round), n, s, n / s);
+        double cpu = (cpuNanos() - client0) / 1e9;
+        System.out.printf("| %s | %,d | %.2f | %,.0f | %.1f |%n", round == 0 ? "warm-up" : Integer.toString(round), n, s, n / s, cpu);
       }
       sink.close();
     }
+  }
+
+  /** Changes {@code from} to {@code to} of a round: 10,000 pods flipping readiness every 10,000 changes. */
+  private static List<PodChange> batch(int from, int to, int round, int events) {
+    List<PodChange> batch = new ArrayList<>(to - from);
+    for (int i = from; i < to; i++) {
+      boolean ready = (i / 10_000 + round) % 2 == 0;
+      PodState p = new PodState("bench", "ns-" + (i % 50), "pod-" + (i % 10_000), "uid-" + (i % 10_000), "svc-" + (i % 400),
+          "10.1." + (i % 10_000 / 250) + "." + (i % 250), null, 8080, "node-" + (i % 100), PodState.Phase.RUNNING, ready,
+          false, 1, Map.of(), Map.of(), Map.of(), Long.toString((long) round * events + i), 0, 0, null);
+      PodState before = new PodState(p.cluster(), p.namespace(), p.name(), p.uid(), p.service(), p.ip(), null, 8080, p.node(),
+          PodState.Phase.RUNNING, !ready, false, 1, Map.of(), Map.of(), Map.of(), "0", 0, 0, null);
+      batch.add(PodChange.of(p.key(), before, p));
+    }
+    return batch;
+  }
+
+  private static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
   }
 }

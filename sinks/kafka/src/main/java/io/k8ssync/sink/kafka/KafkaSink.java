@@ -66,6 +66,9 @@ final class KafkaSink implements Sink {
     this.producers = new SharedProducer(() -> new KafkaProducer<>(props));
   }
 
+  /** The producer's batch.size: one partition's share of a sink batch in one or two record batches. */
+  static final int PRODUCER_BATCH_BYTES = 256 * 1024;
+
   static Properties properties(Config c) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, c.getString("bootstrapServers"));
@@ -74,6 +77,10 @@ final class KafkaSink implements Sink {
     p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, c.getString("compression"));
     p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(c.getDuration("linger").toMillis()));
+    // A sink batch of 1,000 events is ~0.7 MB before compression: in the default 16 KB producer batches,
+    // several record batches per partition, each compressed, framed and validated by the broker on its own;
+    // 256 KB takes a partition's share in one (KafkaThroughputBenchmark: less CPU per event, BENCHMARKS.md).
+    p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(PRODUCER_BATCH_BYTES));
     long delivery = c.getDuration("deliveryTimeout").toMillis();
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Long.toString(delivery));
     long linger = c.getDuration("linger").toMillis();
@@ -141,7 +148,7 @@ final class KafkaSink implements Sink {
 
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
-    Instant now = Instant.now(context.clock());
+    PodEvents.Writer writer = new PodEvents.Writer(Instant.now(context.clock()));
     // In rounds: the n-th change of a pod is sent only once its (n-1)-th was acknowledged. After a
     // delivery timeout the producer bumps its epoch and would write a later record of the same
     // partition, so a change sent in the same round as its predecessor could overtake it.
@@ -171,7 +178,7 @@ final class KafkaSink implements Sink {
           if (type == null) {
             continue;
           }
-          String event = PodEvents.json(c, type, now);
+          String event = writer.json(c, type);
           sent.add(new Sent(c, type, event.length(), lease.producer().send(new ProducerRecord<>(topic, c.latest().uid(), event))));
         }
         lease.producer().flush();

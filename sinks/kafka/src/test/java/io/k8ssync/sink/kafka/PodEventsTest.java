@@ -1,0 +1,101 @@
+package io.k8ssync.sink.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.template.Template;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.TreeMap;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The hand-written CloudEvent writer renders byte for byte what the first renderer (StringBuilder
+ * fields, Template.jsonEscape, labels through a TreeMap) did, which consumers and KafkaSinkTest read.
+ * That renderer is kept below as the reference.
+ */
+class PodEventsTest {
+
+  private static final Instant TIME = Instant.parse("2026-12-04T22:30:01.123456Z");
+
+  @Test
+  void writerRendersWhatTheReferenceRenders() {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put("z", "last");
+    labels.put("app", "web \"quoted\" <b> & \\ back");
+    labels.put("ctl", "tab\tnl\nnul\u0000 bell\u0007 sep\u2028\u2029 é ü 漢");
+    labels.put("empty", "");
+    PodState odd = new PodState("c\"1", "ns<", "name>&", "uid-\u0001", null, null, null, 0, null, PodState.Phase.PENDING, false, true,
+        0, Map.of(), labels, Map.of(), null, 0, 0, "label app: too long");
+    PodState plain = new PodState("prod", "shop", "web-1", "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab", "web", "10.1.2.3", "192.168.0.7",
+        8080, "node-1", PodState.Phase.RUNNING, true, false, 100, Map.of(), Map.of("app", "web", "version", "v2"), Map.of(), "123456",
+        1_700_000_000_000L, 1_700_000_100_000L, null);
+    PodEvents.Writer writer = new PodEvents.Writer(TIME);
+    for (PodChange c : new PodChange[] {PodChange.of(plain.key(), null, plain), PodChange.of(plain.key(), odd, plain),
+        PodChange.of(odd.key(), plain, odd), PodChange.of(odd.key(), odd, null)}) {
+      for (String type : new String[] {"io.k8ssync.pod.ready", "io.k8ssync.pod.address-changed", "we\"ird<type>"}) {
+        assertEquals(reference(c, type, TIME), writer.json(c, type));
+        assertEquals(reference(c, type, TIME), PodEvents.json(c, type, TIME));
+      }
+    }
+  }
+
+  // The first renderer, unchanged.
+
+  private static String reference(PodChange c, String type, Instant time) {
+    PodState p = c.latest();
+    StringBuilder out = new StringBuilder(512).append('{');
+    field(out, "specversion", "1.0").append(',');
+    field(out, "id", PodEvents.id(c, type)).append(',');
+    field(out, "source", "/k8s-sync/" + p.cluster()).append(',');
+    field(out, "type", type).append(',');
+    field(out, "subject", p.namespace() + "/" + p.name()).append(',');
+    field(out, "time", time.toString()).append(',');
+    field(out, "datacontenttype", "application/json").append(',');
+    out.append("\"data\":{\"before\":");
+    state(out, c.before());
+    out.append(",\"after\":");
+    state(out, c.after());
+    return out.append("}}").toString();
+  }
+
+  private static void state(StringBuilder out, PodState p) {
+    if (p == null) {
+      out.append("null");
+      return;
+    }
+    out.append('{');
+    field(out, "cluster", p.cluster()).append(',');
+    field(out, "namespace", p.namespace()).append(',');
+    field(out, "name", p.name()).append(',');
+    field(out, "uid", p.uid()).append(',');
+    field(out, "service", p.service()).append(',');
+    field(out, "ip", p.ip()).append(',');
+    out.append("\"port\":").append(p.port()).append(',');
+    field(out, "node", p.node()).append(',');
+    field(out, "phase", p.phase().name()).append(',');
+    out.append("\"ready\":").append(p.ready()).append(',');
+    out.append("\"terminating\":").append(p.terminating()).append(',');
+    out.append("\"weight\":").append(p.weight()).append(',');
+    field(out, "resourceVersion", p.resourceVersion()).append(',');
+    out.append("\"labels\":");
+    out.append('{');
+    boolean first = true;
+    for (Map.Entry<String, String> e : new TreeMap<>(p.labels()).entrySet()) {
+      if (!first) {
+        out.append(',');
+      }
+      first = false;
+      field(out, e.getKey(), e.getValue());
+    }
+    out.append('}');
+    out.append('}');
+  }
+
+  private static StringBuilder field(StringBuilder out, String name, String value) {
+    out.append('"').append(name).append("\":");
+    return value == null ? out.append("null") : out.append('"').append(Template.jsonEscape(value)).append('"');
+  }
+}
