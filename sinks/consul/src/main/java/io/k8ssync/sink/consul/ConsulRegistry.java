@@ -328,8 +328,13 @@ final class ConsulRegistry implements UpstreamRegistry {
             out[blind.get(j)] = new PutResult(puts.get(blind.get(j)), true, null);
           }
         } else {
+          // One refusal for the whole transaction: Consul applied none of it, each key is read now.
+          refused.inc("cas_conflict");
+          LOG.log(System.Logger.Level.DEBUG, "a transaction of {0} writes at the indexes last seen was refused: a key changed"
+              + " meanwhile; reading each", to - from);
           for (int j = from; j < to; j++) {
-            refusedHint(puts.get(blind.get(j)));
+            Put p = puts.get(blind.get(j));
+            known.forget(p.upstream(), p.address());
             read.add(blind.get(j));
           }
         }

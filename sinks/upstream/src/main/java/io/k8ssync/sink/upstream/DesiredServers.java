@@ -115,16 +115,20 @@ final class DesiredServers {
 
   /** The cache's state of {@code p}'s pod (same key, any incarnation), or null when it is gone. */
   PodState current(PodState p) {
-    List<PodState> candidates = new ArrayList<>();
+    // By address first (a few pods), the whole service only when the pod moved: every drain and
+    // deletion reports through here, and a service may hold thousands of pods.
     if (p.ip() != null) {
-      candidates.addAll(context.pods().podsWithIp(p.ip()));
+      for (PodState c : context.pods().podsWithIp(p.ip())) {
+        if (c.key().equals(p.key())) {
+          return c;
+        }
+      }
     }
     if (p.service() != null) {
-      candidates.addAll(context.pods().podsOfService(p.service()));
-    }
-    for (PodState c : candidates) {
-      if (c.key().equals(p.key())) {
-        return c;
+      for (PodState c : context.pods().podsOfService(p.service())) {
+        if (c.key().equals(p.key())) {
+          return c;
+        }
       }
     }
     return null;

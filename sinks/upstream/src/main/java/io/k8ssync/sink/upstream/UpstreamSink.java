@@ -154,6 +154,15 @@ public final class UpstreamSink implements Sink {
         run.add(step);
         continue;
       }
+      if (step == null && run.independentOf(c)) {
+        // Writes nothing (a pod not online, before or now): its report needs no flush of the run.
+        try {
+          applyOne(c);
+        } catch (SinkException e) {
+          failed.put(c.key(), e);
+        }
+        continue;
+      }
       run.flush(failed);
       run = new BatchWriter();
       if (failed.containsKey(c.key())) {
@@ -201,6 +210,15 @@ public final class UpstreamSink implements Sink {
 
     boolean fits(Step s) {
       return !pods.contains(s.change().key()) && !servers.contains(s.server());
+    }
+
+    /** True for a change that writes nothing and whose pod and server are not in this run. */
+    boolean independentOf(PodChange c) {
+      if (context.desiredOnline(c.after()) || serverToRemove(c) != null || pods.contains(c.key())) {
+        return false;
+      }
+      Server s = desired.serverIfAny(c.latest());
+      return s == null || !servers.contains(s);
     }
 
     void add(Step s) {
