@@ -6,6 +6,8 @@
 #   scripts/bench.sh footprint [-Dfootprint.flags='name=flags|...']  RSS and start-up CPU per JVM flag set
 #   scripts/bench.sh gate [-Dgate.rate=20 -Dgate.pods=1000 -Dgate.seconds=60 -Dgate.sets=routing,consul,consul+gw]
 #                           readiness gate latency and preStop wait on the real API server (GateLatencyBench, tag soak)
+#   scripts/bench.sh sync 150000 60   initial sync of 150,000 pods on the real API server, bare informer vs daemon, then churn lag
+#                           (InitialSyncBenchmark; creating the pods takes ~45 min once, etcd's data is kept in /dev/shm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./mvnw -q -B -ntp -DskipTests install
@@ -20,6 +22,7 @@ case "$what" in
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
+  sync) scripts/testbed/build-k8s.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.InitialSyncBenchmark "$@" ;;
   status) java -Xmx4g -cp "$jar" io.k8ssync.benchmarks.StatusQueryBenchmark "$@" ;;
   nginx) scripts/testbed/nginx.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.NginxReloadBenchmark "$@" ;;
   gate)
@@ -42,5 +45,5 @@ case "$what" in
     scripts/testbed/mariadb.sh
     java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
     java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
-  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|status|gate|all] [args...]" >&2; exit 2 ;;
+  *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|status|gate|sync|all] [args...]" >&2; exit 2 ;;
 esac
