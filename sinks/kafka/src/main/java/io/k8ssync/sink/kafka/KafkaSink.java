@@ -66,9 +66,6 @@ final class KafkaSink implements Sink {
     this.producers = new SharedProducer(() -> new KafkaProducer<>(props));
   }
 
-  /** The producer's batch.size: one partition's share of a sink batch in one or two record batches. */
-  static final int PRODUCER_BATCH_BYTES = 256 * 1024;
-
   static Properties properties(Config c) {
     Properties p = new Properties();
     p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, c.getString("bootstrapServers"));
@@ -77,10 +74,6 @@ final class KafkaSink implements Sink {
     p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
     p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, c.getString("compression"));
     p.put(ProducerConfig.LINGER_MS_CONFIG, Long.toString(c.getDuration("linger").toMillis()));
-    // A sink batch of 1,000 events is ~0.7 MB before compression: in the default 16 KB producer batches,
-    // several record batches per partition, each compressed, framed and validated by the broker on its own;
-    // 256 KB takes a partition's share in one (KafkaThroughputBenchmark: less CPU per event, BENCHMARKS.md).
-    p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(PRODUCER_BATCH_BYTES));
     long delivery = c.getDuration("deliveryTimeout").toMillis();
     p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, Long.toString(delivery));
     long linger = c.getDuration("linger").toMillis();
