@@ -6,10 +6,12 @@ import io.k8ssync.sink.upstream.Owner;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import io.k8ssync.sink.upstream.UpstreamRegistry;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.api.transaction.CuratorOp;
+import org.apache.curator.framework.api.transaction.CuratorTransactionResult;
+import org.apache.curator.framework.api.transaction.OperationType;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.KeeperException;
 import org.apache.zookeeper.Op;
@@ -22,8 +24,10 @@ import org.apache.zookeeper.data.Stat;
  * default owner, and every version before owner ids) or {@code <ownerRoot>/<cluster>@<ownerId>/<upstream>/<address>}
  * created in the same transaction, so the JSON nginx reads stays exactly upsync's, and a node without a marker is
  * someone else's and is never touched. Persistent nodes survive a daemon restart or session loss.
- * Every change of an existing node carries the version read just before (like Consul's
- * check-and-set), so an entry someone else changed meanwhile is never overwritten or removed.
+ * Every change of an existing node carries the version read just before, or the one our own last
+ * write returned (like Consul's check-and-set), so an entry someone else changed meanwhile is never
+ * overwritten or removed. Knowing its nodes' versions ({@link KnownNodes}), a registration, a drain
+ * or a deletion is one ZooKeeper transaction, with no read before it.
  */
 final class ZooKeeperRegistry implements UpstreamRegistry {
 
@@ -32,6 +36,8 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   private final String ownerRoot;
   private final SinkMetrics.Counter refused;
   private final Owner owner;
+  private final KnownNodes known = new KnownNodes();
+  private final MarkerListing listing;
 
   /** @param client built by {@link ZooKeeperSinkFactory#clientBuilder}, not yet started */
   ZooKeeperRegistry(CuratorFramework client, String root, String ownerRoot, SinkMetrics metrics) {
@@ -46,6 +52,22 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     this.refused = metrics.counter("zookeeper_refused_total",
         "Operations ZooKeeper refused, retried or left to reconcile, by reason: no_auth (an ACL refuses this daemon's identity),"
             + " bad_version (the node changed since it was read)", "reason");
+    this.listing = new MarkerListing(client, ownerRoot, new MarkerListing.Layout() {
+      @Override
+      public String node(String upstream, String address) {
+        return ZooKeeperRegistry.this.node(upstream, address);
+      }
+
+      @Override
+      public String markerDir(String cluster) {
+        return ZooKeeperRegistry.this.markerDir(cluster);
+      }
+
+      @Override
+      public boolean isDefault(String cluster) {
+        return owner.isDefault(cluster);
+      }
+    });
   }
 
   @Override
@@ -57,8 +79,16 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     return client;
   }
 
+  private String folder(String upstream) {
+    return root + "/" + upstream;
+  }
+
   private String node(String upstream, String address) {
-    return root + "/" + upstream + "/" + address;
+    return folder(upstream) + "/" + address;
+  }
+
+  private String markerFolder(String cluster, String upstream) {
+    return ownerRoot + "/" + markerDir(cluster) + "/" + upstream;
   }
 
   /** The folder of this sink's markers of {@code cluster}; no cluster name holds an '@', so it is never another's default folder. */
@@ -76,74 +106,15 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   /**
-   * The owned entries in a few round trips, never one per entry: the ownership markers of each
-   * cluster (one read, then one multi-read of every upstream's markers), then the nodes' data and
-   * versions in multi-reads of up to {@value #READ_BATCH}. With its own owner id, the entries with
-   * the cluster's default markers too, flagged as such.
+   * The owned entries in a few round trips, never one per entry ({@link MarkerListing}). The
+   * versions of the nodes listed with our own marker become what the next writes check against.
    */
   @Override
   public Map<String, Map<String, Map<String, Listed>>> list(java.util.Set<String> clusters) throws SinkException {
-    Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     try {
-      // {cluster, marker folder, upstream, "default" or ""}: default folders first, so our own marker wins for a node with both.
-      List<String[]> markerDirs = new java.util.ArrayList<>();
-      java.util.Set<String> folders = new java.util.HashSet<>(children(ownerRoot));
-      for (String cluster : clusters) {
-        if (!owner.isDefault(cluster) && folders.contains(cluster)) {
-          for (String upstream : children(ownerRoot + "/" + cluster)) {
-            markerDirs.add(new String[] {cluster, cluster, upstream, "default"});
-          }
-        }
-      }
-      for (String cluster : clusters) {
-        if (folders.contains(markerDir(cluster))) { // other folders: another cluster's, or another owner's
-          for (String upstream : children(ownerRoot + "/" + markerDir(cluster))) {
-            markerDirs.add(new String[] {cluster, markerDir(cluster), upstream, ""});
-          }
-        }
-      }
-      List<String[]> owned = new java.util.ArrayList<>(); // {cluster, upstream, address, "default" or ""}
-      List<OpResult> dirs = multiRead(markerDirs.stream().map(d -> Op.getChildren(ownerRoot + "/" + d[1] + "/" + d[2])).toList());
-      for (int i = 0; i < dirs.size(); i++) {
-        if (dirs.get(i) instanceof OpResult.GetChildrenResult r) {
-          String[] d = markerDirs.get(i);
-          for (String address : r.getChildren()) {
-            owned.add(new String[] {d[0], d[2], address, d[3]});
-          }
-        }
-      }
-      List<OpResult> nodes = multiRead(owned.stream().map(o -> Op.getData(node(o[1], o[2]))).toList());
-      for (int i = 0; i < nodes.size(); i++) {
-        if (nodes.get(i) instanceof OpResult.GetDataResult r) {
-          String[] o = owned.get(i);
-          out.computeIfAbsent(o[0], c -> new HashMap<>()).computeIfAbsent(o[1], u -> new HashMap<>())
-              .put(o[2], new Listed(UpsyncEntry.parse(new String(r.getData(), StandardCharsets.UTF_8)), r.getStat().getVersion(),
-                  !o[3].isEmpty()));
-        }
-        // else a marker whose node someone removed: nothing of ours is there
-      }
-      return out;
+      return listing.list(clusters, (upstream, address, version) -> known.wrote(folder(upstream), address, version));
     } catch (Exception e) {
       throw failure("list " + ownerRoot, e);
-    }
-  }
-
-  private static final int READ_BATCH = 500;
-
-  /** Read operations in batches of {@value #READ_BATCH} per round trip; a missing node is an error result, not a failure. */
-  private List<OpResult> multiRead(List<Op> reads) throws Exception {
-    List<OpResult> results = new java.util.ArrayList<>(reads.size());
-    for (int from = 0; from < reads.size(); from += READ_BATCH) {
-      results.addAll(client.getZookeeperClient().getZooKeeper().multi(reads.subList(from, Math.min(reads.size(), from + READ_BATCH))));
-    }
-    return results;
-  }
-
-  private List<String> children(String path) throws Exception {
-    try {
-      return client.getChildren().forPath(path);
-    } catch (KeeperException.NoNodeException e) {
-      return List.of();
     }
   }
 
@@ -161,57 +132,59 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   @Override
   public int countServers(String upstream) throws SinkException {
     try {
-      return (int) children(root + "/" + upstream).stream().filter(UpstreamRegistry::isServer).count();
+      return (int) listing.children(folder(upstream)).stream().filter(UpstreamRegistry::isServer).count();
     } catch (Exception e) {
-      throw failure("count " + root + "/" + upstream, e);
+      throw failure("count " + folder(upstream), e);
     }
   }
 
+  /**
+   * One transaction when this registry knows the node: at the version of its own last write, a
+   * check of our marker and a setData; deleted by us (or never seen), a create of the node with
+   * our marker, which fails if anyone's node or our marker is there. When what it knew proves
+   * wrong, it reads the node and its markers (one multi-read) and writes after that read, refusing
+   * a node that is not ours; a node someone else changed since our last write is not written
+   * over unseen: a lost race, retried after a read.
+   */
   @Override
   public boolean put(String cluster, String upstream, String address, UpsyncEntry entry, boolean takeOver) throws SinkException {
+    String folder = folder(upstream);
     String node = node(upstream, address);
     String marker = marker(cluster, upstream, address);
-    String defaultMarker = defaultMarker(cluster, upstream, address);
     byte[] json = entry.toJson().getBytes(StandardCharsets.UTF_8);
     try {
-      Stat stat = client.checkExists().forPath(node);
-      boolean owned = client.checkExists().forPath(marker) != null;
-      boolean defaultMarked = !owned && defaultMarker != null && client.checkExists().forPath(defaultMarker) != null;
-      if (stat != null && !owned && !(takeOver && defaultMarked)) {
-        return false;
+      Integer version = known.version(node);
+      if (version != null && version >= 0) {
+        try {
+          List<CuratorTransactionResult> r = client.transaction().forOperations(
+              client.transactionOp().check().forPath(marker),
+              client.transactionOp().setData().withVersion(version).forPath(node, json));
+          known.wrote(folder, address, r.get(1).getResultStat().getVersion());
+          return true;
+        } catch (KeeperException e) {
+          known.forget(folder, address);
+          if (e instanceof KeeperException.NoAuthException || (failedOp(e) == 1 && e.code() == KeeperException.Code.BADVERSION)) {
+            throw e;
+          }
+          // our marker or the node is gone: what is there now is read below
+        }
+      } else if (defaultMarker(cluster, upstream, address) == null && known.folderKnown(folder)
+          && known.folderKnown(markerFolder(cluster, upstream))) {
+        try {
+          client.transaction().forOperations(
+              client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+              client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+          known.wrote(folder, address, 0);
+          return true;
+        } catch (KeeperException.NodeExistsException | KeeperException.NoNodeException e) {
+          // a node or our marker is there, or someone removed a folder: nothing was written; read below
+          known.forget(folder, address);
+          if (e instanceof KeeperException.NoNodeException) {
+            known.forgetFolders();
+          }
+        }
       }
-      if (stat != null && !owned) {
-        // Taken over in place: the default marker goes and ours comes, at the version just read, in one step.
-        mkdirs(ownerRoot + "/" + markerDir(cluster) + "/" + upstream);
-        client.transaction().forOperations(
-            client.transactionOp().delete().forPath(defaultMarker),
-            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker),
-            client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
-        return true;
-      }
-      if (stat != null) {
-        // Still ours and still the version just read, in one step.
-        client.transaction().forOperations(
-            client.transactionOp().check().forPath(marker),
-            client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
-        return true;
-      }
-      mkdirs(root + "/" + upstream);
-      mkdirs(ownerRoot + "/" + markerDir(cluster) + "/" + upstream);
-      if (owned) {
-        client.create().withMode(CreateMode.PERSISTENT).forPath(node, json);
-      } else if (defaultMarked) {
-        // A default marker left without its node would make the new node the default owner's too.
-        client.transaction().forOperations(
-            client.transactionOp().delete().forPath(defaultMarker),
-            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
-            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
-      } else {
-        client.transaction().forOperations(
-            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
-            client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
-      }
-      return true;
+      return putAfterReading(cluster, upstream, address, json, takeOver);
     } catch (KeeperException.NodeExistsException e) {
       throw SinkException.retriable("put " + node + " raced with another writer", e);
     } catch (Exception e) {
@@ -220,21 +193,162 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   /**
-   * One ZooKeeper transaction for the batch, with the versions the pass's listing found, so nothing
-   * is read again: for an entry we own, a check of our marker and a setData at the listed version;
-   * for one we do not, a create of the node with its marker, which fails if anyone's node exists
-   * there. If the transaction fails (a node changed or appeared meanwhile, or is someone else's),
-   * the batch is written one entry at a time after a fresh read, which refuses foreign nodes. An
-   * entry listed with the cluster's default marker is taken over: that marker deleted, ours
-   * created, the data set at the listed version.
+   * One transaction for the writes whose nodes this registry knows (a check of our marker and a
+   * setData at the version of our last write, or a create of node and marker where we deleted it or
+   * never saw it), each other write alone by {@link #put}. If the transaction fails as a whole (a
+   * node changed, appeared or is someone else's), each of its writes is done alone by {@link #put},
+   * which decides it as ever: a foreign key refused, a node changed since our last write a lost race.
+   */
+  @Override
+  public List<PutResult> putBatch(List<Put> puts) {
+    PutResult[] out = new PutResult[puts.size()];
+    List<CuratorOp> ops = new java.util.ArrayList<>();
+    List<Integer> inTxn = new java.util.ArrayList<>();
+    for (int i = 0; i < puts.size(); i++) {
+      Put p = puts.get(i);
+      String node = node(p.upstream(), p.address());
+      String marker = marker(p.cluster(), p.upstream(), p.address());
+      byte[] json = p.entry().toJson().getBytes(StandardCharsets.UTF_8);
+      Integer version = known.version(node);
+      try {
+        if (inTxn.size() < WRITE_BATCH && version != null && version >= 0) {
+          ops.addAll(List.of(client.transactionOp().check().forPath(marker),
+              client.transactionOp().setData().withVersion(version).forPath(node, json)));
+          inTxn.add(i);
+          continue;
+        }
+        if (inTxn.size() < WRITE_BATCH && defaultMarker(p.cluster(), p.upstream(), p.address()) == null
+            && known.folderKnown(folder(p.upstream())) && known.folderKnown(markerFolder(p.cluster(), p.upstream()))) {
+          ops.addAll(List.of(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+              client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker)));
+          inTxn.add(i);
+          continue;
+        }
+      } catch (Exception e) {
+        // an operation that cannot even be built: this write goes alone, and put says why
+      }
+      out[i] = alone(p);
+    }
+    if (!ops.isEmpty()) {
+      try {
+        List<CuratorTransactionResult> results = client.transaction().forOperations(ops);
+        for (int k = 0; k < inTxn.size(); k++) {
+          Put p = puts.get(inTxn.get(k));
+          CuratorTransactionResult set = results.get(2 * k + 1);
+          known.wrote(folder(p.upstream()), p.address(), set.getType() == OperationType.SET_DATA ? set.getResultStat().getVersion() : 0);
+          out[inTxn.get(k)] = new PutResult(p, true, null);
+        }
+      } catch (Exception e) {
+        // each alone: the one that failed it is counted and decided by put, the others written
+        for (int i : inTxn) {
+          out[i] = alone(puts.get(i));
+        }
+      }
+    }
+    return java.util.Arrays.asList(out);
+  }
+
+  private PutResult alone(Put p) {
+    try {
+      return new PutResult(p, put(p.cluster(), p.upstream(), p.address(), p.entry(), p.takeOver()), null);
+    } catch (SinkException e) {
+      return new PutResult(p, false, e);
+    }
+  }
+
+  /** The node and its markers in one multi-read, then the write that what was read allows. */
+  private boolean putAfterReading(String cluster, String upstream, String address, byte[] json, boolean takeOver) throws Exception {
+    String folder = folder(upstream);
+    String node = node(upstream, address);
+    String marker = marker(cluster, upstream, address);
+    String defaultMarker = defaultMarker(cluster, upstream, address);
+    List<OpResult> read = listing.multiRead(defaultMarker == null
+        ? List.of(Op.getData(node), Op.getData(marker))
+        : List.of(Op.getData(node), Op.getData(marker), Op.getData(defaultMarker)));
+    Stat stat = stat(read.get(0), node);
+    boolean owned = stat(read.get(1), marker) != null;
+    boolean defaultMarked = !owned && defaultMarker != null && stat(read.get(2), defaultMarker) != null;
+    if (stat != null && !owned && !(takeOver && defaultMarked)) {
+      return false;
+    }
+    if (stat != null && !owned) {
+      // Taken over in place: the default marker goes and ours comes, at the version just read, in one step.
+      mkdirs(markerFolder(cluster, upstream));
+      List<CuratorTransactionResult> r = client.transaction().forOperations(
+          client.transactionOp().delete().forPath(defaultMarker),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker),
+          client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
+      known.wrote(folder, address, r.get(2).getResultStat().getVersion());
+      return true;
+    }
+    if (stat != null) {
+      // Still ours and still the version just read, in one step.
+      List<CuratorTransactionResult> r = client.transaction().forOperations(
+          client.transactionOp().check().forPath(marker),
+          client.transactionOp().setData().withVersion(stat.getVersion()).forPath(node, json));
+      known.wrote(folder, address, r.get(1).getResultStat().getVersion());
+      return true;
+    }
+    mkdirs(folder);
+    mkdirs(markerFolder(cluster, upstream));
+    if (owned) {
+      client.create().withMode(CreateMode.PERSISTENT).forPath(node, json);
+    } else if (defaultMarked) {
+      // A default marker left without its node would make the new node the default owner's too.
+      client.transaction().forOperations(
+          client.transactionOp().delete().forPath(defaultMarker),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+    } else {
+      client.transaction().forOperations(
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
+    }
+    known.wrote(folder, address, 0);
+    return true;
+  }
+
+  /** A multi-read's stat of a node, or null when it is not there; a node we may not read is asked about with exists, which needs no permission. */
+  private Stat stat(OpResult r, String path) throws Exception {
+    if (r instanceof OpResult.GetDataResult d) {
+      return d.getStat();
+    }
+    if (r instanceof OpResult.ErrorResult e && e.getErr() == KeeperException.Code.NONODE.intValue()) {
+      return null;
+    }
+    return client.checkExists().forPath(path);
+  }
+
+  /** The index of the operation that failed a transaction, or -1. */
+  private static int failedOp(KeeperException e) {
+    List<OpResult> results = e.getResults();
+    for (int i = 0; results != null && i < results.size(); i++) {
+      if (results.get(i) instanceof OpResult.ErrorResult r && r.getErr() != KeeperException.Code.OK.intValue()
+          && r.getErr() != KeeperException.Code.RUNTIMEINCONSISTENCY.intValue()) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** Writes per transaction: ZooKeeper refuses a request over jute.maxbuffer (1 MB by default); 200 writes are ~100 KB. */
+  static final int WRITE_BATCH = 200;
+
+  /**
+   * ZooKeeper transactions of up to {@value #WRITE_BATCH} writes, with the versions the pass's
+   * listing found, so nothing is read again: for an entry we own, a check of our marker and a
+   * setData at the listed version; for one we do not, a create of the node with its marker, which
+   * fails if anyone's node exists there. If a transaction fails (a node changed or appeared
+   * meanwhile, or is someone else's), its writes are done one at a time after a fresh read, which
+   * refuses foreign nodes. An entry listed with the cluster's default marker is taken over: that
+   * marker deleted, ours created, the data set at the listed version.
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
     List<Write> foreign = new java.util.ArrayList<>();
     try {
-      List<org.apache.curator.framework.api.transaction.CuratorOp> ops = new java.util.ArrayList<>();
+      List<CuratorOp> ops = new java.util.ArrayList<>();
       List<Write> inTxn = new java.util.ArrayList<>();
-      java.util.Set<String> made = new java.util.HashSet<>();
       for (Write w : writes) {
         if (w.version() == Write.UNKNOWN) {
           if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
@@ -247,42 +361,26 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         byte[] json = w.entry().toJson().getBytes(StandardCharsets.UTF_8);
         inTxn.add(w);
         if (w.version() >= 0 && w.defaultMark() && defaultMarker(w.cluster(), w.upstream(), w.address()) != null) {
-          if (made.add(w.cluster() + "/" + w.upstream())) {
-            mkdirs(root + "/" + w.upstream());
-            mkdirs(ownerRoot + "/" + markerDir(w.cluster()) + "/" + w.upstream());
-          }
+          mkdirs(markerFolder(w.cluster(), w.upstream()));
           ops.add(client.transactionOp().delete().forPath(defaultMarker(w.cluster(), w.upstream(), w.address())));
           ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
           ops.add(client.transactionOp().setData().withVersion((int) w.version()).forPath(node, json));
-          continue;
-        }
-        if (w.version() >= 0) {
+        } else if (w.version() >= 0) {
           ops.add(client.transactionOp().check().forPath(marker));
           ops.add(client.transactionOp().setData().withVersion((int) w.version()).forPath(node, json));
-          continue;
+        } else {
+          mkdirs(folder(w.upstream()));
+          mkdirs(markerFolder(w.cluster(), w.upstream()));
+          ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
+          ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
         }
-        if (made.add(w.cluster() + "/" + w.upstream())) {
-          mkdirs(root + "/" + w.upstream());
-          mkdirs(ownerRoot + "/" + markerDir(w.cluster()) + "/" + w.upstream());
-        }
-        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json));
-        ops.add(client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(marker));
-      }
-      if (!ops.isEmpty()) {
-        try {
-          client.transaction().forOperations(ops);
-        } catch (KeeperException e) {
-          if (e instanceof KeeperException.NoAuthException) {
-            throw e;
-          }
-          refused.inc("bad_version");
-          for (Write w : inTxn) {
-            if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
-              foreign.add(w);
-            }
-          }
+        if (inTxn.size() == WRITE_BATCH) {
+          commit(ops, inTxn, foreign);
+          ops.clear();
+          inTxn.clear();
         }
       }
+      commit(ops, inTxn, foreign);
       return foreign;
     } catch (SinkException e) {
       throw e;
@@ -291,49 +389,99 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
+  /** One transaction of a batch; failed, its writes one at a time after a fresh read each. */
+  private void commit(List<CuratorOp> ops, List<Write> inTxn, List<Write> foreign) throws Exception {
+    if (ops.isEmpty()) {
+      return;
+    }
+    try {
+      for (CuratorTransactionResult r : client.transaction().forOperations(ops)) {
+        String path = r.getForPath();
+        if (path.startsWith(root + "/") && (r.getType() == OperationType.SET_DATA || r.getType() == OperationType.CREATE)) {
+          int slash = path.lastIndexOf('/');
+          known.wrote(path.substring(0, slash), path.substring(slash + 1),
+              r.getType() == OperationType.CREATE ? 0 : r.getResultStat().getVersion());
+        }
+      }
+    } catch (KeeperException e) {
+      if (e instanceof KeeperException.NoAuthException) {
+        throw e;
+      }
+      refused.inc("bad_version");
+      for (Write w : inTxn) {
+        known.forget(folder(w.upstream()), w.address()); // its listed version may be the stale one
+        if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
+          foreign.add(w);
+        }
+      }
+    }
+  }
+
   /**
    * Deletes our node and its marker in one transaction that also checks another server of the
-   * upstream is still there at the version just read, so two writers deleting the last two servers
-   * at once can never empty the upstream: one transaction fails, and its retry finds the last one.
+   * upstream still exists, so two writers deleting the last two servers at once can never empty the
+   * upstream: one transaction fails, and its retry finds the last one. When this registry knows our
+   * node's version (its own last write) and another server of the upstream, that transaction is the
+   * only request; otherwise, or when it fails because the other server went, the upstream's servers,
+   * our marker and our node are read first (one multi-read). Our node changed by someone else since
+   * our last write is not deleted unseen: a lost race, retried after a read.
    */
   @Override
   public Deletion deleteUnlessLast(String cluster, String upstream, String address) throws SinkException {
+    String folder = folder(upstream);
     String node = node(upstream, address);
     String marker = marker(cluster, upstream, address);
     try {
-      List<String> servers = children(root + "/" + upstream);
-      if (!servers.contains(address) || client.checkExists().forPath(marker) == null) {
-        return Deletion.MISSED;
-      }
-      String other = null;
-      Stat otherStat = null;
-      for (String s : servers) {
-        if (!s.equals(address) && UpstreamRegistry.isServer(s)) {
-          otherStat = client.checkExists().forPath(root + "/" + upstream + "/" + s);
-          if (otherStat != null) {
-            other = s;
-            break;
+      Integer version = known.version(node);
+      String other = known.another(folder, address);
+      if (version != null && version >= 0 && other != null) {
+        try {
+          deleteBeside(folder + "/" + other, node, version, marker);
+          known.deleted(folder, address);
+          return Deletion.DELETED;
+        } catch (KeeperException e) {
+          int failed = failedOp(e);
+          if (failed == 0) {
+            known.gone(folder, other); // that server went: the upstream is read below
+          } else {
+            known.forget(folder, address);
+          }
+          if (e instanceof KeeperException.NoAuthException || (failed == 1 && e.code() == KeeperException.Code.BADVERSION)) {
+            throw e;
           }
         }
       }
+      List<OpResult> read = listing.multiRead(List.of(Op.getChildren(folder), Op.getData(marker), Op.getData(node)));
+      List<String> servers = read.get(0) instanceof OpResult.GetChildrenResult c ? c.getChildren() : List.of();
+      Stat mine = stat(read.get(2), node);
+      if (!servers.contains(address) || stat(read.get(1), marker) == null || mine == null) {
+        known.forget(folder, address);
+        return Deletion.MISSED;
+      }
+      known.wrote(folder, address, mine.getVersion());
+      other = servers.stream().filter(s -> !s.equals(address) && UpstreamRegistry.isServer(s)).findFirst().orElse(null);
       if (other == null) {
         return Deletion.LAST_SERVER;
       }
-      Stat mine = client.checkExists().forPath(node);
-      if (mine == null) {
-        return Deletion.MISSED;
-      }
-      client.transaction().forOperations(
-          client.transactionOp().check().withVersion(otherStat.getVersion()).forPath(root + "/" + upstream + "/" + other),
-          client.transactionOp().delete().withVersion(mine.getVersion()).forPath(node),
-          client.transactionOp().delete().forPath(marker));
+      known.seen(folder, other);
+      deleteBeside(folder + "/" + other, node, mine.getVersion(), marker);
+      known.deleted(folder, address);
       return Deletion.DELETED;
     } catch (KeeperException.BadVersionException | KeeperException.NoNodeException e) {
+      known.forget(folder, address);
       refused.inc("bad_version");
       throw SinkException.retriable("delete " + node + ": the upstream changed while it was read; trying again", e);
     } catch (Exception e) {
       throw failure("delete " + node, e);
     }
+  }
+
+  /** Our node at its version and our marker go, in one step with a check that the other server is there (at any version). */
+  private void deleteBeside(String otherNode, String node, int version, String marker) throws Exception {
+    client.transaction().forOperations(
+        client.transactionOp().check().forPath(otherNode),
+        client.transactionOp().delete().withVersion(version).forPath(node),
+        client.transactionOp().delete().forPath(marker));
   }
 
   @Override
@@ -342,6 +490,9 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   private void mkdirs(String path) throws Exception {
+    if (known.folderKnown(path)) {
+      return;
+    }
     if (client.checkExists().forPath(path) == null) {
       try {
         client.create().creatingParentsIfNeeded().withMode(CreateMode.PERSISTENT).forPath(path);
@@ -349,10 +500,13 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
         // created meanwhile
       }
     }
+    known.folderExists(path);
   }
 
+  /** Our node, at the version read just before, goes with our marker; a node changed meanwhile stays (reconcile's orphans: not the hot path). */
   @Override
   public boolean delete(String cluster, String upstream, String address) throws SinkException {
+    String folder = folder(upstream);
     String node = node(upstream, address);
     String marker = marker(cluster, upstream, address);
     try {
@@ -362,17 +516,21 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
       Stat stat = client.checkExists().forPath(node);
       if (stat == null) {
         client.delete().forPath(marker);
+        known.deleted(folder, address);
         return false;
       }
       client.transaction().forOperations(
           client.transactionOp().delete().withVersion(stat.getVersion()).forPath(node),
           client.transactionOp().delete().forPath(marker));
+      known.deleted(folder, address);
       return true;
     } catch (KeeperException.BadVersionException e) {
       // Changed by someone else since it was read: the engine counts a deletion that removed nothing.
+      known.forget(folder, address);
       refused.inc("bad_version");
       return false;
     } catch (Exception e) {
+      known.forget(folder, address);
       throw failure("delete " + node, e);
     }
   }
