@@ -93,7 +93,7 @@ final class BenchApiServer implements AutoCloseable {
   }
 
   private void awaitReady() throws Exception {
-    long deadline = System.nanoTime() + 180_000_000_000L;
+    long deadline = System.nanoTime() + Long.getLong("sync.apiServerStartSeconds", 900) * 1_000_000_000L;
     Exception last = null;
     try (KubernetesClient c = client()) {
       while (System.nanoTime() < deadline) {
@@ -110,7 +110,7 @@ final class BenchApiServer implements AutoCloseable {
         Thread.sleep(250);
       }
     }
-    throw new IllegalStateException("kube-apiserver not ready after 180 s; see " + dir + "/kube-apiserver.log", last);
+    throw new IllegalStateException("kube-apiserver not ready in time (sync.apiServerStartSeconds); see " + dir + "/kube-apiserver.log", last);
   }
 
   long apiServerPid() {
