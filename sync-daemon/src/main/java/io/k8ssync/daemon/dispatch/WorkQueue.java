@@ -412,6 +412,7 @@ public final class WorkQueue {
   public void releaseParked(java.util.function.Predicate<String> led) {
     lock.lock();
     try {
+      List<String> runnable = new ArrayList<>();
       var it = parked.entrySet().iterator();
       while (it.hasNext()) {
         var e = it.next();
@@ -419,11 +420,18 @@ public final class WorkQueue {
           it.remove();
           parkedChanges -= count(dirty.get(e.getKey()));
           if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
-            ready.addLast(e.getKey());
-            readyHint = true;
-            notEmpty.signal();
+            runnable.add(e.getKey());
           }
         }
+      }
+      // Newest first: the old leader most likely never applied the last changes before it went, and a
+      // pod that turned ready while nobody led must not wait behind thousands of replays it did apply.
+      // Each key holds all its own changes, so a pod's order is untouched.
+      runnable.sort(java.util.Comparator.comparingLong((String k) -> dirty.get(k).latest()).reversed());
+      if (!runnable.isEmpty()) {
+        ready.addAll(runnable);
+        readyHint = true;
+        notEmpty.signalAll();
       }
     } finally {
       lock.unlock();
