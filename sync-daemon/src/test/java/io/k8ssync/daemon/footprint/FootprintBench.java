@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,7 +36,7 @@ import org.junit.jupiter.api.io.TempDir;
  * until every pod is in Consul (start-up registration, JVM start included), then RSS sampled every
  * second while {@code -Dfootprint.rate} pods a second (default 20) flip readiness for
  * {@code -Dfootprint.seconds} (default 60). Flag sets come from {@code -Dfootprint.flags}, separated
- * by {@code |}, each {@code name=flags}. Run with {@code scripts/bench.sh footprint}; it measures, it
+ * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment. Run with {@code scripts/bench.sh footprint}; it measures, it
  * does not judge (tag "soak").
  */
 @Tag("soak")
@@ -91,13 +92,20 @@ class FootprintBench {
         "  - {name: consul, type: consul, config: {url: '" + consul.url() + "'}}",
         ""));
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-    if (!flags.isEmpty()) {
-      cmd.addAll(List.of(flags.split("\\s+")));
+    Map<String, String> env = new java.util.HashMap<>();
+    for (String flag : flags.isEmpty() ? new String[0] : flags.split("\\s+")) {
+      if (flag.matches("[A-Z_]+=.*")) {
+        env.put(flag.substring(0, flag.indexOf('=')), flag.substring(flag.indexOf('=') + 1)); // e.g. MALLOC_ARENA_MAX=2
+      } else {
+        cmd.add(flag);
+      }
     }
     cmd.addAll(List.of("-jar", jar.toString(), "run", "--config", config.toString()));
     Path log = dir.resolve(name.replaceAll("\\W", "_") + ".log");
     long started = System.nanoTime();
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+    builder.environment().putAll(env);
+    Process p = builder.start();
     try {
       await("all " + pods + " pods in Consul with flags " + flags).atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(20))
           .until(() -> {
