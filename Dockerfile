@@ -20,5 +20,6 @@ COPY sync-daemon/target/k8s-sync.jar /opt/k8s-sync/k8s-sync.jar
 COPY config/k8s-sync.yaml /etc/k8s-sync/k8s-sync.yaml
 USER 10001:10001
 EXPOSE 9464
-ENTRYPOINT ["java", "-XX:MaxRAMPercentage=75", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
+# The footprint flags of docs/BENCHMARKS.md ("Footprint beside a Go peer"); JAVA_TOOL_OPTIONS can add to them.
+ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss256k", "-Xms16m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:MaxRAMPercentage=60", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
 CMD ["run", "--config", "/etc/k8s-sync/k8s-sync.yaml"]
