@@ -125,6 +125,39 @@ final class PodPopulator {
     return (System.nanoTime() - start) / 1e9;
   }
 
+  /**
+   * Puts back the Ready condition of pods an earlier run's churn left flipped (or a run killed
+   * mid-churn), so that every run starts from the same 1-in-20 Pending, 1-in-20 not Ready. Lists
+   * page by page; returns how many pods it patched.
+   */
+  static int restore(KubernetesClient client) throws Exception {
+    String base = client.getMasterUrl().toString().replaceAll("/$", "");
+    HttpClient http = client.getHttpClient();
+    int fixed = 0;
+    String next = null;
+    do {
+      io.fabric8.kubernetes.api.model.PodList page = client.pods().inAnyNamespace().list(
+          new io.fabric8.kubernetes.api.model.ListOptionsBuilder().withLimit(500L).withContinue(next).build());
+      for (io.fabric8.kubernetes.api.model.Pod p : page.getItems()) {
+        String name = p.getMetadata().getName();
+        int i = Integer.parseInt(name.substring(name.lastIndexOf('-') + 1), 36) - 100_000;
+        if (pending(i) || p.getStatus() == null || p.getStatus().getConditions() == null) {
+          continue;
+        }
+        boolean isReady = p.getStatus().getConditions().stream()
+            .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+        if (isReady != ready(i)) {
+          send(http, http.newHttpRequestBuilder().uri(base + "/api/v1/namespaces/" + namespace(i) + "/pods/" + name + "/status")
+              .method("PATCH", "application/strategic-merge-patch+json", "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\""
+                  + (ready(i) ? "True" : "False") + "\"}]}}").build(), false).join();
+          fixed++;
+        }
+      }
+      next = page.getMetadata().getContinue();
+    } while (next != null && !next.isEmpty());
+    return fixed;
+  }
+
   /** Sends; a 409 on create (already exists, from an interrupted earlier run) counts as done. */
   static java.util.concurrent.CompletableFuture<HttpResponse<String>> send(HttpClient http, HttpRequest req, boolean create) {
     return http.sendAsync(req, String.class).thenApply(r -> {
