@@ -41,7 +41,7 @@ import org.apache.curator.test.TestingServer;
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.RegistryLatencyBenchmark
  * [pods] [seconds] [changesPerSecond]}; Consul comes from the test bed (scripts/testbed/build-consul.sh).
- * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.rounds=2} runs Consul twice in one JVM (JIT cold,
+ * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.zkDataDir=/dev/shm} keeps ZooKeeper's log on tmpfs; {@code -Dregistry.rounds=2} runs Consul twice in one JVM (JIT cold,
  * then warm); {@code -Dregistry.allReady=true} starts with every pod ready. For Consul it also prints the
  * requests the sink sent, by kind, per pod change ({@link CountingConsulProxy} between sink and Consul; the
  * reader that plays nginx asks Consul directly) and the CPU of the start-up registration.
@@ -63,7 +63,11 @@ public final class RegistryLatencyBenchmark {
     String sinks = System.getProperty("registry.sinks", "zookeeper,consul");
     int rounds = Integer.getInteger("registry.rounds", 1);
     if (sinks.contains("zookeeper")) {
-      try (TestingServer zk = new TestingServer(true)) {
+      // -Dregistry.zkDataDir=/dev/shm puts ZooKeeper's transaction log on tmpfs: on this shared disk its fsync
+      // (tens of ms under load, JFR FileForce) is the tail, not the sink; a production ensemble has its own disk.
+      String zkDataDir = System.getProperty("registry.zkDataDir");
+      java.io.File zkDir = zkDataDir == null ? null : java.nio.file.Files.createTempDirectory(java.nio.file.Path.of(zkDataDir), "zk-bench").toFile();
+      try (TestingServer zk = zkDir == null ? new TestingServer(true) : new TestingServer(-1, zkDir, true)) {
         new RegistryLatencyBenchmark().run("zookeeper", new ZooKeeperSinkFactory(),
             Map.of("connect", zk.getConnectString(), "drainDelay", "1s"), zkReader(zk.getConnectString()), null, pods, seconds, rate);
       }
