@@ -82,21 +82,34 @@ public final class InitialSyncBenchmark {
 
       List<String> jvm = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx" + xmx,
           "-XX:+UseG1GC", "-cp", System.getProperty("java.class.path"));
+      // -Dsync.daemonFlags='...' runs the daemon with other JVM flags (the shipped footprint set, say) and
+      // -Dsync.skipBare=true leaves the bare informer out: RSS at this many pods with those flags.
+      String daemonFlags = System.getProperty("sync.daemonFlags", "");
+      List<String> daemonJvm = daemonFlags.isBlank() ? jvm : new ArrayList<>(List.of(jvm.get(0)));
+      if (!daemonFlags.isBlank()) {
+        daemonJvm.addAll(List.of(daemonFlags.strip().split("\\s+")));
+        daemonJvm.addAll(List.of("-cp", System.getProperty("java.class.path")));
+        System.out.println("daemon JVM flags: " + daemonFlags);
+      }
       double apiCpu0 = ProcessProbe.cpuSeconds(server.apiServerPid());
-      Figures bare = runBare(jvm, server, pageSize);
+      Figures bare = Boolean.getBoolean("sync.skipBare") ? null : runBare(jvm, server, pageSize);
       double apiCpu1 = ProcessProbe.cpuSeconds(server.apiServerPid());
-      System.out.println(bare.line("(a) bare informer") + String.format(", kube-apiserver CPU %.1f s", apiCpu1 - apiCpu0));
+      if (bare != null) {
+        System.out.println(bare.line("(a) bare informer") + String.format(", kube-apiserver CPU %.1f s", apiCpu1 - apiCpu0));
+      }
 
-      DaemonRun daemon = DaemonRun.start(jvm, dir, server.kubeconfig, pageSize, expectedReady);
+      DaemonRun daemon = DaemonRun.start(daemonJvm, dir, server.kubeconfig, pageSize, expectedReady);
       daemon.output.warnings = dir.resolve("daemon-warnings.log");
       try {
         Figures d = daemon.awaitInitialSync();
         double apiCpu2 = ProcessProbe.cpuSeconds(server.apiServerPid());
         System.out.println(d.line("(b) daemon, log sink") + String.format(", kube-apiserver CPU %.1f s", apiCpu2 - apiCpu1));
-        System.out.printf("daemon / bare: synced %.2fx, every Ready pod applied %.2fx the bare informer's synced; heap %.1fx smaller;"
-                + " CPU %.2fx; RSS %.2fx (load %s)%n",
-            d.syncedSeconds / bare.syncedSeconds, d.appliedSeconds / bare.syncedSeconds, bare.heapMiB / d.heapMiB,
-            d.cpuApplied / bare.cpuApplied, d.rssMiB / bare.rssMiB, load());
+        if (bare != null) {
+          System.out.printf("daemon / bare: synced %.2fx, every Ready pod applied %.2fx the bare informer's synced; heap %.1fx smaller;"
+                  + " CPU %.2fx; RSS %.2fx (load %s)%n",
+              d.syncedSeconds / bare.syncedSeconds, d.appliedSeconds / bare.syncedSeconds, bare.heapMiB / d.heapMiB,
+              d.cpuApplied / bare.cpuApplied, d.rssMiB / bare.rssMiB, load());
+        }
 
         if (churnSeconds > 0) {
           ChurnLag churn = new ChurnLag(pods);
