@@ -21,6 +21,7 @@ import java.util.regex.Pattern;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
 class TakeoverBench {
 
   @Test
+  @Timeout(value = 2, unit = TimeUnit.HOURS) // 10,000 pods take minutes to create and to agree
   void measureTakeovers(KubeApi api, @TempDir Path dir) throws Exception {
     int rounds = Integer.getInteger("takeover.rounds", 5);
     int pods = Integer.getInteger("takeover.pods", 50);
