@@ -11,6 +11,7 @@ import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkFactory;
 import io.k8ssync.sink.consul.ConsulSinkFactory;
 import io.k8ssync.sink.testbed.ConsulAgent;
+import io.k8ssync.sink.testbed.ConsulProxy;
 import io.k8ssync.sink.zookeeper.ZooKeeperSinkFactory;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -43,7 +44,7 @@ import org.apache.curator.test.TestingServer;
  * [pods] [seconds] [changesPerSecond]}; Consul comes from the test bed (scripts/testbed/build-consul.sh).
  * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.zkDataDir=/dev/shm} keeps ZooKeeper's log on tmpfs; {@code -Dregistry.rounds=2} runs Consul twice in one JVM (JIT cold,
  * then warm); {@code -Dregistry.allReady=true} starts with every pod ready. For Consul it also prints the
- * requests the sink sent, by kind, per pod change ({@link CountingConsulProxy} between sink and Consul; the
+ * requests the sink sent, by kind, per pod change ({@link ConsulProxy} between sink and Consul; the
  * reader that plays nginx asks Consul directly) and the CPU of the start-up registration.
  */
 public final class RegistryLatencyBenchmark {
@@ -75,7 +76,7 @@ public final class RegistryLatencyBenchmark {
     if (sinks.contains("consul")) {
       for (int round = 1; round <= rounds; round++) {
         // A fresh agent each round: round 1 starts with a cold JIT, later rounds with a warm one.
-        try (ConsulAgent consul = ConsulAgent.started(); CountingConsulProxy proxy = new CountingConsulProxy(consul.url())) {
+        try (ConsulAgent consul = ConsulAgent.started(); ConsulProxy proxy = new ConsulProxy(consul.url())) {
           new RegistryLatencyBenchmark().run(rounds == 1 ? "consul" : "consul (round " + round + (round == 1 ? ", JIT cold)" : ", JIT warm)"),
               new ConsulSinkFactory(), Map.of("url", proxy.url(), "drainDelay", "1s"), consulReader(consul.url()),
               new Probe(proxy, consul), pods, seconds, rate);
@@ -93,7 +94,7 @@ public final class RegistryLatencyBenchmark {
   private static final boolean ALL_READY = Boolean.getBoolean("registry.allReady");
 
   /** What the benchmark counts besides latency, for a Consul sink: its requests (through the proxy) and the agent's CPU. */
-  record Probe(CountingConsulProxy proxy, ConsulAgent agent) {}
+  record Probe(ConsulProxy proxy, ConsulAgent agent) {}
 
   private static long processCpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
@@ -191,7 +192,7 @@ public final class RegistryLatencyBenchmark {
     if (probe != null) {
       SUMMARY.add(String.format("%s start-up: %d ready pods of %d registered in %.0f ms, process CPU %.2f s, Consul agent CPU %.2f s,"
               + " requests %s", name, initiallyReady, pods, (System.nanoTime() - t0) / 1e6, (processCpuNanos() - cpu0) / 1e9,
-          (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, CountingConsulProxy.since(countsBefore, probe.proxy().counts())));
+          (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, ConsulProxy.since(countsBefore, probe.proxy().counts())));
     }
     // The reader starts on the registered state: only churn is measured.
     readyAt.clear();
@@ -230,7 +231,7 @@ public final class RegistryLatencyBenchmark {
       while (System.nanoTime() < due) {
         java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
       }
-      Map<String, Long> churn = CountingConsulProxy.since(churnBefore, probe.proxy().counts());
+      Map<String, Long> churn = ConsulProxy.since(churnBefore, probe.proxy().counts());
       StringBuilder per = new StringBuilder();
       for (Map.Entry<String, Long> e : churn.entrySet()) {
         per.append(String.format(" %s=%.2f", e.getKey(), e.getValue() / (double) changes));

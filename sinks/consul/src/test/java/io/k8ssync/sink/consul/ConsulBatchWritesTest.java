@@ -16,6 +16,7 @@ import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.TestSinkContext;
 import io.k8ssync.sink.testbed.ConsulAgent;
+import io.k8ssync.sink.testbed.ConsulProxy;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import java.net.URI;
 import java.net.http.HttpClient;

@@ -12,6 +12,7 @@ import io.k8ssync.sink.Selector;
 import io.k8ssync.sink.Sink;
 import io.k8ssync.sink.TestSinkContext;
 import io.k8ssync.sink.testbed.ConsulAgent;
+import io.k8ssync.sink.testbed.ConsulProxy;
 import io.k8ssync.sink.upstream.UpstreamTestAccess;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import java.net.URI;

@@ -1,4 +1,4 @@
-package io.k8ssync.benchmarks;
+package io.k8ssync.sink.testbed;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
@@ -9,20 +9,26 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * An HTTP/1.1 forwarding proxy on loopback, between a sink and Consul, that counts the requests by
- * kind: {@code txn}, {@code kv GET}, {@code kv PUT}, {@code kv DELETE}, {@code blocking} (a read with
- * {@code index=}) and {@code other}. Benchmarks only: nginx's reader talks to Consul directly.
+ * An HTTP/1.1 forwarding proxy on loopback in front of a real Consul agent, between a sink and
+ * Consul: it records every request ({@code METHOD path?query}), counts them by kind ({@link #kind}),
+ * and can let someone else act just before the sink's next write reaches Consul. For tests that
+ * assert round trips and for benchmarks that report requests per change; a reader playing nginx
+ * talks to Consul directly.
  */
-final class CountingConsulProxy implements AutoCloseable {
+public final class ConsulProxy implements AutoCloseable {
 
   private static final Set<String> HOP_BY_HOP = Set.of("connection", "content-length", "host", "transfer-encoding", "upgrade",
       "keep-alive", "expect");
@@ -35,9 +41,12 @@ final class CountingConsulProxy implements AutoCloseable {
   });
   private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   private final String upstream;
+  /** Every request forwarded, {@code METHOD path?query}, in arrival order. */
+  public final List<String> requests = Collections.synchronizedList(new ArrayList<>());
   private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+  private final AtomicReference<Runnable> beforeNextWrite = new AtomicReference<>();
 
-  CountingConsulProxy(String consulUrl) throws IOException {
+  public ConsulProxy(String consulUrl) throws IOException {
     this.upstream = consulUrl;
     // Without it the JDK server's separate header and body writes meet delayed ACKs: ~40 ms a request.
     System.setProperty("sun.net.httpserver.nodelay", "true");
@@ -48,10 +57,17 @@ final class CountingConsulProxy implements AutoCloseable {
         String method = exchange.getRequestMethod();
         String path = exchange.getRequestURI().getRawPath();
         String query = exchange.getRequestURI().getRawQuery();
+        requests.add(method + " " + path + (query == null ? "" : "?" + query));
         counts.computeIfAbsent(kind(method, path, query), k -> new LongAdder()).increment();
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
           body = in.readAllBytes();
+        }
+        if (!method.equals("GET")) {
+          Runnable r = beforeNextWrite.getAndSet(null);
+          if (r != null) {
+            r.run();
+          }
         }
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(upstream + path + (query == null ? "" : "?" + query)))
             .method(method, body.length == 0 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
@@ -77,7 +93,8 @@ final class CountingConsulProxy implements AutoCloseable {
     server.start();
   }
 
-  static String kind(String method, String path, String query) {
+  /** {@code txn}, {@code kv GET|PUT|DELETE}, {@code blocking} (a KV read with {@code index=}) or {@code other}. */
+  public static String kind(String method, String path, String query) {
     if (path.startsWith("/v1/txn")) {
       return "txn";
     }
@@ -90,19 +107,31 @@ final class CountingConsulProxy implements AutoCloseable {
     return "kv " + method;
   }
 
-  String url() {
+  public String url() {
     return "http://127.0.0.1:" + server.getAddress().getPort();
   }
 
+  /** Runs {@code r} once, just before the next PUT or DELETE is forwarded. */
+  public void beforeNextWrite(Runnable r) {
+    beforeNextWrite.set(r);
+  }
+
+  /** Requests so far that start with {@code prefix} ({@code METHOD path?query}). */
+  public long count(String prefix) {
+    synchronized (requests) {
+      return requests.stream().filter(q -> q.startsWith(prefix)).count();
+    }
+  }
+
   /** Requests so far, by kind. */
-  Map<String, Long> counts() {
+  public Map<String, Long> counts() {
     Map<String, Long> out = new TreeMap<>();
     counts.forEach((k, v) -> out.put(k, v.sum()));
     return out;
   }
 
   /** Requests between two {@link #counts()}, by kind, with their total. */
-  static Map<String, Long> since(Map<String, Long> before, Map<String, Long> after) {
+  public static Map<String, Long> since(Map<String, Long> before, Map<String, Long> after) {
     Map<String, Long> out = new TreeMap<>();
     long total = 0;
     for (Map.Entry<String, Long> e : after.entrySet()) {
