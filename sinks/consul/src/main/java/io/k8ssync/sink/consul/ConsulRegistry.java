@@ -38,9 +38,10 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final String prefix;
   private final Runnable closer;
   private final Duration timeout;
-  private final SinkMetrics.Counter refused;
+  final SinkMetrics.Counter refused;
   private final Owner owner;
-  private final KnownKeys known = new KnownKeys();
+  final KnownKeys known = new KnownKeys();
+  private final ConsulDeletions deletions = new ConsulDeletions(this);
   private static final System.Logger LOG = System.getLogger(ConsulRegistry.class.getName());
 
   ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics) {
@@ -76,7 +77,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     return ownerId.equals(cluster) ? ownerFlags(cluster) : fnv("k8s-sync/" + cluster + "/" + ownerId);
   }
 
-  private long mine(String cluster) {
+  long mine(String cluster) {
     return ownerFlags(cluster, owner.of(cluster));
   }
 
@@ -95,7 +96,7 @@ final class ConsulRegistry implements UpstreamRegistry {
     return h == 0 ? 1 : h;
   }
 
-  private String key(String upstream, String address) {
+  String key(String upstream, String address) {
     return prefix + "/" + upstream + "/" + address;
   }
 
@@ -398,7 +399,7 @@ final class ConsulRegistry implements UpstreamRegistry {
   }
 
   /** True when every operation applied; false when a check failed (nothing applied then). */
-  private boolean transaction(Operation[] ops) throws SinkException {
+  boolean transaction(Operation[] ops) throws SinkException {
     return transaction(ops, List.of());
   }
 
@@ -468,6 +469,12 @@ final class ConsulRegistry implements UpstreamRegistry {
           key);
     }
     return deleteAfterRead(cluster, upstream, address);
+  }
+
+  /** In transactions of up to 64 operations: see {@link ConsulDeletions}. */
+  @Override
+  public List<RemovalResult> deleteAllUnlessLast(List<Removal> removals) {
+    return deletions.deleteAll(removals);
   }
 
   /** As {@link #deleteUnlessLast}, on a read of the whole upstream. */

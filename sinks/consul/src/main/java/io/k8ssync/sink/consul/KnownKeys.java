@@ -46,6 +46,12 @@ final class KnownKeys {
     byUpstream.put(upstream, new ConcurrentHashMap<>(servers));
   }
 
+  /** The keys of one upstream as last seen: address → key (a copy). */
+  Map<String, Known> servers(String upstream) {
+    Map<String, Known> servers = byUpstream.get(upstream);
+    return servers == null ? Map.of() : Map.copyOf(servers);
+  }
+
   /** A server of the upstream other than {@code address} ({@code IPv4:port}, any owner), as last seen, or null. */
   Map.Entry<String, Known> otherServer(String upstream, String address) {
     Map<String, Known> servers = byUpstream.get(upstream);

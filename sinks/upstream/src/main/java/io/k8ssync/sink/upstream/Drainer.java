@@ -13,7 +13,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,7 +24,12 @@ import java.util.concurrent.TimeUnit;
  * replica has registered again.
  *
  * <p>Timers run on the sink's scheduler; every deletion runs under its upstream's exclusive lock
- * and re-reads the pod cache and the Lease there.
+ * and re-reads the pod cache and the Lease there. A deletion is done at least a drain delay after
+ * its {@code down:1} and at most a gathering window later (a tenth of the drain delay, at most a
+ * second): it joins the first pass already scheduled within that window, or schedules one at its
+ * end. So the deletions of a batch of drains, or of a stretch of churn, are done together and go to
+ * the registry as one batch per upstream ({@link UpstreamRegistry#deleteAllUnlessLast}: one
+ * transaction for many, in Consul).
  *
  * <p>Reports ({@link PodReports}), for the pods of the server: draining once {@code down:1} is
  * written; offline once it is deleted, or once the drain delay has passed for a last server kept
@@ -43,8 +47,12 @@ final class Drainer {
   private final WriteGate gate;
   private final ScheduledExecutorService scheduler;
   private final System.Logger log;
-  /** Pending deletions: a timer runs only while its own entry is still here (a newer one or a cancel replaces it). */
+  /** Pending deletions: one is done only while its own entry is still here (a newer one or a cancel replaces it). */
   private final Map<Server, Pending> draining = new ConcurrentHashMap<>();
+  /** How much later than due a deletion may be done, to be done with others: in nanoseconds. */
+  private final long windowNanos;
+  /** When the passes scheduled run ({@link System#nanoTime}): each deletes every pending deletion due by then. */
+  private final java.util.concurrent.ConcurrentSkipListSet<Long> passes = new java.util.concurrent.ConcurrentSkipListSet<>();
   private final Set<Server> heldLast = ConcurrentHashMap.newKeySet();
   private final SinkMetrics.Counter drained;
   private final SinkMetrics.Counter deleted;
@@ -69,6 +77,7 @@ final class Drainer {
     this.held = held;
     this.conflicts = conflicts;
     this.reports = reports;
+    this.windowNanos = TimeUnit.MILLISECONDS.toNanos(Math.min(config.drainDelay().toMillis() / 10, 1000));
     SinkMetrics m = context.metrics();
     drained = m.counter("upstream_entries_drained_total", "Upstream servers set to down:1");
     deleted = m.counter("upstream_entries_deleted_total", "Upstream servers deleted after draining");
@@ -143,39 +152,37 @@ final class Drainer {
     return heldLast.contains(s);
   }
 
-  /** A scheduled deletion, of the term of leading its cluster that scheduled it, and the pods it takes away. */
-  private static final class Pending {
-    final long term;
-    final List<PodState> pods;
-    volatile ScheduledFuture<?> timer;
+  /**
+   * A scheduled deletion, of the term of leading its cluster that scheduled it, the pods it takes
+   * away, and when it falls due ({@link System#nanoTime}).
+   */
+  private record Pending(long term, List<PodState> pods, long due) {}
 
-    Pending(long term, List<PodState> pods) {
-      this.term = term;
-      this.pods = pods;
-    }
+  /** A deletion to do now: of {@code term} ({@link #ANY_TERM} when not a timer's), for {@code pods} (null: the cached ones). */
+  private record Due(Server server, long term, List<PodState> pods) {}
 
-    void cancel() {
-      ScheduledFuture<?> t = timer;
-      if (t != null) {
-        t.cancel(false);
-      }
-    }
-  }
-
-  /** Deletes {@code s} after {@code delayMillis}; {@code pods}: those it is for, as {@link #drain} takes them. */
+  /**
+   * Deletes {@code s} after {@code delayMillis}, or up to the gathering window later, with the
+   * others due by then; {@code pods}: those it is for, as {@link #drain} takes them.
+   */
   void scheduleDeletion(Server s, long delayMillis, List<PodState> pods) {
-    Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s));
-    // In the map before the timer is armed, so even a timer due at once finds itself there.
-    Pending prior = draining.put(s, p);
-    if (prior != null) {
-      prior.cancel();
-    }
+    long now = System.nanoTime();
+    long due = now + TimeUnit.MILLISECONDS.toNanos(delayMillis);
+    Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s), due);
+    // In the map before a pass is chosen, so even a pass due at once finds it there.
+    draining.put(s, p);
     try {
-      p.timer = scheduler.schedule(() -> {
-        if (draining.remove(s, p)) {
-          finishDrain(s, p.term, p.pods);
+      Long pass = passes.ceiling(due);
+      if (pass == null || pass - due > windowNanos) {
+        long at = due + windowNanos;
+        passes.add(at);
+        try {
+          scheduler.schedule(() -> finishDue(at), at - now, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+          passes.remove(at);
+          throw e;
         }
-      }, delayMillis, TimeUnit.MILLISECONDS);
+      }
     } catch (RejectedExecutionException e) {
       draining.remove(s, p);
       // The sink is closing: the entry stays down:1 and the next reconcile (of whichever replica leads) deletes it.
@@ -184,17 +191,26 @@ final class Drainer {
     }
     if (!context.clusters().contains(s.cluster()) && draining.remove(s, p)) {
       // Scheduled while the cluster was being handed over: disown() may have run already.
-      p.cancel();
       disowned.inc();
       log.log(Level.INFO, "deletion of drained {0} left to the leader of its cluster: sink={1}", s, context.name());
     }
   }
 
   void cancel(Server s) {
-    Pending p = draining.remove(s);
-    if (p != null) {
-      p.cancel();
+    draining.remove(s);
+  }
+
+  /** A pass scheduled for {@code at}: every pending deletion due by then, together. */
+  private void finishDue(long at) {
+    passes.remove(at);
+    List<Due> due = new ArrayList<>();
+    for (Map.Entry<Server, Pending> e : draining.entrySet()) {
+      Pending p = e.getValue();
+      if (p.due() - at <= 0 && draining.remove(e.getKey(), p)) {
+        due.add(new Due(e.getKey(), p.term(), p.pods()));
+      }
     }
+    finishDrains(due);
   }
 
   /**
@@ -206,7 +222,6 @@ final class Drainer {
     for (Iterator<Map.Entry<Server, Pending>> it = draining.entrySet().iterator(); it.hasNext(); ) {
       Map.Entry<Server, Pending> e = it.next();
       if (e.getKey().cluster().equals(cluster)) {
-        e.getValue().cancel();
         it.remove();
         n++;
       }
@@ -226,71 +241,109 @@ final class Drainer {
 
   /** Deletes a drained server unless it is wanted again, is the last of its upstream, or its cluster is not ours now. */
   void finishDrain(Server s) {
-    finishDrain(s, ANY_TERM, null);
+    finishDrains(List.of(new Due(s, ANY_TERM, null)));
   }
 
   private static final long ANY_TERM = Long.MIN_VALUE;
 
   /**
-   * As {@link #finishDrain(Server)}, for a timer scheduled in {@code term}: a timer of an earlier
-   * term of leading the cluster is dropped, since another replica led in between and may have
-   * registered the server again (its new leader's reconcile, or ours, finishes what is still due).
+   * As {@link #finishDrain(Server)}, for many servers, one batch per upstream. A timer's deletion of
+   * an earlier term of leading its cluster is dropped, since another replica led in between and may
+   * have registered the server again (its new leader's reconcile, or ours, finishes what is still due).
    */
-  private void finishDrain(Server s, long term, List<PodState> drainedPods) {
-    if (term != ANY_TERM && term != context.leadershipTerm(s.cluster())) {
-      heldLast.remove(s);
-      disowned.inc();
-      log.log(Level.INFO, "deletion of drained {0} scheduled in an earlier term of leading its cluster: dropped, reconcile looks again:"
-          + " sink={1}", s, context.name());
-      return;
-    }
-    if (!mayDelete(s, drainedPods)) {
-      return;
-    }
-    List<PodState> pods = drainedPods;
-    try (UpstreamLocks.Held h = locks.exclusive(s.upstream())) {
-      if (desired.wanted(s)) {
+  private void finishDrains(List<Due> due) {
+    Map<String, List<Due>> byUpstream = new java.util.LinkedHashMap<>();
+    for (Due d : due) {
+      Server s = d.server();
+      if (d.term() != ANY_TERM && d.term() != context.leadershipTerm(s.cluster())) {
         heldLast.remove(s);
-        return;
+        disowned.inc();
+        log.log(Level.INFO, "deletion of drained {0} scheduled in an earlier term of leading its cluster: dropped, reconcile looks again:"
+            + " sink={1}", s, context.name());
+      } else if (mayDelete(s, d.pods())) {
+        byUpstream.computeIfAbsent(s.upstream(), u -> new ArrayList<>()).add(d);
       }
-      // Again under the lock, right before the write: waiting for the lock may have taken a while.
-      if (!mayDelete(s, drainedPods)) {
-        return;
-      }
-      if (pods == null) {
-        pods = leavingPodsAt(s);
-      }
-      switch (registry.deleteUnlessLast(s.cluster(), s.upstream(), s.address())) {
-        case DELETED -> {
+    }
+    byUpstream.forEach(this::finishDrains);
+  }
+
+  /** Deletes servers of one upstream under its exclusive lock: one call to the registry for all of them. */
+  private void finishDrains(String upstream, List<Due> due) {
+    List<Due> deleting = new ArrayList<>();
+    int looked = 0; // how many of due were looked at under the lock: a failure retries the others
+    try (UpstreamLocks.Held h = locks.exclusive(upstream)) {
+      for (Due d : due) {
+        Server s = d.server();
+        // Again under the lock, right before the write: the pod cache (wanted again?) and the Lease.
+        if (desired.wanted(s)) {
           heldLast.remove(s);
-          deleted.inc();
-          log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
-          reports.offline(pods);
+        } else if (mayDelete(s, d.pods())) {
+          deleting.add(new Due(s, d.term(), d.pods() != null ? d.pods() : leavingPodsAt(s)));
         }
-        case LAST_SERVER -> {
-          if (heldLast.add(s)) {
-            held.inc("last_server");
-            log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
-                context.name(), s.upstream(), s.address());
+        looked++;
+      }
+      if (deleting.size() == 1) {
+        Server s = deleting.get(0).server();
+        UpstreamRegistry.Deletion deletion = registry.deleteUnlessLast(s.cluster(), s.upstream(), s.address());
+        deleted(deleting.remove(0), deletion);
+      } else if (!deleting.isEmpty()) {
+        List<UpstreamRegistry.RemovalResult> results = registry.deleteAllUnlessLast(deleting.stream()
+            .map(d -> new UpstreamRegistry.Removal(d.server().cluster(), d.server().upstream(), d.server().address())).toList());
+        for (UpstreamRegistry.RemovalResult r : results) {
+          Due d = deleting.remove(0);
+          if (r.failure() != null) {
+            failed(d, r.failure());
+          } else {
+            deleted(d, r.deletion());
           }
-          // Down for a whole drain delay: nginx-upsync sends it nothing, though it stays listed.
-          reports.offline(pods);
-        }
-        case MISSED -> {
-          heldLast.remove(s);
-          deletesMissed.inc();
-          log.log(Level.WARNING, "deleting a drained server removed nothing (gone, not ours, or changed meanwhile); reconcile looks again: "
-              + "sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
         }
       }
     } catch (SinkException | RuntimeException e) {
-      deleteRetries.inc();
-      log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
-          + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
-      List<PodState> of = pods != null ? pods : leavingPodsAt(s);
-      reports.failingToLeave(of, "deleting drained server " + s.upstream() + "/" + s.address() + " failed, retried: " + e.getMessage());
-      scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()), of);
+      // What the registry has not answered for, and what was not looked at yet: tried again later.
+      for (Due d : deleting) {
+        failed(d, e);
+      }
+      for (Due d : due.subList(looked, due.size())) {
+        failed(new Due(d.server(), d.term(), d.pods() != null ? d.pods() : leavingPodsAt(d.server())), e);
+      }
     }
+  }
+
+  /** What the registry did with one deletion: reports, the metric and the log line of each outcome. */
+  private void deleted(Due d, UpstreamRegistry.Deletion deletion) {
+    Server s = d.server();
+    switch (deletion) {
+      case DELETED -> {
+        heldLast.remove(s);
+        deleted.inc();
+        log.log(Level.INFO, "deleted drained server: sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+        reports.offline(d.pods());
+      }
+      case LAST_SERVER -> {
+        if (heldLast.add(s)) {
+          held.inc("last_server");
+          log.log(Level.WARNING, "kept as the last server of its upstream, with down:1, until another registers: sink={0} upstream={1} server={2}",
+              context.name(), s.upstream(), s.address());
+        }
+        // Down for a whole drain delay: nginx-upsync sends it nothing, though it stays listed.
+        reports.offline(d.pods());
+      }
+      case MISSED -> {
+        heldLast.remove(s);
+        deletesMissed.inc();
+        log.log(Level.WARNING, "deleting a drained server removed nothing (gone, not ours, or changed meanwhile); reconcile looks again: "
+            + "sink={0} upstream={1} server={2}", context.name(), s.upstream(), s.address());
+      }
+    }
+  }
+
+  private void failed(Due d, Exception e) {
+    Server s = d.server();
+    deleteRetries.inc();
+    log.log(Level.WARNING, "deleting a drained server failed, trying again later: sink=" + context.name()
+        + " upstream=" + s.upstream() + " server=" + s.address() + " error=" + e.getMessage());
+    reports.failingToLeave(d.pods(), "deleting drained server " + s.upstream() + "/" + s.address() + " failed, retried: " + e.getMessage());
+    scheduleDeletion(s, Math.max(1000, config.drainDelay().toMillis()), d.pods());
   }
 
   /**

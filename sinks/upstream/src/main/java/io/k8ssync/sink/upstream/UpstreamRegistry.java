@@ -176,6 +176,31 @@ public interface UpstreamRegistry extends AutoCloseable {
     return delete(cluster, upstream, address) ? Deletion.DELETED : Deletion.MISSED;
   }
 
+  /** One deletion of {@link #deleteAllUnlessLast}: what {@link #deleteUnlessLast} takes. */
+  record Removal(String cluster, String upstream, String address) {}
+
+  /** What became of one {@link Removal}: its {@code deletion}, or the {@code failure} (nothing known to be deleted). */
+  record RemovalResult(Removal removal, Deletion deletion, SinkException failure) {}
+
+  /**
+   * Deletes many owned entries (drained servers whose deletions fell due together), each with
+   * exactly the rules and guarantees of {@link #deleteUnlessLast}: an upstream never left without a
+   * server, whoever wrote them, and only our entry at the version we know. At most one Removal per
+   * key; each has its own outcome, in the order given. Registries with transactions override this to
+   * delete many in one request, with a check of a server that stays; this default deletes one at a time.
+   */
+  default java.util.List<RemovalResult> deleteAllUnlessLast(java.util.List<Removal> removals) {
+    java.util.List<RemovalResult> out = new java.util.ArrayList<>(removals.size());
+    for (Removal r : removals) {
+      try {
+        out.add(new RemovalResult(r, deleteUnlessLast(r.cluster(), r.upstream(), r.address()), null));
+      } catch (SinkException e) {
+        out.add(new RemovalResult(r, null, e));
+      }
+    }
+    return out;
+  }
+
   /** Deletes an owned entry; returns false, deleting nothing, when it is not ours or not there. */
   boolean delete(String cluster, String upstream, String address) throws SinkException;
 

@@ -1,0 +1,129 @@
+package io.k8ssync.sink.consul;
+
+import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withReady;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.k8ssync.sink.PodChange;
+import io.k8ssync.sink.PodState;
+import io.k8ssync.sink.Selector;
+import io.k8ssync.sink.Sink;
+import io.k8ssync.sink.TestSinkContext;
+import io.k8ssync.sink.testbed.ConsulAgent;
+import io.k8ssync.sink.testbed.ConsulProxy;
+import io.k8ssync.sink.upstream.UpsyncEntry;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Deletions of drained servers that fall due together, as a counting proxy in front of a real
+ * Consul agent sees them: one transaction for many (a check of a server that stays, and a
+ * delete-cas of each at the index the sink knows), the last server of an upstream never deleted,
+ * and a server wanted again by the time its deletion runs left alone.
+ */
+class ConsulBatchDeletionsTest {
+
+  private final ConsulAgent consul = ConsulAgent.started();
+  private final ConsulProxy proxy;
+  private final Sink sink;
+  private final TestSinkContext context;
+
+  ConsulBatchDeletionsTest() throws Exception {
+    proxy = new ConsulProxy(consul.url());
+    context = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
+        Map.of("url", proxy.url(), "drainDelay", "300ms", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
+    sink = new ConsulSinkFactory().create(context);
+    sink.start();
+  }
+
+  @AfterEach
+  void close() {
+    sink.close();
+    proxy.close();
+    consul.close();
+  }
+
+  private Map<String, UpsyncEntry> upstream(String name) throws Exception {
+    return new UpsyncReader(consul.url(), "upstreams", name).now();
+  }
+
+  private List<PodState> registered(int n) throws Exception {
+    List<PodState> pods = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      pods.add(ready("web-" + i, "10.0.0." + (i + 1)));
+    }
+    context.pods.addAll(pods);
+    sink.apply(pods.stream().map(p -> PodChange.of(p.key(), null, p)).toList());
+    assertEquals(n, upstream("web").size());
+    proxy.requests.clear();
+    return pods;
+  }
+
+  /** The first {@code n} pods become unready in one batch (one transaction of down:1). */
+  private void unready(List<PodState> pods, int n) throws Exception {
+    List<PodChange> batch = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      PodState before = pods.get(i);
+      PodState after = withReady(before, false);
+      context.pods.set(i, after);
+      batch.add(PodChange.of(before.key(), before, after));
+    }
+    sink.apply(batch);
+  }
+
+  @Test
+  void drainedServersFallingDueTogetherAreDeletedInOneTransaction() throws Exception {
+    List<PodState> pods = registered(10);
+
+    unready(pods, 6);
+    await().atMost(Duration.ofSeconds(10)).until(() -> upstream("web").size() == 4);
+
+    // down:1 of the six, then their six deletions with a check of a server that stays: two transactions, no read.
+    assertEquals(List.of("PUT /v1/txn", "PUT /v1/txn"), proxy.requests);
+    assertEquals(6.0, context.metric("upstream_entries_deleted_total"));
+    for (int i = 6; i < 10; i++) {
+      assertTrue(upstream("web").containsKey("10.0.0." + (i + 1) + ":8080"));
+    }
+  }
+
+  @Test
+  void whenEveryServerFallsDueAtOnceOneStaysDownAndHeld() throws Exception {
+    List<PodState> pods = registered(4);
+
+    unready(pods, 4);
+    await().atMost(Duration.ofSeconds(10)).until(() -> context.metric("upstream_removals_held_total", "last_server") == 1.0);
+
+    Map<String, UpsyncEntry> web = upstream("web");
+    assertEquals(1, web.size(), "one server stays: " + web);
+    assertTrue(web.values().iterator().next().down(), "and stays down:1: " + web);
+    assertEquals(3.0, context.metric("upstream_entries_deleted_total"));
+    // down:1 of the four; three deletions checking the one that stays, in one transaction; a read
+    // of the upstream before the last one is held (a server the sink does not know may be there).
+    List<String> requests = List.copyOf(proxy.requests);
+    assertEquals(3, requests.size(), requests.toString());
+    assertEquals(List.of("PUT /v1/txn", "PUT /v1/txn"), requests.subList(0, 2), requests.toString());
+    assertTrue(requests.get(2).startsWith("GET /v1/kv/upstreams"), requests.toString());
+  }
+
+  @Test
+  void aPodReadyAgainBeforeItsDeletionRunsIsNotDeleted() throws Exception {
+    List<PodState> pods = registered(8);
+    unready(pods, 5);
+    // Ready again in the cache, with no change applied yet (it is still queued): the deletion,
+    // re-reading the cache under the upstream's lock, must leave this one alone.
+    context.pods.set(2, pods.get(2));
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> context.metric("upstream_entries_deleted_total") == 4.0);
+
+    Map<String, UpsyncEntry> web = upstream("web");
+    assertEquals(4, web.size(), web.toString());
+    assertTrue(web.containsKey("10.0.0.3:8080"), web.toString());
+    assertEquals(List.of("PUT /v1/txn", "PUT /v1/txn"), proxy.requests, "down:1 of the five, then four deletions in one");
+  }
+}
