@@ -13,46 +13,38 @@ import io.k8ssync.sink.consul.ConsulSinkFactory;
 import io.k8ssync.sink.testbed.ConsulAgent;
 import io.k8ssync.sink.testbed.ConsulProxy;
 import io.k8ssync.sink.zookeeper.ZooKeeperSinkFactory;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
-import org.apache.curator.framework.CuratorFramework;
-import org.apache.curator.framework.CuratorFrameworkFactory;
-import org.apache.curator.framework.recipes.cache.CuratorCache;
-import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
-import org.apache.curator.retry.RetryOneTime;
 import org.apache.curator.test.TestingServer;
 
 /**
  * Ready → visible in the registry, p50/p99, with 1,000 pods churning, for the zookeeper and the
- * consul sink, through the daemon's own cache, dispatcher and sink queue. A separate reader plays
- * nginx: a CuratorCache on the upstream root for ZooKeeper, upsync's blocking recurse query for
- * Consul. The clock starts when the pod's ready state enters the cache and stops when the reader
- * first sees that address with down:0.
+ * consul sink, through the daemon's own cache, dispatcher and sink queue. A reader plays nginx: by
+ * default in its own JVM ({@link NginxStandIn}: upsync's blocking recurse query for Consul, scanned
+ * cheaply; watches on the upstream's children and data for ZooKeeper), with {@code
+ * -Dregistry.reader=old} the first in-process readers ({@link InProcessReaders}), {@code
+ * -Dregistry.reader=process,old} both in turn. The clock starts when the pod's ready state enters the
+ * cache and stops when the reader first sees that address with down:0, by its own clock reading.
  *
  * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.RegistryLatencyBenchmark
  * [pods] [seconds] [changesPerSecond]}; Consul comes from the test bed (scripts/testbed/build-consul.sh).
- * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.zkDataDir=/dev/shm} keeps ZooKeeper's log on tmpfs; {@code -Dregistry.rounds=2} runs Consul twice in one JVM (JIT cold,
- * then warm); {@code -Dregistry.allReady=true} starts with every pod ready. For Consul it also prints the
- * requests the sink sent, by kind, per pod change ({@link ConsulProxy} between sink and Consul; the
- * reader that plays nginx asks Consul directly) and the CPU of the start-up registration.
+ * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.zkDataDir=/dev/shm} keeps ZooKeeper's log on tmpfs;
+ * {@code -Dregistry.zkProcess=true} runs ZooKeeper in its own JVM ({@link ZooKeeperProcess}) instead of in this one; {@code -Dregistry.rounds=2} runs each sink twice in one JVM (JIT cold,
+ * then warm), each round against a fresh server; {@code -Dregistry.allReady=true} starts with every pod ready;
+ * {@code -Dregistry.trace=DIR} writes each measured event (ms since churn start, latency ms) to a CSV per run.
+ * For Consul it also prints the requests the sink sent, by kind, per pod change ({@link ConsulProxy}
+ * between sink and Consul; the reader asks Consul directly) and the CPU of the start-up
+ * registration; {@code -Dregistry.proxy=false} leaves the proxy out (latency rounds without its hop and CPU).
  */
 public final class RegistryLatencyBenchmark {
 
-  private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
-
   private final Map<String, Long> readyAt = new ConcurrentHashMap<>();
-  private final List<Long> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+  /** Measured events: {ready time, latency}, ns. */
+  private final List<long[]> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
 
   public static void main(String[] args) throws Exception {
     int pods = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
@@ -63,23 +55,21 @@ public final class RegistryLatencyBenchmark {
     System.out.println("|---|---|---|---|---|---|");
     String sinks = System.getProperty("registry.sinks", "zookeeper,consul");
     int rounds = Integer.getInteger("registry.rounds", 1);
-    if (sinks.contains("zookeeper")) {
-      // -Dregistry.zkDataDir=/dev/shm puts ZooKeeper's transaction log on tmpfs: on this shared disk its fsync
-      // (tens of ms under load, JFR FileForce) is the tail, not the sink; a production ensemble has its own disk.
-      String zkDataDir = System.getProperty("registry.zkDataDir");
-      java.io.File zkDir = zkDataDir == null ? null : java.nio.file.Files.createTempDirectory(java.nio.file.Path.of(zkDataDir), "zk-bench").toFile();
-      try (TestingServer zk = zkDir == null ? new TestingServer(true) : new TestingServer(-1, zkDir, true)) {
-        new RegistryLatencyBenchmark().run("zookeeper", new ZooKeeperSinkFactory(),
-            Map.of("connect", zk.getConnectString(), "drainDelay", "1s"), zkReader(zk.getConnectString()), null, pods, seconds, rate);
+    List<String> readers = List.of(System.getProperty("registry.reader", "process").split(","));
+    boolean proxied = Boolean.parseBoolean(System.getProperty("registry.proxy", "true"));
+    for (String sink : List.of("zookeeper", "consul")) {
+      if (!sinks.contains(sink)) {
+        continue;
       }
-    }
-    if (sinks.contains("consul")) {
       for (int round = 1; round <= rounds; round++) {
-        // A fresh agent each round: round 1 starts with a cold JIT, later rounds with a warm one.
-        try (ConsulAgent consul = ConsulAgent.started(); ConsulProxy proxy = new ConsulProxy(consul.url())) {
-          new RegistryLatencyBenchmark().run(rounds == 1 ? "consul" : "consul (round " + round + (round == 1 ? ", JIT cold)" : ", JIT warm)"),
-              new ConsulSinkFactory(), Map.of("url", proxy.url(), "drainDelay", "1s"), consulReader(consul.url()),
-              new Probe(proxy, consul), pods, seconds, rate);
+        for (String reader : readers) {
+          String name = sink + " (" + reader + " reader" + (rounds == 1 ? ")" : ", round " + round + (round == 1 ? ", JIT cold)" : ", JIT warm)"));
+          // A fresh server each round: round 1 starts with a cold JIT, later rounds with a warm one.
+          if (sink.equals("zookeeper")) {
+            runZooKeeper(name, reader, pods, seconds, rate);
+          } else {
+            runConsul(name, reader, proxied, pods, seconds, rate);
+          }
         }
       }
     }
@@ -101,66 +91,55 @@ public final class RegistryLatencyBenchmark {
         .getProcessCpuTime();
   }
 
-  /** Starts a reader that calls {@code seen(address)} whenever an address is visible with down:0. */
+  /** Starts a reader that calls {@code seen(address, nanoTime)} whenever an address is visible with down:0. */
   interface Reader {
-    AutoCloseable start(java.util.function.Consumer<String> seen) throws Exception;
+    AutoCloseable start(NginxStandIn.Seen seen) throws Exception;
   }
 
-  private static Reader zkReader(String connect) {
+  private static void runZooKeeper(String name, String reader, int pods, int seconds, int rate) throws Exception {
+    // -Dregistry.zkDataDir=/dev/shm puts ZooKeeper's transaction log on tmpfs: on this shared disk its fsync
+    // (tens of ms under load, JFR FileForce) is the tail, not the sink; a production ensemble has its own disk.
+    String zkDataDir = System.getProperty("registry.zkDataDir");
+    if (Boolean.getBoolean("registry.zkProcess")) {
+      try (ZooKeeperProcess zk = ZooKeeperProcess.start(java.nio.file.Path.of(zkDataDir == null ? System.getProperty("java.io.tmpdir") : zkDataDir))) {
+        runZooKeeper(name, reader, zk.connectString(), pods, seconds, rate);
+      }
+      return;
+    }
+    java.io.File zkDir = zkDataDir == null ? null : java.nio.file.Files.createTempDirectory(java.nio.file.Path.of(zkDataDir), "zk-bench").toFile();
+    try (TestingServer zk = zkDir == null ? new TestingServer(true) : new TestingServer(-1, zkDir, true)) {
+      runZooKeeper(name, reader, zk.getConnectString(), pods, seconds, rate);
+    }
+  }
+
+  private static void runZooKeeper(String name, String reader, String connect, int pods, int seconds, int rate) throws Exception {
+    new RegistryLatencyBenchmark().run(name, new ZooKeeperSinkFactory(), Map.of("connect", connect, "drainDelay", "1s"),
+        reader.equals("old") ? InProcessReaders.zookeeper(connect) : standIn("zookeeper", connect, "/nginx/upstreams"), null,
+        pods, seconds, rate);
+  }
+
+  private static void runConsul(String name, String reader, boolean proxied, int pods, int seconds, int rate) throws Exception {
+    try (ConsulAgent consul = ConsulAgent.started(); ConsulProxy proxy = proxied ? new ConsulProxy(consul.url()) : null) {
+      new RegistryLatencyBenchmark().run(name, new ConsulSinkFactory(), Map.of("url", proxied ? proxy.url() : consul.url(), "drainDelay", "1s"),
+          reader.equals("old") ? InProcessReaders.consul(consul.url()) : standIn("consul", consul.url(), "upstreams/bench/"),
+          new Probe(proxy, consul), pods, seconds, rate);
+    }
+  }
+
+  /** The reader in its own JVM ({@link NginxStandIn}); its CPU over the churn goes to the summary. */
+  private static Reader standIn(String... args) {
     return seen -> {
-      CuratorFramework c = CuratorFrameworkFactory.newClient(connect, new RetryOneTime(100));
-      c.start();
-      CuratorCache cache = CuratorCache.build(c, "/nginx/upstreams");
-      cache.listenable().addListener(CuratorCacheListener.builder().forCreatesAndChanges((old, node) -> {
-        String path = node.getPath();
-        byte[] data = node.getData();
-        if (data != null && new String(data, StandardCharsets.UTF_8).contains("\"down\":0")) {
-          seen.accept(path.substring(path.lastIndexOf('/') + 1));
-        }
-      }).build());
-      cache.start();
+      StandInProcess p = StandInProcess.start(seen, args);
+      double cpu0 = p.cpuSeconds();
+      STAND_IN_NOTE.set(String.format("clock check round trip ≤ %.0f µs", p.clockCheckRoundTripNanos / 1e3));
       return () -> {
-        cache.close();
-        c.close();
+        STAND_IN_NOTE.set(STAND_IN_NOTE.get() + String.format(", reader process CPU over churn %.2f s", p.cpuSeconds() - cpu0));
+        p.close();
       };
     };
   }
 
-  private static Reader consulReader(String url) {
-    return seen -> {
-      AtomicBoolean running = new AtomicBoolean(true);
-      Thread t = new Thread(() -> {
-        HttpClient http = HttpClient.newHttpClient();
-        long index = 0;
-        Map<String, String> last = new ConcurrentHashMap<>();
-        while (running.get()) {
-          try {
-            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/upstreams/bench/?recurse&index=" + index + "&wait=2s"))
-                .build(), HttpResponse.BodyHandlers.ofString());
-            index = r.headers().firstValueAsLong("X-Consul-Index").orElse(index);
-            if (r.statusCode() != 200) {
-              continue;
-            }
-            for (com.fasterxml.jackson.databind.JsonNode kv : JSON.readTree(r.body())) {
-              String key = kv.get("Key").asText();
-              String addr = key.substring(key.lastIndexOf('/') + 1);
-              String value = kv.get("Value").isNull() ? "" : new String(Base64.getDecoder().decode(kv.get("Value").asText()), StandardCharsets.UTF_8);
-              if (!value.equals(last.put(addr, value)) && value.contains("\"down\":0")) {
-                seen.accept(addr);
-              }
-            }
-          } catch (Exception e) {
-            // keep polling; a benchmark reader should not die on one bad response
-          }
-        }
-      }, "consul-reader");
-      t.start();
-      return () -> {
-        running.set(false);
-        t.join();
-      };
-    };
-  }
+  private static final ThreadLocal<String> STAND_IN_NOTE = ThreadLocal.withInitial(() -> "");
 
   private void run(String name, SinkFactory factory, Map<String, Object> config, Reader reader, Probe probe, int pods, int seconds,
                    int rate) throws Exception {
@@ -168,7 +147,7 @@ public final class RegistryLatencyBenchmark {
     cache.syncedWhen(() -> true);
     BenchContext ctx = new BenchContext(name, factory, config, cache, false);
     DaemonMetrics metrics = ctx.daemonMetrics();
-    Sink sink = factory.create(ctx);
+    TimedSink sink = new TimedSink(factory.create(ctx));
     sink.start();
     Dispatcher dispatcher = new Dispatcher(metrics);
     dispatcher.add(new SinkRunner(name, sink, Selector.ALL, new SinkRunner.Settings(4, 1_000_000, 5, false,
@@ -178,7 +157,8 @@ public final class RegistryLatencyBenchmark {
     Random random = new Random(7);
     boolean[] ready = new boolean[pods];
     long version = 0;
-    Map<String, Long> countsBefore = probe == null ? Map.of() : probe.proxy().counts();
+    boolean counting = probe != null && probe.proxy() != null;
+    Map<String, Long> countsBefore = counting ? probe.proxy().counts() : Map.of();
     long cpu0 = processCpuNanos();
     long agentCpu0 = probe == null ? 0 : probe.agent().cpuTime().toNanos();
     long t0 = System.nanoTime();
@@ -192,18 +172,24 @@ public final class RegistryLatencyBenchmark {
     if (probe != null) {
       SUMMARY.add(String.format("%s start-up: %d ready pods of %d registered in %.0f ms, process CPU %.2f s, Consul agent CPU %.2f s,"
               + " requests %s", name, initiallyReady, pods, (System.nanoTime() - t0) / 1e6, (processCpuNanos() - cpu0) / 1e9,
-          (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, ConsulProxy.since(countsBefore, probe.proxy().counts())));
+          (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, counting ? ConsulProxy.since(countsBefore, probe.proxy().counts()) : "not counted (no proxy)"));
     }
     // The reader starts on the registered state: only churn is measured.
     readyAt.clear();
-    AutoCloseable stopReader = reader.start(addr -> {
-      Long t = readyAt.remove(addr);
-      if (t != null) {
-        latencies.add(System.nanoTime() - t);
+    STAND_IN_NOTE.set("");
+    AutoCloseable stopReader = reader.start((addr, nanos) -> {
+      Long t = readyAt.get(addr);
+      // A sighting older than the pod's latest ready belongs to an earlier one (it can arrive late through the pipe).
+      if (t != null && nanos >= t && readyAt.remove(addr, t)) {
+        long[] a = sink.applied(addr);
+        latencies.add(a != null && a[0] >= t ? new long[] {t, nanos - t, a[0] - t, a[1] - a[0], nanos - a[1]}
+            : new long[] {t, nanos - t, -1, -1, -1});
       }
     });
     latencies.clear();
-    Map<String, Long> churnBefore = probe == null ? Map.of() : probe.proxy().counts();
+    Map<String, Long> churnBefore = counting ? probe.proxy().counts() : Map.of();
+    long churnCpu0 = processCpuNanos();
+    long churnStart = System.nanoTime();
     long changes = 0;
     long end = System.nanoTime() + seconds * 1_000_000_000L;
     long interval = 1_000_000_000L / rate;
@@ -224,8 +210,11 @@ public final class RegistryLatencyBenchmark {
     while (!readyAt.isEmpty() && System.nanoTime() < settle) {
       java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
     }
+    long churnCpu = processCpuNanos() - churnCpu0;
     stopReader.close();
-    if (probe != null) {
+    SUMMARY.add(String.format("%s churn: benchmark process CPU %.2f s%s%s", name, churnCpu / 1e9,
+        STAND_IN_NOTE.get().isEmpty() ? " (reader inside it)" : ", ", STAND_IN_NOTE.get()));
+    if (counting) {
       // Deletions fall due a drain delay (1 s) after their change: wait for the last ones before counting.
       long due = System.nanoTime() + 1_500_000_000L;
       while (System.nanoTime() < due) {
@@ -247,7 +236,18 @@ public final class RegistryLatencyBenchmark {
             .append(((io.prometheus.metrics.model.snapshots.CounterSnapshot.CounterDataPointSnapshot) d).getValue())));
     System.err.println(name + " counters:" + counters);
 
-    long[] ns = latencies.stream().mapToLong(Long::longValue).toArray();
+    String trace = System.getProperty("registry.trace");
+    if (trace != null) {
+      StringBuilder csv = new StringBuilder("ready_ms,latency_ms,to_apply_ms,apply_ms,after_apply_ms\n");
+      synchronized (latencies) {
+        for (long[] e : latencies) {
+          csv.append(String.format("%.3f,%.3f,%.3f,%.3f,%.3f%n", (e[0] - churnStart) / 1e6, e[1] / 1e6, e[2] / 1e6, e[3] / 1e6, e[4] / 1e6));
+        }
+      }
+      java.nio.file.Files.writeString(java.nio.file.Path.of(trace, name.replaceAll("[^A-Za-z0-9]+", "-") + ".csv"), csv);
+    }
+    SUMMARY.add(name + " split: " + split(latencies));
+    long[] ns = latencies.stream().mapToLong(e -> e[1]).toArray();
     Arrays.sort(ns);
     System.out.printf("| %s | %d (%d not seen) | %.1f ms | %.1f ms | %.1f ms | %.1f ms |%n", name, ns.length, readyAt.size(),
         pct(ns, 50), pct(ns, 90), pct(ns, 99), ns.length == 0 ? 0 : ns[ns.length - 1] / 1e6);
@@ -263,6 +263,32 @@ public final class RegistryLatencyBenchmark {
       readyAt.remove(ip + ":8080");
     }
     cache.put(p);
+  }
+
+  /**
+   * Where the time of the slowest 1% went, on average: ready → the sink's apply of its batch, the
+   * apply call, apply's return → seen; and each part's p50/p99 over all events.
+   */
+  private static String split(List<long[]> events) {
+    List<long[]> known;
+    synchronized (events) {
+      known = events.stream().filter(e -> e[2] >= 0).sorted(java.util.Comparator.comparingLong(e -> -e[1])).toList();
+    }
+    if (known.isEmpty()) {
+      return "no event matched to an apply";
+    }
+    List<long[]> slow = known.subList(0, Math.max(1, known.size() / 100));
+    StringBuilder b = new StringBuilder(String.format("slowest 1%% (%d, from %.1f ms) on average: to apply %.1f ms, apply %.1f ms,"
+        + " apply → seen %.1f ms; over all %d matched:", slow.size(), slow.get(slow.size() - 1)[1] / 1e6,
+        slow.stream().mapToLong(e -> e[2]).average().orElse(0) / 1e6, slow.stream().mapToLong(e -> e[3]).average().orElse(0) / 1e6,
+        slow.stream().mapToLong(e -> e[4]).average().orElse(0) / 1e6, known.size()));
+    String[] parts = {"to apply", "apply", "apply → seen"};
+    for (int i = 0; i < 3; i++) {
+      int col = i + 2;
+      long[] v = known.stream().mapToLong(e -> e[col]).sorted().toArray();
+      b.append(String.format(" %s p50 %.1f / p99 %.1f ms;", parts[i], pct(v, 50), pct(v, 99)));
+    }
+    return b.toString();
   }
 
   private static double pct(long[] sorted, int p) {

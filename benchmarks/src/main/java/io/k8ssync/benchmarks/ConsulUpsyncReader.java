@@ -1,0 +1,122 @@
+package io.k8ssync.benchmarks;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * nginx-upsync's Consul read: the blocking query {@code GET /v1/kv/<prefix>?recurse&index=N}, the
+ * whole upstream in every answer, and a comparison with what it held before. What differs from
+ * upsync (C, cJSON, on nginx's cores): the answer is scanned with a streaming parser, an entry's
+ * value is decoded only when its {@code ModifyIndex} is past the index asked with or the key is new,
+ * and the next query goes out at once, where upsync paces its pulls with {@code upsync_interval}
+ * (500 ms in its README's example) — so this measures when the registry shows a change, not upsync's pacing.
+ */
+final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
+
+  private static final JsonFactory JSON = new JsonFactory();
+
+  private final String url;
+  private final String prefix;
+  private final AtomicBoolean running = new AtomicBoolean(true);
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  /** Per key: up ({@code down:0}) or not, and the answer it was last in. Owned by the reading thread. */
+  private final Map<String, Entry> held = new HashMap<>();
+  private long answer;
+  private long index;
+
+  private static final class Entry {
+    boolean up;
+    long answer;
+  }
+
+  ConsulUpsyncReader(String url, String prefix) {
+    this.url = url;
+    this.prefix = prefix;
+  }
+
+  @Override
+  public void start(NginxStandIn.Seen seen) throws Exception {
+    read(null); // the state at start, not reported
+    Thread t = new Thread(() -> {
+      while (running.get()) {
+        try {
+          read(seen);
+        } catch (Exception e) {
+          // keep polling, as upsync does; one bad answer does not stop nginx
+        }
+      }
+    }, "consul-upsync-reader");
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private void read(NginxStandIn.Seen seen) throws Exception {
+    long asked = index;
+    HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/" + prefix + "?recurse&index=" + asked + "&wait=10s"))
+        .build(), HttpResponse.BodyHandlers.ofByteArray());
+    long next = r.headers().firstValueAsLong("X-Consul-Index").orElse(asked);
+    // Consul's rule for blocking queries: an index that went backwards starts over from 0.
+    index = next < asked ? 0 : next;
+    if (r.statusCode() != 200) {
+      return;
+    }
+    long previous = answer++;
+    java.util.List<String> up = new java.util.ArrayList<>();
+    try (JsonParser p = JSON.createParser(r.body())) {
+      if (p.nextToken() != JsonToken.START_ARRAY) {
+        return;
+      }
+      while (p.nextToken() == JsonToken.START_OBJECT) {
+        String key = null;
+        String value = null;
+        long modify = 0;
+        while (p.nextToken() == JsonToken.FIELD_NAME) {
+          String field = p.currentName();
+          JsonToken v = p.nextToken();
+          switch (field) {
+            case "Key" -> key = p.getText();
+            case "Value" -> value = v == JsonToken.VALUE_NULL ? null : p.getText();
+            case "ModifyIndex" -> modify = p.getLongValue();
+            default -> p.skipChildren();
+          }
+        }
+        if (key == null) {
+          continue;
+        }
+        Entry e = held.computeIfAbsent(key.substring(key.lastIndexOf('/') + 1), k -> new Entry());
+        boolean wasThere = e.answer == previous && previous != 0;
+        e.answer = answer;
+        if (wasThere && modify <= asked) {
+          continue; // unchanged since the last answer
+        }
+        boolean isUp = value != null && new String(Base64.getDecoder().decode(value), StandardCharsets.UTF_8).contains("\"down\":0");
+        if (isUp && !(wasThere && e.up)) {
+          up.add(key.substring(key.lastIndexOf('/') + 1));
+        }
+        e.up = isUp;
+      }
+    }
+    // Visible once the whole answer is read, as in nginx after upsync applied it.
+    long now = System.nanoTime();
+    if (seen != null) {
+      for (String address : up) {
+        seen.seen(address, now);
+      }
+    }
+  }
+
+  @Override
+  public void close() {
+    running.set(false);
+  }
+}

@@ -1,0 +1,90 @@
+package io.k8ssync.benchmarks;
+
+import java.io.File;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A standalone ZooKeeper server in its own JVM ({@code ZooKeeperServerMain}, the classes of the
+ * benchmark's class path), for {@code -Dregistry.zkProcess=true}: as in production, its threads,
+ * heap and GC pauses are not the daemon's. Curator's {@code TestingServer}, the default, runs the
+ * server inside the benchmark's JVM, where its allocation adds to the sink's collections and each
+ * collection stops both.
+ */
+final class ZooKeeperProcess implements AutoCloseable {
+
+  private final Process process;
+  private final int port;
+  private final Path log;
+
+  private ZooKeeperProcess(Process process, int port, Path log) {
+    this.process = process;
+    this.port = port;
+    this.log = log;
+  }
+
+  /** Starts a server with its data in a new directory under {@code parent} and waits until it accepts connections. */
+  static ZooKeeperProcess start(Path parent) throws Exception {
+    Path dir = Files.createTempDirectory(parent, "zk-bench");
+    int port;
+    try (ServerSocket s = new ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    Path cfg = dir.resolve("zoo.cfg");
+    Files.writeString(cfg, "tickTime=2000\ndataDir=" + dir.resolve("data") + "\nclientPort=" + port
+        + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n");
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+    String extra = System.getProperty("registry.zkFlags", "");
+    if (!extra.isBlank()) {
+      cmd.addAll(List.of(extra.trim().split("\\s+")));
+    }
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.apache.zookeeper.server.ZooKeeperServerMain", cfg.toString()));
+    Path log = dir.resolve("server.log");
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + 60_000_000_000L;
+    while (true) {
+      try (Socket s = new Socket()) {
+        s.connect(new InetSocketAddress("127.0.0.1", port), 500);
+        return new ZooKeeperProcess(p, port, log);
+      } catch (java.io.IOException e) {
+        if (!p.isAlive() || System.nanoTime() > deadline) {
+          p.destroyForcibly();
+          throw new IllegalStateException("ZooKeeper did not start on port " + port + "; its log: " + log, e);
+        }
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L); // polling a starting server, not a test wait
+      }
+    }
+  }
+
+  String connectString() {
+    return "127.0.0.1:" + port;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  @Override
+  public void close() throws Exception {
+    process.destroy();
+    if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+      process.destroyForcibly();
+    }
+    deleteTree(log.getParent().toFile());
+  }
+
+  private static void deleteTree(File f) {
+    File[] children = f.listFiles();
+    if (children != null) {
+      for (File c : children) {
+        deleteTree(c);
+      }
+    }
+    f.delete();
+  }
+}
