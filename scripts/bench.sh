@@ -2,6 +2,8 @@
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
 #   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka, nginx), with arguments
+#   scripts/bench.sh registry -Dregistry.reader=process,old 1000 20 200   ready -> visible in ZooKeeper and Consul, the
+#                           nginx stand-in in its own JVM and the old in-process one (RegistryLatencyBenchmark)
 #   scripts/bench.sh nginx 600 200 90   nginx sink: ready -> routed, reloads/min under 200 changes/s for 600 s
 #   scripts/bench.sh footprint [-Dfootprint.flags='name=flags|...']  RSS and start-up CPU per JVM flag set
 #   scripts/bench.sh gate [-Dgate.rate=20 -Dgate.pods=1000 -Dgate.seconds=60 -Dgate.sets=routing,consul,consul+gw]
@@ -21,7 +23,12 @@ case "$what" in
   dispatch) java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
-  registry) scripts/testbed/build-consul.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
+  registry)
+    # Leading -D flags go to the JVM, after these defaults (the last wins): both registries, JIT cold then warm, the reader
+    # and ZooKeeper in their own JVMs, no proxy in the latency rounds and one Consul round through it to count requests.
+    flags=(); while [ $# -gt 0 ] && [[ $1 == -D* ]]; do flags+=("$1"); shift; done
+    scripts/testbed/build-consul.sh && java -Xmx2g -Dregistry.rounds=2 -Dregistry.zkProcess=true -Dregistry.zkDataDir=/dev/shm \
+      -Dregistry.proxy=false -Dregistry.countingRound=true "${flags[@]}" -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
   sync) scripts/testbed/build-k8s.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.InitialSyncBenchmark "$@" ;;
   status) java -Xmx4g -cp "$jar" io.k8ssync.benchmarks.StatusQueryBenchmark "$@" ;;
   nginx) scripts/testbed/nginx.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.NginxReloadBenchmark "$@" ;;

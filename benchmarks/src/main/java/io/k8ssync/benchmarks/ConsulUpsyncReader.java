@@ -33,6 +33,11 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
   private final Map<String, Entry> held = new HashMap<>();
   private long answer;
   private long index;
+  /** Answers read, their bytes, time from each query to its answer's last byte, and scanning it; read by stats(). */
+  private volatile long answers;
+  private volatile long bytes;
+  private volatile long queryNanos;
+  private volatile long scanNanos;
 
   private static final class Entry {
     boolean up;
@@ -62,8 +67,10 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
 
   private void read(NginxStandIn.Seen seen) throws Exception {
     long asked = index;
+    long sent = System.nanoTime();
     HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/" + prefix + "?recurse&index=" + asked + "&wait=10s"))
         .build(), HttpResponse.BodyHandlers.ofByteArray());
+    long received = System.nanoTime();
     long next = r.headers().firstValueAsLong("X-Consul-Index").orElse(asked);
     // Consul's rule for blocking queries: an index that went backwards starts over from 0.
     index = next < asked ? 0 : next;
@@ -108,11 +115,22 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
     }
     // Visible once the whole answer is read, as in nginx after upsync applied it.
     long now = System.nanoTime();
+    answers++;
+    bytes += r.body().length;
+    queryNanos += received - sent;
+    scanNanos += now - received;
     if (seen != null) {
       for (String address : up) {
         seen.seen(address, now);
       }
     }
+  }
+
+  @Override
+  public String stats() {
+    long n = Math.max(1, answers);
+    return String.format("%d answers of %.0f KB on average; query to last byte %.2f ms (blocking wait included), scan %.2f ms on average",
+        answers, bytes / 1024.0 / n, queryNanos / 1e6 / n, scanNanos / 1e6 / n);
   }
 
   @Override

@@ -14,7 +14,8 @@ import java.util.concurrent.CountDownLatch;
  * <p>Protocol on stdin/stdout, one line each: {@code ping} is answered {@code pong <nanoTime>} (the
  * parent checks that both processes read the same monotonic clock); {@code start} starts the reader,
  * which prints {@code ready} once it holds the registry's current state and then {@code seen <address>
- * <nanoTime>} each time an address becomes visible with {@code down:0}. It exits when stdin closes.
+ * <nanoTime>} each time an address becomes visible with {@code down:0}; {@code stats} is answered
+ * {@code stats <one line>} (what reading cost). It exits when stdin closes.
  * Args: {@code consul <agent url> <kv prefix>} ({@link ConsulUpsyncReader}) or {@code zookeeper
  * <connect string> <upstream path>} ({@link ZooKeeperWatchReader}).
  */
@@ -31,6 +32,11 @@ public final class NginxStandIn {
   interface UpstreamReader extends AutoCloseable {
     /** Starts reading; returns once the state at start is read (and not reported). */
     void start(Seen seen) throws Exception;
+
+    /** What reading cost so far, one line. */
+    default String stats() {
+      return "";
+    }
   }
 
   public static void main(String[] args) throws Exception {
@@ -60,6 +66,11 @@ public final class NginxStandIn {
             long now = System.nanoTime();
             synchronized (lock) {
               out.println("pong " + now);
+              out.flush();
+            }
+          } else if (line.equals("stats")) {
+            synchronized (lock) {
+              out.println("stats " + reader.stats());
               out.flush();
             }
           } else if (line.equals("start")) {

@@ -38,7 +38,8 @@ import org.apache.curator.test.TestingServer;
  * {@code -Dregistry.trace=DIR} writes each measured event (ms since churn start, latency ms) to a CSV per run.
  * For Consul it also prints the requests the sink sent, by kind, per pod change ({@link ConsulProxy}
  * between sink and Consul; the reader asks Consul directly) and the CPU of the start-up
- * registration; {@code -Dregistry.proxy=false} leaves the proxy out (latency rounds without its hop and CPU).
+ * registration; {@code -Dregistry.proxy=false} leaves the proxy out (latency rounds without its hop and CPU), and
+ * {@code -Dregistry.countingRound=true} then adds one Consul round through it to count the requests.
  */
 public final class RegistryLatencyBenchmark {
 
@@ -71,6 +72,9 @@ public final class RegistryLatencyBenchmark {
             runConsul(name, reader, proxied, pods, seconds, rate);
           }
         }
+      }
+      if (sink.equals("consul") && !proxied && Boolean.getBoolean("registry.countingRound")) {
+        runConsul("consul (" + readers.get(0) + " reader, counting proxy)", readers.get(0), true, pods, seconds, rate);
       }
     }
     System.out.println();
@@ -133,7 +137,8 @@ public final class RegistryLatencyBenchmark {
       double cpu0 = p.cpuSeconds();
       STAND_IN_NOTE.set(String.format("clock check round trip ≤ %.0f µs", p.clockCheckRoundTripNanos / 1e3));
       return () -> {
-        STAND_IN_NOTE.set(STAND_IN_NOTE.get() + String.format(", reader process CPU over churn %.2f s", p.cpuSeconds() - cpu0));
+        STAND_IN_NOTE.set(STAND_IN_NOTE.get() + String.format(", reader process CPU over churn %.2f s; reader: %s", p.cpuSeconds() - cpu0,
+            p.stats()));
         p.close();
       };
     };
@@ -212,7 +217,7 @@ public final class RegistryLatencyBenchmark {
     }
     long churnCpu = processCpuNanos() - churnCpu0;
     stopReader.close();
-    SUMMARY.add(String.format("%s churn: benchmark process CPU %.2f s%s%s", name, churnCpu / 1e9,
+    SUMMARY.add(String.format("%s churn: load average %s, benchmark process CPU %.2f s%s%s", name, loadAverage(), churnCpu / 1e9,
         STAND_IN_NOTE.get().isEmpty() ? " (reader inside it)" : ", ", STAND_IN_NOTE.get()));
     if (counting) {
       // Deletions fall due a drain delay (1 s) after their change: wait for the last ones before counting.
@@ -289,6 +294,16 @@ public final class RegistryLatencyBenchmark {
       b.append(String.format(" %s p50 %.1f / p99 %.1f ms;", parts[i], pct(v, 50), pct(v, 99)));
     }
     return b.toString();
+  }
+
+  /** The host's 1/5/15-minute load averages: the machine is shared, a figure is read with them. */
+  private static String loadAverage() {
+    try {
+      String[] f = java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).split(" ");
+      return f[0] + " " + f[1] + " " + f[2];
+    } catch (java.io.IOException e) {
+      return "unknown";
+    }
   }
 
   private static double pct(long[] sorted, int p) {

@@ -23,6 +23,7 @@ final class StandInProcess implements AutoCloseable {
   private final OutputStream commands;
   private final BufferedReader answers;
   private final Thread pump;
+  private final java.util.concurrent.CompletableFuture<String> stats = new java.util.concurrent.CompletableFuture<>();
   /** Longest ping-pong round trip of the clock check, ns: the bound of any clock difference between the two. */
   final long clockCheckRoundTripNanos;
 
@@ -60,6 +61,8 @@ final class StandInProcess implements AutoCloseable {
           if (l.startsWith("seen ")) {
             int sp = l.indexOf(' ', 5);
             seen.seen(l.substring(5, sp), Long.parseLong(l.substring(sp + 1)));
+          } else if (l.startsWith("stats ")) {
+            stats.complete(l.substring(6));
           }
         }
       } catch (java.io.IOException e) {
@@ -98,6 +101,12 @@ final class StandInProcess implements AutoCloseable {
   /** The child's CPU so far, seconds (from /proc). */
   double cpuSeconds() throws java.io.IOException {
     return ProcessProbe.cpuSeconds(process.pid());
+  }
+
+  /** The child's own account of what reading cost ({@link NginxStandIn.UpstreamReader#stats}). */
+  String stats() throws Exception {
+    send("stats");
+    return stats.get(10, java.util.concurrent.TimeUnit.SECONDS);
   }
 
   @Override

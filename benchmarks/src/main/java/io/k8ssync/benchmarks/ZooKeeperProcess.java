@@ -49,8 +49,13 @@ final class ZooKeeperProcess implements AutoCloseable {
     long deadline = System.nanoTime() + 60_000_000_000L;
     while (true) {
       try (Socket s = new Socket()) {
+        // Accepting connections is not serving: "srvr" (the one four-letter word allowed by default) names the mode once it serves.
         s.connect(new InetSocketAddress("127.0.0.1", port), 500);
-        return new ZooKeeperProcess(p, port, log);
+        s.getOutputStream().write("srvr".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        if (new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).contains("Mode: ")) {
+          return new ZooKeeperProcess(p, port, log);
+        }
+        throw new java.io.IOException("not serving yet");
       } catch (java.io.IOException e) {
         if (!p.isAlive() || System.nanoTime() > deadline) {
           p.destroyForcibly();

@@ -21,6 +21,7 @@ final class ZooKeeperWatchReader implements NginxStandIn.UpstreamReader {
   private final CuratorFramework client;
   private final String path;
   private CuratorCache cache;
+  private final java.util.concurrent.atomic.LongAdder events = new java.util.concurrent.atomic.LongAdder();
 
   ZooKeeperWatchReader(String connect, String path) {
     this.client = CuratorFrameworkFactory.newClient(connect, new RetryOneTime(100));
@@ -33,6 +34,7 @@ final class ZooKeeperWatchReader implements NginxStandIn.UpstreamReader {
     cache = CuratorCache.build(client, path);
     CountDownLatch initialized = new CountDownLatch(1);
     cache.listenable().addListener(CuratorCacheListener.builder().forCreatesAndChanges((old, node) -> {
+      events.increment();
       if (initialized.getCount() > 0) {
         return; // the state at start
       }
@@ -46,6 +48,11 @@ final class ZooKeeperWatchReader implements NginxStandIn.UpstreamReader {
     if (!initialized.await(60, TimeUnit.SECONDS)) {
       throw new IllegalStateException("CuratorCache on " + path + " not initialized in 60 s");
     }
+  }
+
+  @Override
+  public String stats() {
+    return events.sum() + " creates and changes from the cache";
   }
 
   @Override
