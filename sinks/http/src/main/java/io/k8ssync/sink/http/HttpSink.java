@@ -122,7 +122,30 @@ final class HttpSink implements Sink {
   @Override
   public void podsSynced() {
     synced = true;
+    if (!context.dryRun()) {
+      try {
+        timer.execute(this::warmUp); // before the first call, and on a standby long before its first write
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        log.log(Level.DEBUG, "client warm-up not started, the sink is closing: sink={0}", context.name());
+      }
+    }
   }
+
+  /** The client run once in this process ({@link HttpTarget#warmUp}); the target sees nothing. */
+  private void warmUp() {
+    long t0 = System.nanoTime();
+    boolean ok = target.warmUp();
+    warmedUp = ok;
+    log.log(Level.DEBUG, "client warm-up {0} in {1}ms: sink={2}", ok ? "done" : "failed", (System.nanoTime() - t0) / 1_000_000,
+        context.name());
+  }
+
+  /** True once the client ran once ({@link #warmUp}); for tests. */
+  boolean warmedUp() {
+    return warmedUp;
+  }
+
+  private volatile boolean warmedUp;
 
   private void reassertAll() {
     if (synced) {
