@@ -1,8 +1,12 @@
 package io.k8ssync.daemon;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.sink.config.ConfigException;
 import java.io.IOException;
@@ -34,7 +38,22 @@ final class Clients {
       config = Config.autoConfigure(spec.context());
     }
     namedContext(spec, config);
-    return new KubernetesClientBuilder().withConfig(config).build();
+    return new KubernetesClientBuilder().withConfig(config).withKubernetesSerialization(serialization()).build();
+  }
+
+  /**
+   * fabric8's default serialization registers every model class of every API group on the class path
+   * (ServiceLoader, ~730 classes: ~6 MiB of class metadata and ~0.25 CPU-s at start-up, measured in
+   * docs/BENCHMARKS.md, "Footprint beside a Go peer") to decode objects of a kind not known in advance.
+   * The daemon watches pods only: a watch event holds a Pod, or a Status when the watch fails (a 410
+   * Gone that makes the informer relist), so those two are registered and decode exactly as before.
+   * Any other kind would decode as a GenericKubernetesResource, which fabric8 converts to the watched type.
+   */
+  static KubernetesSerialization serialization() {
+    KubernetesSerialization serialization = new KubernetesSerialization(new ObjectMapper(), false);
+    serialization.registerKubernetesResource(Pod.class);
+    serialization.registerKubernetesResource(Status.class);
+    return serialization;
   }
 
   /**

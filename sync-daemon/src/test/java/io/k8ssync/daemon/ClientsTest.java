@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Status;
+import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.config.DaemonConfig;
@@ -72,5 +75,33 @@ class ClientsTest {
     assertInstanceOf(ConfigException.class, e.getCause());
     assertEquals("config error at clusters[name: prod].context: found \"nope\"; expected a context of " + kubeconfig
         + " (fabric8 would use the current context, a)", e.getMessage());
+  }
+
+  /**
+   * The daemon's client registers Pod and Status only (not fabric8's ~730 classes): the watch events
+   * of a pod informer still decode to a Pod, and a failed watch's error to the Status the informer's
+   * 410-Gone relist depends on.
+   */
+  @Test
+  void watchEventsOfPodsAndWatchErrorsDecodeToTheirTypes(@TempDir Path dir) throws Exception {
+    Path kubeconfig = dir.resolve("config");
+    Files.writeString(kubeconfig, String.join("\n",
+        "apiVersion: v1", "kind: Config",
+        "clusters: [{name: a, cluster: {server: 'https://a.invalid:6443'}}]",
+        "users: [{name: u, user: {token: t}}]",
+        "contexts: [{name: a, context: {cluster: a, user: u}}]", "current-context: a", ""));
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    try (KubernetesClient client = Clients.forCluster(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null))) {
+      var serialization = client.getKubernetesSerialization();
+      WatchEvent added = serialization.unmarshal("{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\","
+          + "\"metadata\":{\"name\":\"p1\",\"namespace\":\"ns\",\"resourceVersion\":\"7\"},\"status\":{\"podIP\":\"10.0.0.1\"}}}",
+          WatchEvent.class);
+      Pod pod = assertInstanceOf(Pod.class, added.getObject());
+      assertEquals("10.0.0.1", pod.getStatus().getPodIP());
+      WatchEvent error = serialization.unmarshal("{\"type\":\"ERROR\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Status\","
+          + "\"status\":\"Failure\",\"message\":\"too old resource version: 1 (9)\",\"reason\":\"Expired\",\"code\":410}}",
+          WatchEvent.class);
+      assertEquals(410, assertInstanceOf(Status.class, error.getObject()).getCode());
+    }
   }
 }
