@@ -77,6 +77,19 @@ final class KnownNodes {
     return null;
   }
 
+  /** A server believed to be in the upstream that is none of {@code addresses}, or null. */
+  String anotherThan(String folder, Set<String> addresses) {
+    Set<String> s = servers.get(folder);
+    if (s != null) {
+      for (String a : s) {
+        if (!addresses.contains(a)) {
+          return a;
+        }
+      }
+    }
+    return null;
+  }
+
   boolean folderKnown(String path) {
     return folders.contains(path);
   }

@@ -34,9 +34,10 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   private final CuratorFramework client;
   private final String root;
   private final String ownerRoot;
-  private final SinkMetrics.Counter refused;
+  final SinkMetrics.Counter refused;
   private final Owner owner;
-  private final KnownNodes known = new KnownNodes();
+  final KnownNodes known = new KnownNodes();
+  private final ZooKeeperDeletions deletions = new ZooKeeperDeletions(this);
   private final MarkerListing listing;
 
   /** @param client built by {@link ZooKeeperSinkFactory#clientBuilder}, not yet started */
@@ -79,11 +80,11 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     return client;
   }
 
-  private String folder(String upstream) {
+  String folder(String upstream) {
     return root + "/" + upstream;
   }
 
-  private String node(String upstream, String address) {
+  String node(String upstream, String address) {
     return folder(upstream) + "/" + address;
   }
 
@@ -96,7 +97,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     return owner.isDefault(cluster) ? cluster : cluster + "@" + owner.of(cluster);
   }
 
-  private String marker(String cluster, String upstream, String address) {
+  String marker(String cluster, String upstream, String address) {
     return ownerRoot + "/" + markerDir(cluster) + "/" + upstream + "/" + address;
   }
 
@@ -320,7 +321,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   /** The index of the operation that failed a transaction, or -1. */
-  private static int failedOp(KeeperException e) {
+  static int failedOp(KeeperException e) {
     List<OpResult> results = e.getResults();
     for (int i = 0; results != null && i < results.size(); i++) {
       if (results.get(i) instanceof OpResult.ErrorResult r && r.getErr() != KeeperException.Code.OK.intValue()
@@ -476,6 +477,12 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
+  /** In few transactions: see {@link ZooKeeperDeletions}. */
+  @Override
+  public List<RemovalResult> deleteAllUnlessLast(List<Removal> removals) {
+    return deletions.deleteAll(removals);
+  }
+
   /** Our node at its version and our marker go, in one step with a check that the other server is there (at any version). */
   private void deleteBeside(String otherNode, String node, int version, String marker) throws Exception {
     client.transaction().forOperations(
@@ -535,7 +542,7 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
-  private SinkException failure(String what, Exception e) {
+  SinkException failure(String what, Exception e) {
     if (e instanceof KeeperException.NoAuthException || e instanceof KeeperException.AuthFailedException) {
       // An operator can fix an ACL or a credential; dropping the change would lose it for good.
       refused.inc("no_auth");

@@ -276,6 +276,67 @@ class ZooKeeperKnownVersionsTest {
     assertEquals(List.of("10.0.0.1:8080"), other.getChildren().forPath("/nginx/upstreams/web"));
   }
 
+  private List<UpstreamRegistry.Removal> removals(int from, int to) {
+    List<UpstreamRegistry.Removal> out = new ArrayList<>();
+    for (int i = from; i <= to; i++) {
+      out.add(new UpstreamRegistry.Removal("c1", "web", "10.0.0." + i + ":8080"));
+    }
+    return out;
+  }
+
+  private List<Deletion> deletions(List<UpstreamRegistry.RemovalResult> results) {
+    return results.stream().map(r -> {
+      assertNull(r.failure(), String.valueOf(r.failure()));
+      return r.deletion();
+    }).toList();
+  }
+
+  @Test
+  void deletionsDueTogetherAreOneRequestBesideAServerThatStays() throws Exception {
+    for (int i = 1; i <= 8; i++) {
+      assertTrue(registry.put("c1", "web", "10.0.0." + i + ":8080", UP.withDown(i <= 5)));
+    }
+    List<UpstreamRegistry.RemovalResult> results = new ArrayList<>();
+
+    assertEquals(1, requests(() -> results.addAll(registry.deleteAllUnlessLast(removals(1, 5)))));
+
+    assertEquals(List.of(Deletion.DELETED, Deletion.DELETED, Deletion.DELETED, Deletion.DELETED, Deletion.DELETED), deletions(results));
+    assertEquals(3, other.getChildren().forPath("/nginx/upstreams/web").size());
+    assertEquals(3, other.getChildren().forPath("/k8s-sync/owners/c1/web").size(), "their markers went with them");
+  }
+
+  @Test
+  void whenEveryServerIsDueOneStaysAsTheLast() throws Exception {
+    for (int i = 1; i <= 4; i++) {
+      assertTrue(registry.put("c1", "web", "10.0.0." + i + ":8080", UP.withDown(true)));
+    }
+    List<UpstreamRegistry.RemovalResult> results = new ArrayList<>();
+
+    // Three deleted checking the fourth, in one transaction; the fourth's own deletion reads the upstream and keeps it.
+    assertEquals(2, requests(() -> results.addAll(registry.deleteAllUnlessLast(removals(1, 4)))));
+
+    assertEquals(List.of(Deletion.DELETED, Deletion.DELETED, Deletion.DELETED, Deletion.LAST_SERVER), deletions(results));
+    assertEquals(List.of("10.0.0.4:8080"), other.getChildren().forPath("/nginx/upstreams/web"));
+  }
+
+  @Test
+  void whenTheServerThatStaysGoesMeanwhileTheBatchIsRefusedAndTheUpstreamNeverEmpties() throws Exception {
+    for (int i = 1; i <= 4; i++) {
+      assertTrue(registry.put("c1", "web", "10.0.0." + i + ":8080", UP.withDown(i <= 3)));
+    }
+    // Another writer removes the only server that stays right before our transaction reaches the server.
+    someoneElseFirst(() -> {
+      raw().delete("/k8s-sync/owners/c1/web/10.0.0.4:8080", -1);
+      raw().delete(WEB + "10.0.0.4:8080", -1);
+    });
+
+    List<Deletion> results = deletions(registry.deleteAllUnlessLast(removals(1, 3)));
+
+    assertNull(beforeOurNextWrite.get(), "the race was run");
+    assertEquals(List.of(Deletion.DELETED, Deletion.DELETED, Deletion.LAST_SERVER), results);
+    assertEquals(List.of("10.0.0.3:8080"), other.getChildren().forPath("/nginx/upstreams/web"));
+  }
+
   @Test
   void twoWritersDeletingTheLastTwoServersAtOnceNeverEmptyTheUpstream() throws Exception {
     TestSinkContext second = new TestSinkContext("zk", new ZooKeeperSinkFactory().configDef(),
