@@ -134,6 +134,8 @@ public final class Daemon implements AutoCloseable {
     if (leaderSpec != null) {
       // A standby for every cluster from the start: its changes queue up until its Lease is ours.
       dispatcher.leadWhere(led::contains);
+      // What came since the old leader's last renewal, it most likely never applied: written first at a takeover.
+      dispatcher.replayFreshFirst(leaderSpec.leaseDuration().plus(leaderSpec.retryPeriod()));
       Duration retention = leaderSpec.standbyRetention();
       long every = Math.max(100, retention.toMillis() / 4);
       dispatcher.timer().scheduleWithFixedDelay(() -> {

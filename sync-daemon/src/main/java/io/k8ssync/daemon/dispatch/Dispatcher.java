@@ -101,6 +101,14 @@ public final class Dispatcher implements Consumer<PodChange> {
   }
 
   /**
+   * At a takeover every sink writes the held changes that came within {@code window} before it
+   * first, ahead of the replays of older ones ({@link SinkRunner#replayFreshFirst}). Call before {@link #start}.
+   */
+  public void replayFreshFirst(Duration window) {
+    runners.values().forEach(r -> r.replayFreshFirst(window));
+  }
+
+  /**
    * Leadership of {@code cluster} moved: every sink is told first (so it cancels what it had
    * pending for a cluster it lost, and knows its new term before any replay), then what was held
    * back for the cluster runs, if it is ours now.

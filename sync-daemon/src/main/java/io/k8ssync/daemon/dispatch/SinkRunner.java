@@ -58,6 +58,8 @@ public final class SinkRunner {
   /** The clusters whose changes this replica applies: all, unless leader election says otherwise. */
   private volatile Predicate<String> leads = cluster -> true;
   private volatile boolean everyReplica;
+  /** Held changes this recent at a takeover are written first ({@link WorkQueue#releaseParked(Predicate, long)}); 0: off. */
+  private volatile long freshNanos;
   private volatile io.k8ssync.sink.Progress progress = io.k8ssync.sink.Progress.NONE;
   /** True when the sink reports its pods' progress itself; else this runner reports what apply did. */
   private volatile boolean sinkReports;
@@ -147,9 +149,18 @@ public final class SinkRunner {
     this.sinkReports = sinkReports;
   }
 
+  /**
+   * At a takeover, held changes that came within {@code window} before it are written first, in
+   * batches of their own, and the replays of older ones wait until they are: the old leader most
+   * likely applied those, and never these.
+   */
+  public void replayFreshFirst(Duration window) {
+    this.freshNanos = window.toNanos();
+  }
+
   /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
   public void leadershipChanged() {
-    queue.releaseParked(leads);
+    queue.releaseParked(leads, freshNanos);
   }
 
   public void start() {
@@ -233,7 +244,7 @@ public final class SinkRunner {
         metrics.queueDropped.labelValues(name, "left_to_leader").inc(dropped);
         LOG.info("shutdown: sink={} pod={} leaves its change to the leader of cluster {}", name, item.key(), cluster);
       } else if (leads.test(cluster)) {
-        queue.releaseParked(leads); // leadership came while parking
+        queue.releaseParked(leads, freshNanos); // leadership came while parking
       }
     }
     if (batch.isEmpty()) {

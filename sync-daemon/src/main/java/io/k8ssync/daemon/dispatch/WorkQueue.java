@@ -85,6 +85,13 @@ public final class WorkQueue {
    * released and not yet applied): their changes merge with {@link PodChange#keepingOnline}.
    */
   private final Set<String> held = new HashSet<>();
+  /**
+   * Keys a takeover released as fresh ({@link #releaseParked(java.util.function.Predicate, long)}),
+   * waiting at the front of {@code ready}: handed out in batches of their own.
+   */
+  private final Set<String> fresh = new HashSet<>();
+  /** Fresh keys handed to a worker and not yet done: no other key is handed out meanwhile. */
+  private final Set<String> freshInFlight = new HashSet<>();
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -226,7 +233,7 @@ public final class WorkQueue {
         finish(item);
       }
       boolean yielded = false;
-      while (ready.isEmpty()) {
+      while (ready.isEmpty() || behindFresh()) {
         if (waitNanos <= 0 || (shuttingDown && dirty.isEmpty() && blocked.isEmpty())) {
           return List.of();
         }
@@ -247,8 +254,16 @@ public final class WorkQueue {
         waitNanos = notEmpty.awaitNanos(waitNanos);
       }
       List<Item> items = new ArrayList<>(Math.min(max, ready.size()));
+      boolean freshBatch = !fresh.isEmpty() && fresh.contains(ready.peekFirst());
       while (items.size() < max && !ready.isEmpty()) {
+        if (freshBatch != (!fresh.isEmpty() && fresh.contains(ready.peekFirst()))) {
+          break; // fresh changes and the rest never share a batch
+        }
         String key = ready.pollFirst();
+        if (freshBatch) {
+          fresh.remove(key);
+          freshInFlight.add(key);
+        }
         Pending p = dirty.remove(key);
         Item item;
         if (coalesce && p.changes().size() > 1) {
@@ -294,16 +309,38 @@ public final class WorkQueue {
     }
   }
 
+  /**
+   * True while a fresh key is being applied and the next key in line is not fresh: it waits, so
+   * the fresh change is written before anything else (replays, passes' worth of changes); under the lock.
+   */
+  private boolean behindFresh() {
+    return !freshInFlight.isEmpty() && !fresh.contains(ready.peekFirst());
+  }
+
+  /** {@code key} is no longer in flight; under the lock. */
+  private void notProcessing(String key) {
+    processing.remove(key);
+    if (!freshInFlight.isEmpty() && freshInFlight.remove(key) && freshInFlight.isEmpty()) {
+      notEmpty.signalAll(); // what waited behind the fresh changes may go
+    }
+  }
+
   /** {@link #done}, under the lock. */
   private void finish(Item item) {
     String key = item.key();
-    processing.remove(key);
+    boolean wasFresh = !freshInFlight.isEmpty() && freshInFlight.contains(key);
+    notProcessing(key);
     if (!dirty.containsKey(key)) {
       if (!held.isEmpty()) {
         held.remove(key); // applied: from now on the sink itself knows what it put online
       }
     } else if (blocked.isEmpty() || !blocked.contains(key)) {
-      ready.addLast(key);
+      if (wasFresh) {
+        fresh.add(key); // the rest of a fresh pod's held changes, or what came meanwhile: still ahead of the replays
+        ready.addFirst(key);
+      } else {
+        ready.addLast(key);
+      }
       readyHint = true;
       notEmpty.signal();
     }
@@ -327,7 +364,7 @@ public final class WorkQueue {
   /** {@code item} back in front of anything newer of its key, which stays blocked; under the lock. */
   private void putBack(Item item) {
     String key = item.key();
-    processing.remove(key);
+    notProcessing(key);
     Pending newer = dirty.get(key);
     List<PodChange> all = join(key, item.changes(), newer == null ? List.of() : newer.changes());
     pendingChanges += coalesce ? (newer == null ? 1 : 0) : item.changes().size();
@@ -387,8 +424,9 @@ public final class WorkQueue {
     lock.lock();
     try {
       if (shuttingDown) {
-        processing.remove(key);
+        notProcessing(key);
         held.remove(key);
+        fresh.remove(key);
         Pending newer = dirty.remove(key);
         if (newer != null) {
           pendingChanges -= coalesce ? 1 : newer.changes().size();
@@ -408,8 +446,18 @@ public final class WorkQueue {
     }
   }
 
-  /** Parked keys whose cluster {@code led} accepts run again. */
+  /** Parked keys whose cluster {@code led} accepts run again, newest first, behind what waits already. */
   public void releaseParked(java.util.function.Predicate<String> led) {
+    releaseParked(led, 0);
+  }
+
+  /**
+   * Parked keys whose cluster {@code led} accepts run again, newest first. Those whose newest change
+   * came within {@code freshNanos} (the old leader was dying or gone: most likely nobody applied
+   * them) go ahead of everything waiting, in batches of their own, and nothing else is handed out
+   * while one of them is being applied; the rest wait behind what waits already.
+   */
+  public void releaseParked(java.util.function.Predicate<String> led, long freshNanos) {
     lock.lock();
     try {
       List<String> runnable = new ArrayList<>();
@@ -428,8 +476,19 @@ public final class WorkQueue {
       // pod that turned ready while nobody led must not wait behind thousands of replays it did apply.
       // Each key holds all its own changes, so a pod's order is untouched.
       runnable.sort(java.util.Comparator.comparingLong((String k) -> dirty.get(k).latest()).reversed());
+      int freshCount = 0;
+      if (freshNanos > 0) {
+        long cutoff = nanoTime.getAsLong() - freshNanos;
+        while (freshCount < runnable.size() && dirty.get(runnable.get(freshCount)).latest() - cutoff >= 0) {
+          freshCount++;
+        }
+        for (int i = freshCount - 1; i >= 0; i--) {
+          ready.addFirst(runnable.get(i));
+          fresh.add(runnable.get(i));
+        }
+      }
       if (!runnable.isEmpty()) {
-        ready.addAll(runnable);
+        ready.addAll(runnable.subList(freshCount, runnable.size()));
         readyHint = true;
         notEmpty.signalAll();
       }
@@ -477,6 +536,7 @@ public final class WorkQueue {
           parkedChanges -= count(p);
         }
         held.remove(e.getKey());
+        fresh.remove(e.getKey());
         it.remove();
       }
     }
