@@ -24,9 +24,9 @@ case "$what" in
   kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry)
-    # Leading -D flags go to the JVM, after these defaults (the last wins): both registries, JIT cold then warm, the reader
+    # Leading -D/-X flags go to the JVM, after these defaults (the last wins): both registries, JIT cold then warm, the reader
     # and ZooKeeper in their own JVMs, no proxy in the latency rounds and one Consul round through it to count requests.
-    flags=(); while [ $# -gt 0 ] && [[ $1 == -D* ]]; do flags+=("$1"); shift; done
+    flags=(); while [ $# -gt 0 ] && [[ $1 == -D* || $1 == -X* ]]; do flags+=("$1"); shift; done
     scripts/testbed/build-consul.sh && java -Xmx2g -Dregistry.rounds=2 -Dregistry.zkProcess=true -Dregistry.zkDataDir=/dev/shm \
       -Dregistry.proxy=false -Dregistry.countingRound=true "${flags[@]}" -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
   sync) scripts/testbed/build-k8s.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.InitialSyncBenchmark "$@" ;;

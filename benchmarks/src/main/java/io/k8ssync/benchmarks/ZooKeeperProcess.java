@@ -37,7 +37,7 @@ final class ZooKeeperProcess implements AutoCloseable {
     }
     Path cfg = dir.resolve("zoo.cfg");
     Files.writeString(cfg, "tickTime=2000\ndataDir=" + dir.resolve("data") + "\nclientPort=" + port
-        + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n");
+        + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr\n");
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
     String extra = System.getProperty("registry.zkFlags", "");
     if (!extra.isBlank()) {
@@ -46,11 +46,14 @@ final class ZooKeeperProcess implements AutoCloseable {
     cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.apache.zookeeper.server.ZooKeeperServerMain", cfg.toString()));
     Path log = dir.resolve("server.log");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    // A benchmark stopped with a signal leaves no server behind.
+    Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly));
     long deadline = System.nanoTime() + 60_000_000_000L;
     while (true) {
       try (Socket s = new Socket()) {
         // Accepting connections is not serving: "srvr" (the one four-letter word allowed by default) names the mode once it serves.
         s.connect(new InetSocketAddress("127.0.0.1", port), 500);
+        s.setSoTimeout(2000);
         s.getOutputStream().write("srvr".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
         if (new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).contains("Mode: ")) {
           return new ZooKeeperProcess(p, port, log);
