@@ -84,6 +84,11 @@ public final class RegistryLatencyBenchmark {
   }
 
   private static final List<String> SUMMARY = new ArrayList<>();
+  /**
+   * {@code -Dregistry.drainDelay}: the sinks' drain delay, 1s by default; a delay longer than the churn (60s) takes the
+   * deletions, and their upstream locks, out of the measured window, to see what they add.
+   */
+  private static final String DRAIN_DELAY = System.getProperty("registry.drainDelay", "1s");
   /** {@code -Dregistry.allReady=true}: every pod starts ready (the start-up registration of all of them), else half at random. */
   private static final boolean ALL_READY = Boolean.getBoolean("registry.allReady");
 
@@ -117,14 +122,14 @@ public final class RegistryLatencyBenchmark {
   }
 
   private static void runZooKeeper(String name, String reader, String connect, int pods, int seconds, int rate) throws Exception {
-    new RegistryLatencyBenchmark().run(name, new ZooKeeperSinkFactory(), Map.of("connect", connect, "drainDelay", "1s"),
+    new RegistryLatencyBenchmark().run(name, new ZooKeeperSinkFactory(), Map.of("connect", connect, "drainDelay", DRAIN_DELAY),
         reader.equals("old") ? InProcessReaders.zookeeper(connect) : standIn("zookeeper", connect, "/nginx/upstreams"), null,
         pods, seconds, rate);
   }
 
   private static void runConsul(String name, String reader, boolean proxied, int pods, int seconds, int rate) throws Exception {
     try (ConsulAgent consul = ConsulAgent.started(); ConsulProxy proxy = proxied ? new ConsulProxy(consul.url()) : null) {
-      new RegistryLatencyBenchmark().run(name, new ConsulSinkFactory(), Map.of("url", proxied ? proxy.url() : consul.url(), "drainDelay", "1s"),
+      new RegistryLatencyBenchmark().run(name, new ConsulSinkFactory(), Map.of("url", proxied ? proxy.url() : consul.url(), "drainDelay", DRAIN_DELAY),
           reader.equals("old") ? InProcessReaders.consul(consul.url()) : standIn("consul", consul.url(), "upstreams/bench/"),
           new Probe(proxy, consul), pods, seconds, rate);
     }
