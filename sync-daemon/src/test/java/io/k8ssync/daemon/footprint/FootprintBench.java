@@ -36,8 +36,11 @@ import org.junit.jupiter.api.io.TempDir;
  * until every pod is in Consul (start-up registration, JVM start included), then RSS sampled every
  * second while {@code -Dfootprint.rate} pods a second (default 20) flip readiness for
  * {@code -Dfootprint.seconds} (default 60). Flag sets come from {@code -Dfootprint.flags}, separated
- * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment. Run with {@code scripts/bench.sh footprint}; it measures, it
- * does not judge (tag "soak").
+ * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment, and
+ * {@code @cds} in a flag stands for a class-data-sharing archive built for the jar from
+ * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it. With {@code -Dfootprint.inCluster=true}
+ * the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
+ * through a kubeconfig. Run with {@code scripts/bench.sh footprint}; it measures, it does not judge (tag "soak").
  */
 @Tag("soak")
 @ExtendWith(KubeApiServerExtension.class)
@@ -70,6 +73,9 @@ class FootprintBench {
       Files.writeString(kubeconfig, api.kubeconfig());
       client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
       createReadyPods(client, pods);
+      if (Boolean.getBoolean("footprint.inCluster")) {
+        inCluster(client, dir);
+      }
       for (String set : System.getProperty("footprint.flags", DEFAULT_FLAGS).split("\\|")) {
         String name = set.substring(0, set.indexOf('='));
         String flags = set.substring(set.indexOf('=') + 1).strip();
@@ -85,14 +91,26 @@ class FootprintBench {
   private String measure(String name, String flags, Path jar, Path dir, Path kubeconfig, ConsulAgent consul,
       KubernetesClient client, int pods, int seconds, int rate) throws Exception {
     Path config = dir.resolve("footprint.yaml");
+    boolean inCluster = Boolean.getBoolean("footprint.inCluster");
     Files.writeString(config, String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
-        "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]}]",
+        inCluster ? "clusters: [{name: real, inCluster: true, namespaces: [" + NS + "]}]"
+            : "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]}]",
         "sinks:",
         "  - {name: consul, type: consul, config: {url: '" + consul.url() + "'}}",
         ""));
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     Map<String, String> env = new java.util.HashMap<>();
+    if (inCluster) {
+      URI server = URI.create(client.getConfiguration().getMasterUrl());
+      env.put("KUBERNETES_SERVICE_HOST", server.getHost());
+      env.put("KUBERNETES_SERVICE_PORT", Integer.toString(server.getPort()));
+      cmd.add("-Dkubernetes.auth.serviceAccount.token=" + dir.resolve("token"));
+      cmd.add("-Dkubernetes.certs.ca.file=" + dir.resolve("ca.crt"));
+    }
+    if (flags.contains("@cds")) {
+      flags = flags.replace("@cds", cdsArchive(jar, dir).toString());
+    }
     for (String flag : flags.isEmpty() ? new String[0] : flags.split("\\s+")) {
       if (flag.matches("[A-Z_]+=.*")) {
         env.put(flag.substring(0, flag.indexOf('=')), flag.substring(flag.indexOf('=') + 1)); // e.g. MALLOC_ARENA_MAX=2
@@ -175,6 +193,39 @@ class FootprintBench {
     } finally {
       pool.shutdownNow();
     }
+  }
+
+  /** A service account with a token and the API server's CA in files, as the kubelet mounts them in a pod. */
+  private static void inCluster(KubernetesClient client, Path dir) throws Exception {
+    client.serviceAccounts().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.ServiceAccountBuilder()
+        .withNewMetadata().withName("k8s-sync").endMetadata().build()).create();
+    client.rbac().clusterRoleBindings().resource(new io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder()
+        .withNewMetadata().withName("footprint-k8s-sync").endMetadata()
+        .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("ClusterRole").withName("cluster-admin").endRoleRef()
+        .addNewSubject().withKind("ServiceAccount").withName("k8s-sync").withNamespace(NS).endSubject().build()).create();
+    String token = client.serviceAccounts().inNamespace(NS).withName("k8s-sync").tokenRequest(
+        new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder().withNewSpec().withExpirationSeconds(86_400L)
+            .endSpec().build()).getStatus().getToken();
+    Files.writeString(dir.resolve("token"), token);
+    String ca = client.getConfiguration().getCaCertData() != null
+        ? new String(java.util.Base64.getDecoder().decode(client.getConfiguration().getCaCertData()), java.nio.charset.StandardCharsets.UTF_8)
+        : Files.readString(Path.of(client.getConfiguration().getCaCertFile()));
+    Files.writeString(dir.resolve("ca.crt"), ca);
+  }
+
+  /** The class-data-sharing archive the Dockerfile builds, for this jar and this JVM (once per run). */
+  private static Path cdsArchive(Path jar, Path dir) throws Exception {
+    Path archive = dir.resolve("k8s-sync.jsa");
+    if (!Files.exists(archive)) {
+      Path classList = Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize();
+      Process dump = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xshare:dump",
+          "-XX:+UseSerialGC", "-XX:SharedClassListFile=" + classList, "-XX:SharedArchiveFile=" + archive, "-cp", jar.toString())
+          .redirectErrorStream(true).redirectOutput(dir.resolve("cds-dump.log").toFile()).start();
+      if (!dump.waitFor(5, TimeUnit.MINUTES) || dump.exitValue() != 0 || !Files.exists(archive)) {
+        throw new IllegalStateException("no CDS archive: " + Files.readString(dir.resolve("cds-dump.log")));
+      }
+    }
+    return archive;
   }
 
   private static String ip(int i) {
