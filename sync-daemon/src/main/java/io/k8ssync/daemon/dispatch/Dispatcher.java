@@ -5,8 +5,10 @@ import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.Transition;
 import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -129,7 +131,10 @@ public final class Dispatcher implements Consumer<PodChange> {
       }
     }
     if (leading) {
-      runners.values().forEach(SinkRunner::leadershipChanged);
+      // Every sink's fresh changes first, then every sink's replays (sorted newest first, 10,000 take a while).
+      List<Runnable> replays = new ArrayList<>();
+      runners.values().forEach(r -> replays.add(r.releaseFreshFirst()));
+      replays.forEach(Runnable::run);
     }
   }
 

@@ -160,7 +160,16 @@ public final class SinkRunner {
 
   /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
   public void leadershipChanged() {
-    queue.releaseParked(leads, freshNanos);
+    releaseFreshFirst().run();
+  }
+
+  /**
+   * {@link #leadershipChanged} in two steps: the fresh held changes run when this returns, the
+   * replays once the step returned has run (it sorts them), so a dispatcher lets every sink start
+   * on its fresh changes before any sorts its replays.
+   */
+  public Runnable releaseFreshFirst() {
+    return queue.releaseFreshFirst(leads, freshNanos);
   }
 
   public void start() {

@@ -458,43 +458,78 @@ public final class WorkQueue {
    * while one of them is being applied; the rest wait behind what waits already.
    */
   public void releaseParked(java.util.function.Predicate<String> led, long freshNanos) {
+    releaseFreshFirst(led, freshNanos).run();
+  }
+
+  /** A released key and when its newest change came (nanoTime). */
+  private record Released(String key, long latest) {}
+
+  /** Newest first: the old leader most likely never applied the last changes before it went. */
+  private static final java.util.Comparator<Released> NEWEST_FIRST = java.util.Comparator.comparingLong(Released::latest).reversed();
+
+  /**
+   * The first step of {@link #releaseParked(java.util.function.Predicate, long)}: the fresh keys are
+   * runnable when this returns (one pass over the parked keys, under the lock); the step returned
+   * sorts the rest newest first outside the lock and queues them. Between the two, the rest are
+   * neither parked nor ready: nothing hands them out, and what arrives for them merges as usual.
+   * With {@code freshNanos} 0 all is done here and the step returned does nothing.
+   */
+  public Runnable releaseFreshFirst(java.util.function.Predicate<String> led, long freshNanos) {
+    List<Released> rest = new ArrayList<>();
     lock.lock();
     try {
-      List<String> runnable = new ArrayList<>();
+      List<Released> freshOnes = new ArrayList<>();
+      long cutoff = nanoTime.getAsLong() - freshNanos;
       var it = parked.entrySet().iterator();
       while (it.hasNext()) {
         var e = it.next();
         if (led.test(e.getValue())) {
           it.remove();
-          parkedChanges -= count(dirty.get(e.getKey()));
-          if (blocked.remove(e.getKey()) && dirty.containsKey(e.getKey()) && !processing.containsKey(e.getKey())) {
-            runnable.add(e.getKey());
+          Pending p = dirty.get(e.getKey());
+          parkedChanges -= count(p);
+          if (blocked.remove(e.getKey()) && p != null && !processing.containsKey(e.getKey())) {
+            (freshNanos > 0 && p.latest() - cutoff >= 0 ? freshOnes : rest).add(new Released(e.getKey(), p.latest()));
           }
         }
       }
-      // Newest first: the old leader most likely never applied the last changes before it went, and a
-      // pod that turned ready while nobody led must not wait behind thousands of replays it did apply.
-      // Each key holds all its own changes, so a pod's order is untouched.
-      runnable.sort(java.util.Comparator.comparingLong((String k) -> dirty.get(k).latest()).reversed());
-      int freshCount = 0;
-      if (freshNanos > 0) {
-        long cutoff = nanoTime.getAsLong() - freshNanos;
-        while (freshCount < runnable.size() && dirty.get(runnable.get(freshCount)).latest() - cutoff >= 0) {
-          freshCount++;
-        }
-        for (int i = freshCount - 1; i >= 0; i--) {
-          ready.addFirst(runnable.get(i));
-          fresh.add(runnable.get(i));
-        }
+      // Each key holds all its own changes, so a pod's order is untouched by any of this.
+      freshOnes.sort(NEWEST_FIRST);
+      for (int i = freshOnes.size() - 1; i >= 0; i--) {
+        ready.addFirst(freshOnes.get(i).key());
+        fresh.add(freshOnes.get(i).key());
       }
-      if (!runnable.isEmpty()) {
-        ready.addAll(runnable.subList(freshCount, runnable.size()));
+      if (freshNanos <= 0) {
+        // A pod that turned ready while nobody led must not wait behind thousands of replays the old leader did apply.
+        rest.sort(NEWEST_FIRST);
+        rest.forEach(r -> ready.addLast(r.key()));
+        rest.clear();
+      }
+      if (!ready.isEmpty()) {
         readyHint = true;
         notEmpty.signalAll();
       }
     } finally {
       lock.unlock();
     }
+    if (rest.isEmpty()) {
+      return () -> { };
+    }
+    return () -> {
+      rest.sort(NEWEST_FIRST);
+      lock.lock();
+      try {
+        for (Released r : rest) {
+          String key = r.key();
+          if (dirty.containsKey(key) && !processing.containsKey(key) && !parked.containsKey(key) && !blocked.contains(key)) {
+            ready.addLast(key);
+          }
+        }
+        readyHint = !ready.isEmpty();
+        notEmpty.signalAll();
+      } finally {
+        lock.unlock();
+      }
+    };
   }
 
   /** Changes held for another replica (parked): pods when coalescing. */
