@@ -210,6 +210,33 @@ public abstract class UpstreamLeadershipContract {
     assertEquals(1.0, r1.context.metric("upstream_removals_held_total", "last_server"));
   }
 
+  /**
+   * A standby reads the registry when its initial list is complete, so its first write as leader
+   * need not (issue 19, target 7): the read changes nothing, whatever its cache says, and the write
+   * after a takeover lands.
+   */
+  @Test
+  void aStandbyReadsTheRegistryAtItsInitialListWritesNothingAndWritesOnceItLeads() throws Exception {
+    Replica leader = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    cacheHas(p);
+    leader.apply(null, p);
+    Replica standby = replica(Map.of(), false);
+    standby.context.led.clear();
+    cacheHas(withReady(p, false)); // the standby's cache says p went unready: a pass would drain it
+    standby.context.synced = true;
+    standby.sink.podsSynced();
+    await().during(HOLD).atMost(HOLD.plusSeconds(5)).until(() -> upstream("web").size() == 1
+        && !upstream("web").get("10.0.0.1:8080").down());
+
+    leader.stopLeading(1);
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(q);
+    standby.startLeading(2);
+    standby.apply(null, q);
+    assertFalse(upstream("web").get("10.0.0.2:8080").down(), "its first write after the takeover");
+  }
+
   @Test
   void theFirstReconcileRunsWhenTheInitialListArrives() throws Exception {
     // An earlier run registered p; while no daemon ran, p stopped being ready.
