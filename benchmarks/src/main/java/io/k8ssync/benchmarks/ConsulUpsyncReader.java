@@ -3,10 +3,9 @@ package io.k8ssync.benchmarks;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import java.io.InputStream;
+import java.net.HttpURLConnection;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.HashMap;
@@ -28,7 +27,6 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
   private final String url;
   private final String prefix;
   private final AtomicBoolean running = new AtomicBoolean(true);
-  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
   /** Per key: up ({@code down:0}) or not, and the answer it was last in. Owned by the reading thread. */
   private final Map<String, Entry> held = new HashMap<>();
   private long answer;
@@ -68,18 +66,26 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
   private void read(NginxStandIn.Seen seen) throws Exception {
     long asked = index;
     long sent = System.nanoTime();
-    HttpResponse<byte[]> r = http.send(HttpRequest.newBuilder(URI.create(url + "/v1/kv/" + prefix + "?recurse&index=" + asked + "&wait=10s"))
-        .build(), HttpResponse.BodyHandlers.ofByteArray());
+    // Blocking, on this thread, over a kept-alive connection, as nginx's event loop reads: no client threads between.
+    HttpURLConnection c = (HttpURLConnection) URI.create(url + "/v1/kv/" + prefix + "?recurse&index=" + asked + "&wait=10s").toURL()
+        .openConnection();
+    c.setReadTimeout(20_000);
+    int status = c.getResponseCode();
+    byte[] body;
+    try (InputStream in = status == 200 ? c.getInputStream() : c.getErrorStream()) {
+      body = in == null ? new byte[0] : in.readAllBytes();
+    }
     long received = System.nanoTime();
-    long next = r.headers().firstValueAsLong("X-Consul-Index").orElse(asked);
+    String header = c.getHeaderField("X-Consul-Index");
+    long next = header == null ? asked : Long.parseLong(header);
     // Consul's rule for blocking queries: an index that went backwards starts over from 0.
     index = next < asked ? 0 : next;
-    if (r.statusCode() != 200) {
+    if (status != 200) {
       return;
     }
     long previous = answer++;
     java.util.List<String> up = new java.util.ArrayList<>();
-    try (JsonParser p = JSON.createParser(r.body())) {
+    try (JsonParser p = JSON.createParser(body)) {
       if (p.nextToken() != JsonToken.START_ARRAY) {
         return;
       }
@@ -116,7 +122,7 @@ final class ConsulUpsyncReader implements NginxStandIn.UpstreamReader {
     // Visible once the whole answer is read, as in nginx after upsync applied it.
     long now = System.nanoTime();
     answers++;
-    bytes += r.body().length;
+    bytes += body.length;
     queryNanos += received - sent;
     scanNanos += now - received;
     if (seen != null) {
