@@ -25,7 +25,9 @@ import org.junit.jupiter.api.Test;
  * Deletions of drained servers that fall due together, as a counting proxy in front of a real
  * Consul agent sees them: one transaction for many (a check of a server that stays, and a
  * delete-cas of each at the index the sink knows), the last server of an upstream never deleted,
- * and a server wanted again by the time its deletion runs left alone.
+ * and a server wanted again by the time its deletion runs left alone. The drain delay is 1 s, so
+ * deletions due within 100 ms of each other are done together: the drains of one batch, even in a
+ * cold JVM on a loaded machine.
  */
 class ConsulBatchDeletionsTest {
 
@@ -37,7 +39,7 @@ class ConsulBatchDeletionsTest {
   ConsulBatchDeletionsTest() throws Exception {
     proxy = new ConsulProxy(consul.url());
     context = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
-        Map.of("url", proxy.url(), "drainDelay", "300ms", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
+        Map.of("url", proxy.url(), "drainDelay", "1s", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
     sink = new ConsulSinkFactory().create(context);
     sink.start();
   }
@@ -90,6 +92,37 @@ class ConsulBatchDeletionsTest {
     for (int i = 6; i < 10; i++) {
       assertTrue(upstream("web").containsKey("10.0.0." + (i + 1) + ":8080"));
     }
+  }
+
+  @Test
+  void drainedServersOfTwoUpstreamsFallingDueTogetherShareOneTransaction() throws Exception {
+    List<PodState> pods = new ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      PodState web = ready("web-" + i, "10.0.0." + (i + 1));
+      pods.add(i < 3 ? web : new PodState(web.cluster(), web.namespace(), "api-" + i, "uid-api-" + i, "api", "10.0.1." + (i + 1),
+          web.hostIp(), web.port(), web.node(), web.phase(), true, false, 1, Map.of(), Map.of(), Map.of(), "1", 0, 0, null));
+    }
+    context.pods.addAll(pods);
+    sink.apply(pods.stream().map(p -> PodChange.of(p.key(), null, p)).toList());
+    assertEquals(3, upstream("web").size());
+    assertEquals(3, upstream("api").size());
+    proxy.requests.clear();
+
+    // Two of each upstream drained in one batch.
+    List<PodChange> batch = new ArrayList<>();
+    for (int i : new int[] {0, 1, 3, 4}) {
+      PodState after = withReady(pods.get(i), false);
+      context.pods.set(i, after);
+      batch.add(PodChange.of(pods.get(i).key(), pods.get(i), after));
+    }
+    sink.apply(batch);
+    await().atMost(Duration.ofSeconds(10)).until(() -> upstream("web").size() == 1 && upstream("api").size() == 1);
+
+    // down:1 of the four; then one transaction: in each upstream, a check of the server that stays and two deletions.
+    assertEquals(List.of("PUT /v1/txn", "PUT /v1/txn"), proxy.requests);
+    assertTrue(upstream("web").containsKey("10.0.0.3:8080"));
+    assertTrue(upstream("api").containsKey("10.0.1.6:8080"));
+    assertEquals(4.0, context.metric("upstream_entries_deleted_total"));
   }
 
   @Test

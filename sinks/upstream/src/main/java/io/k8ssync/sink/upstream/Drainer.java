@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
  * Takes servers out of their upstream in two steps: {@code down:1} at once, deletion after the
  * drain delay, never deleting the last server of an upstream (it stays {@code down:1} until
  * another server registers). Owns the drain timers and the servers held as last ones, per cluster:
- * when this replica stops leading a cluster, its timers are cancelled and its held servers
+ * when this replica stops leading a cluster, its pending deletions are dropped and its held servers
  * forgotten (their new leader's reconcile finds them), so a late timer never deletes what another
  * replica has registered again.
  *
@@ -28,8 +28,9 @@ import java.util.concurrent.TimeUnit;
  * its {@code down:1} and at most a gathering window later (a tenth of the drain delay, at most a
  * second): it joins the first pass already scheduled within that window, or schedules one at its
  * end. So the deletions of a batch of drains, or of a stretch of churn, are done together and go to
- * the registry as one batch per upstream ({@link UpstreamRegistry#deleteAllUnlessLast}: one
- * transaction for many, in Consul).
+ * the registry in one call ({@link UpstreamRegistry#deleteAllUnlessLast}: one transaction for many,
+ * in Consul and ZooKeeper), several upstreams together while one transaction of 64 operations
+ * holds them, under all their exclusive locks (taken in the one global order).
  *
  * <p>Reports ({@link PodReports}), for the pods of the server: draining once {@code down:1} is
  * written; offline once it is deleted, or once the drain delay has passed for a last server kept
@@ -247,7 +248,7 @@ final class Drainer {
   private static final long ANY_TERM = Long.MIN_VALUE;
 
   /**
-   * As {@link #finishDrain(Server)}, for many servers, one batch per upstream. A timer's deletion of
+   * As {@link #finishDrain(Server)}, for many servers: one call to the registry for several upstreams. A timer's deletion of
    * an earlier term of leading its cluster is dropped, since another replica led in between and may
    * have registered the server again (its new leader's reconcile, or ours, finishes what is still due).
    */
@@ -264,14 +265,32 @@ final class Drainer {
         byUpstream.computeIfAbsent(s.upstream(), u -> new ArrayList<>()).add(d);
       }
     }
-    byUpstream.forEach(this::finishDrains);
+    // Upstreams together while one registry transaction holds them (a check and the deletions of each), so
+    // their exclusive locks are held for one call.
+    List<Due> together = new ArrayList<>();
+    int ops = 0;
+    for (List<Due> group : byUpstream.values()) {
+      if (!together.isEmpty() && ops + 1 + group.size() > TRANSACTION_OPS) {
+        finishTogether(together);
+        together = new ArrayList<>();
+        ops = 0;
+      }
+      together.addAll(group);
+      ops += 1 + group.size();
+    }
+    if (!together.isEmpty()) {
+      finishTogether(together);
+    }
   }
 
-  /** Deletes servers of one upstream under its exclusive lock: one call to the registry for all of them. */
-  private void finishDrains(String upstream, List<Due> due) {
+  /** Operations in one registry transaction (Consul's limit): deletions of several upstreams go together up to it. */
+  private static final int TRANSACTION_OPS = 64;
+
+  /** Deletes servers under their upstreams' exclusive locks: one call to the registry for all of them. */
+  private void finishTogether(List<Due> due) {
     List<Due> deleting = new ArrayList<>();
     int looked = 0; // how many of due were looked at under the lock: a failure retries the others
-    try (UpstreamLocks.Held h = locks.exclusive(upstream)) {
+    try (UpstreamLocks.Held h = locks.exclusiveAll(due.stream().map(d -> d.server().upstream()).toList())) {
       for (Due d : due) {
         Server s = d.server();
         // Again under the lock, right before the write: the pod cache (wanted again?) and the Lease.

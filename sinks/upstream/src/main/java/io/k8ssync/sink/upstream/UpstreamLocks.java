@@ -70,6 +70,25 @@ final class UpstreamLocks {
     };
   }
 
+  /** For deleting from several upstreams at once: taken in the one global order, as {@link #sharedAll}. */
+  Held exclusiveAll(java.util.Collection<String> names) {
+    TreeSet<Integer> ups = new TreeSet<>();
+    for (String u : names) {
+      ups.add(upstreamStripe(u));
+    }
+    List<Lock> taken = new ArrayList<>();
+    for (int i : ups) {
+      Lock l = upstreams[i].writeLock();
+      l.lock();
+      taken.add(l);
+    }
+    return () -> {
+      for (int i = taken.size() - 1; i >= 0; i--) {
+        taken.get(i).unlock();
+      }
+    };
+  }
+
   /** For deleting from an upstream: nobody else of this sink touches it meanwhile. */
   Held exclusive(String upstream) {
     Lock write = upstreams[upstreamStripe(upstream)].writeLock();
