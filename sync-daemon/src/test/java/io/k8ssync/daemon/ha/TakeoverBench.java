@@ -147,7 +147,7 @@ class TakeoverBench {
 
   private static Replica startStandby(Path dir, String identity, Path kubeconfig, AllSystems all, String lease) throws Exception {
     Replica r = Replica.start(dir, identity, kubeconfig, all, lease);
-    await().atMost(Duration.ofSeconds(90)).until(r::standsBy);
+    await().atMost(Duration.ofMinutes(5)).until(r::standsBy); // a JVM starting on a loaded machine
     // Warm, as the target has it: a standby still receiving its initial list is not what a takeover at this size measures.
     await().atMost(Duration.ofMinutes(5)).until(() -> r.log().contains("all informers synced"));
     return r;
