@@ -59,7 +59,8 @@ final class KafkaSink implements Sink {
     this.props = properties(config);
     this.events = context.metrics().counter("kafka_events_total", "Events acknowledged by the broker, by type", "type");
     this.errors = context.metrics().counter("kafka_errors_total",
-        "Failures the broker's answer explains, by kind (topic_create, authentication, authorization)", "kind");
+        "Failures the broker's answer explains, by kind (topic_create, authentication, authorization, metadata: the topic's "
+            + "metadata not fetched ahead of the first send)", "kind");
     this.dropped = context.metrics().counter("kafka_events_dropped_total",
         "Events dropped because no retry can deliver them, by reason (too_large: over max.request.size or the topic's max.message.bytes)",
         "reason");
@@ -136,6 +137,37 @@ final class KafkaSink implements Sink {
         errors.inc("topic_create");
         log.log(Level.WARNING, "could not create topic " + topic + ": " + e);
       }
+    }
+  }
+
+  /**
+   * The pod list is complete (on a standby too, long before it leads): the producer fetches the
+   * topic's metadata now, on a thread of its own (it may block up to {@code max.block.ms}), so a new
+   * leader's first send does not wait for it. A failure is counted and logged only: the first send
+   * then fetches it, as without this.
+   */
+  @Override
+  public void podsSynced() {
+    if (context.dryRun()) {
+      return;
+    }
+    Thread t = new Thread(this::fetchMetadata, "kafka-metadata-" + context.name());
+    t.setDaemon(true);
+    t.start();
+  }
+
+  private void fetchMetadata() {
+    long t0 = System.nanoTime();
+    try (SharedProducer.Lease lease = producers.acquire()) {
+      int partitions = lease.producer().partitionsFor(topic).size();
+      log.log(Level.DEBUG, "topic metadata fetched ahead of the first send in {0}ms: sink={1} topic={2} partitions={3}",
+          (System.nanoTime() - t0) / 1_000_000, context.name(), topic, partitions);
+    } catch (IllegalStateException e) {
+      log.log(Level.DEBUG, "topic metadata not fetched, the sink is closing: sink={0}", context.name());
+    } catch (RuntimeException e) {
+      errors.inc("metadata");
+      log.log(Level.INFO, "topic metadata not fetched ahead of the first send (the first send will): sink={0} topic={1} error={2}",
+          context.name(), topic, e.toString());
     }
   }
 
@@ -236,6 +268,15 @@ final class KafkaSink implements Sink {
         lease.retire();
         throw SinkException.retriable("events refused by the broker (" + kind + "): " + t.getMessage(), t);
       }
+    }
+  }
+
+  /** A metric of the current producer ({@code producer-metrics} group), NaN if none; for tests. */
+  double producerMetric(String name) {
+    try (SharedProducer.Lease lease = producers.acquire()) {
+      return lease.producer().metrics().entrySet().stream()
+          .filter(e -> e.getKey().group().equals("producer-metrics") && e.getKey().name().equals(name))
+          .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue()).findFirst().orElse(Double.NaN);
     }
   }
 

@@ -97,6 +97,25 @@ class KafkaSinkTest {
     return out;
   }
 
+  /**
+   * A new leader's first send must not wait for the topic's metadata: the producer fetches it when the
+   * pod list is complete (a standby's too). Observable: the producer's {@code metadata-wait-time-ns-total}
+   * grows only when a caller waited for metadata; the first send after podsSynced adds nothing to it.
+   */
+  @Test
+  void topicMetadataIsFetchedWhenThePodListIsCompleteNotByTheFirstSend() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    KafkaSink s = (KafkaSink) sink(ctx, "pods-warm");
+    s.podsSynced();
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.producerMetric("metadata-wait-time-ns-total") > 0);
+    double waited = s.producerMetric("metadata-wait-time-ns-total");
+    PodState a = ready("web-1", "10.0.0.1");
+    s.apply(List.of(PodChange.of(a.key(), null, a)));
+    assertEquals(waited, s.producerMetric("metadata-wait-time-ns-total"), "the first send found the topic's metadata");
+    assertEquals(1, consume("pods-warm", 1).size());
+    s.close();
+  }
+
   @Test
   void oneCloudEventPerTransitionKeyedByUidInOrderPerPod() throws Exception {
     TestSinkContext[] ctx = new TestSinkContext[1];
