@@ -444,6 +444,23 @@ class MySqlSinkTest {
             && deletedAt("uid-web-2") != null);
   }
 
+  /**
+   * A takeover's pass waits until the new term's first write (the fresh held changes, which the
+   * daemon hands out first and alone) is done, so it does not compete with it; at most a second.
+   */
+  @Test
+  void aTakeoversPassStartsAfterTheNewTermsFirstWrite() throws Exception {
+    Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "1h", "purgeEvery", "500ms"), ctx -> ctx.led.clear());
+    awaitTheTimersOfTheStart(s);
+    double runs = context.metric("reconcile_runs_total", "ok");
+    context.led.add("c1");
+    s.leadershipChanged("c1", 1, true);
+    await().during(java.time.Duration.ofMillis(400)).atMost(java.time.Duration.ofSeconds(1))
+        .until(() -> context.metric("reconcile_runs_total", "ok") == runs);
+    apply(s, null, withVersion(ready("fresh-1", "10.0.0.5"), "9")); // the fresh change, first
+    await().atMost(java.time.Duration.ofSeconds(10)).until(() -> context.metric("reconcile_runs_total", "ok") > runs);
+  }
+
   @Test
   void aPassLeavesTheDeletionsOfAClusterItNoLongerLeadsToTheLeader() throws Exception {
     Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "1h"), ctx -> ctx.synced = false);
