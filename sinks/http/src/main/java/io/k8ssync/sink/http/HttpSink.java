@@ -61,6 +61,7 @@ final class HttpSink implements Sink {
   private final Reassertion reassertion;
   /** Re-assertion passes and housekeeping. */
   private final ScheduledExecutorService timer;
+  private final PassAfterFirstWrite passAfterFirstWrite;
   /** Repeated offlines and drain polls: never behind a re-assertion pass, owned by a leadership term. */
   private final FollowUps followUps;
 
@@ -73,6 +74,7 @@ final class HttpSink implements Sink {
     this.offline = Request.from("offline", c.getSection("offline"));
     this.reassertEvery = c.getDuration("reassertEvery");
     this.timer = io.k8ssync.sink.Reconciliation.scheduler(context, "http-sink");
+    this.passAfterFirstWrite = new PassAfterFirstWrite(timer, this::reassertSoon);
     this.followUps = new FollowUps(context.name(), leadership);
     this.calls = new Calls(context, target, nanoTime);
     this.reports = new PodReports(context.progress(), ledger, leadership);
@@ -109,9 +111,12 @@ final class HttpSink implements Sink {
     if (ended != null) {
       followUps.disown(cluster, "this replica no longer leads " + ended + (leading ? ", term " + term + " began" : ""));
     }
+    if (!leading) {
+      passAfterFirstWrite.termEnded(cluster);
+    }
     log.log(Level.INFO, "leadership: sink={0} cluster={1} term={2} leading={3}", context.name(), cluster, term, leading);
     if (leading && synced && !reassertEvery.isZero() && !context.dryRun()) {
-      reassertSoon(cluster);
+      passAfterFirstWrite.termStarted(cluster); // after the takeover's first write (its fresh changes), or 1 s
     }
   }
 
@@ -163,6 +168,14 @@ final class HttpSink implements Sink {
 
   @Override
   public void apply(List<PodChange> batch) throws SinkException {
+    try {
+      applyAll(batch);
+    } finally {
+      passAfterFirstWrite.written(); // a new term's first write is done (or failed): its re-assertion may start
+    }
+  }
+
+  private void applyAll(List<PodChange> batch) throws SinkException {
     for (PodChange change : batch) {
       PodLocks.Held held = locks.lock(change.key());
       try {

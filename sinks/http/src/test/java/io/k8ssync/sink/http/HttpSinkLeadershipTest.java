@@ -136,4 +136,25 @@ class HttpSinkLeadershipTest {
     await().until(() -> context.metric("http_calls_total", "reassert", "ok") == 1.0);
     assertEquals(List.of("online", "online"), target.kinds());
   }
+  /**
+   * A takeover's re-assertion waits until the new term's first write (the fresh held changes, which
+   * the daemon hands out first and alone) is done, so it does not compete with it; at most a second.
+   */
+  @Test
+  void aTakeoversReassertionStartsAfterTheNewTermsFirstWrite() throws Exception {
+    sink(Map.of("reassertEvery", "1h"));
+    PodState p = ready("web-1", "10.0.0.1");
+    context.pods.add(p);
+    apply(null, p);
+    sink.leadershipChanged("c1", 1, false);
+    context.term = 2;
+    sink.leadershipChanged("c1", 2, true);
+    await().during(java.time.Duration.ofMillis(400)).atMost(java.time.Duration.ofSeconds(1))
+        .until(() -> context.metric("http_calls_total", "reassert", "ok") == 0.0);
+    PodState q = ready("web-2", "10.0.0.2");
+    context.pods.add(q);
+    apply(null, q); // the fresh change, first
+    await().until(() -> context.metric("http_calls_total", "reassert", "ok") >= 1.0);
+    assertEquals(List.of("online", "online"), target.kinds().subList(0, 2), "p in term 1, q first in term 2, then the re-assertion");
+  }
 }
