@@ -71,7 +71,10 @@ public final class LeaderElection implements AutoCloseable {
         .withRequestRetryBackoffLimit(0)
         .withRequestTimeout(timeoutMs)
         .withConnectionTimeout(timeoutMs)
-        .build()).build();
+        .build())
+        // The cluster client's serialization: the daemon's registers only what it decodes (not every model class).
+        .withKubernetesSerialization(clusterClient.getKubernetesSerialization())
+        .build();
     this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "lease-watchdog");
       t.setDaemon(true);

@@ -133,6 +133,41 @@ class LeaderElectionTest {
     }
   }
 
+  /**
+   * The Lease is read and written through the cluster client's serialization, which in the daemon
+   * registers only Pod and Status (not fabric8's every model class): with such a client a replica
+   * still takes the Lease, leads and applies, and a second one stays standby.
+   */
+  @Test
+  void aClientThatRegistersOnlyPodAndStatusStillElectsALeader(KubeApi api) throws Exception {
+    Supplier<KubernetesClient> narrow = () -> {
+      var serialization = new io.fabric8.kubernetes.client.utils.KubernetesSerialization(
+          new com.fasterxml.jackson.databind.ObjectMapper(), false);
+      serialization.registerKubernetesResource(io.fabric8.kubernetes.api.model.Pod.class);
+      serialization.registerKubernetesResource(io.fabric8.kubernetes.api.model.Status.class);
+      return new KubernetesClientBuilder().withConfig(Config.fromKubeconfig(api.kubeconfig()))
+          .withKubernetesSerialization(serialization).build();
+    };
+    try (KubernetesClient client = api.client()) {
+      String ns = namespace(client, "ha-narrow");
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", narrow);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", narrow);
+        readyPod(client, ns, "web-1", "10.244.9.1");
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(RecordingSinkFactory.get("rec-" + ns + "-a"), "web-1"));
+        assertFalse(b.leading(), "one leader");
+        assertEquals("replica-a", client.leases().inNamespace(ns).list().getItems().get(0).getSpec().getHolderIdentity());
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
   @Test
   void aLeaderCutOffFromTheApiServerStopsApplyingAndTheStandbyTakesOver(KubeApi api) throws Exception {
     Config direct = Config.fromKubeconfig(api.kubeconfig());
