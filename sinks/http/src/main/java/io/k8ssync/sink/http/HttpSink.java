@@ -1,5 +1,6 @@
 package io.k8ssync.sink.http;
 
+import io.k8ssync.sink.PassAfterFirstWrite;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Registration;

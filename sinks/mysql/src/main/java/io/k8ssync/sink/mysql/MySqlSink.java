@@ -1,5 +1,6 @@
 package io.k8ssync.sink.mysql;
 
+import io.k8ssync.sink.PassAfterFirstWrite;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.Reconciliation;
 import io.k8ssync.sink.Sink;
@@ -34,6 +35,7 @@ final class MySqlSink implements Sink {
   private final System.Logger log;
   private final PodTable table;
   private final ScheduledExecutorService scheduler;
+  private final PassAfterFirstWrite afterFirstWrite;
   private final Reconciliation reconciliation;
   private final RowWriter writer;
   private final Purger purger;
@@ -54,6 +56,8 @@ final class MySqlSink implements Sink {
     this.purger = new Purger(context, table, owner, metrics);
     this.reconciler = new MySqlReconciler(context, table, writer, owner, batchSize, reconciliation, metrics);
     requested = new RequestedPasses(scheduler, clusters -> reconciliation.runSafely(() -> reconciler.reconcile(clusters)));
+    // A new term's pass after the term's first write (the takeover's fresh changes), or a second.
+    afterFirstWrite = new PassAfterFirstWrite(scheduler, cluster -> requested.request(Set.of(cluster)));
   }
 
   @Override
@@ -98,41 +102,15 @@ final class MySqlSink implements Sink {
     }
     if (!leading) {
       // Its rows are the new leader's to reconcile; a pass already running checks leads() before each deletion.
-      afterFirstWrite.remove(cluster);
+      afterFirstWrite.termEnded(cluster);
       requested.cancel(cluster);
     } else if (context.pods().synced()) {
       // What changed while another replica led it (or none did) is repaired now, not a period later:
       // once the term's first write (the takeover's fresh changes) is done, or a second has passed.
       log.log(Level.INFO, "leading cluster, reconcile pass requested after the first write: sink={0} cluster={1} term={2}",
           context.name(), cluster, term);
-      afterFirstWrite.add(cluster);
-      try {
-        scheduler.schedule(this::requestTakeoverPasses, TAKEOVER_PASS_BOUND_MS, TimeUnit.MILLISECONDS);
-      } catch (java.util.concurrent.RejectedExecutionException e) {
-        afterFirstWrite.remove(cluster); // the sink is closed
-      }
+      afterFirstWrite.termStarted(cluster);
     } // else the pass podsSynced() requests covers it
-  }
-
-  /**
-   * The longest a new term's pass waits for the term's first write: a takeover's fresh changes go
-   * first and alone (the daemon's queue hands out nothing else meanwhile), and a pass over 10,000
-   * rows beside them took CPU and the database from them (TakeoverBench).
-   */
-  static final long TAKEOVER_PASS_BOUND_MS = 1000;
-
-  /** Clusters this replica started leading whose pass waits for the first write (or the bound). */
-  private final Set<String> afterFirstWrite = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
-  private void requestTakeoverPasses() {
-    Set<String> clusters = new java.util.HashSet<>();
-    for (java.util.Iterator<String> it = afterFirstWrite.iterator(); it.hasNext(); ) {
-      clusters.add(it.next());
-      it.remove();
-    }
-    if (!clusters.isEmpty()) {
-      requested.request(clusters);
-    }
   }
 
   @Override
@@ -141,9 +119,7 @@ final class MySqlSink implements Sink {
       table.ensureSchema();
       writer.apply(batch);
     } finally {
-      if (!afterFirstWrite.isEmpty()) {
-        requestTakeoverPasses(); // a new term's first write is done (or failed): its pass may start
-      }
+      afterFirstWrite.written(); // a new term's first write is done (or failed): its pass may start
     }
   }
 

@@ -192,13 +192,18 @@ public interface UpstreamRegistry extends AutoCloseable {
   default java.util.List<RemovalResult> deleteAllUnlessLast(java.util.List<Removal> removals) {
     java.util.List<RemovalResult> out = new java.util.ArrayList<>(removals.size());
     for (Removal r : removals) {
-      try {
-        out.add(new RemovalResult(r, deleteUnlessLast(r.cluster(), r.upstream(), r.address()), null));
-      } catch (SinkException e) {
-        out.add(new RemovalResult(r, null, e));
-      }
+      out.add(deleteOneUnlessLast(r));
     }
     return out;
+  }
+
+  /** One {@link Removal} the per-key way ({@link #deleteUnlessLast}), its failure kept in the result. */
+  default RemovalResult deleteOneUnlessLast(Removal r) {
+    try {
+      return new RemovalResult(r, deleteUnlessLast(r.cluster(), r.upstream(), r.address()), null);
+    } catch (SinkException e) {
+      return new RemovalResult(r, null, e);
+    }
   }
 
   /** Deletes an owned entry; returns false, deleting nothing, when it is not ours or not there. */

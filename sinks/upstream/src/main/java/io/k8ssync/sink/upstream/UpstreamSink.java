@@ -1,5 +1,6 @@
 package io.k8ssync.sink.upstream;
 
+import io.k8ssync.sink.PassAfterFirstWrite;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Reconciliation;
@@ -50,6 +51,7 @@ public final class UpstreamSink implements Sink {
   private final SinkMetrics.Counter conflicts;
   private final SinkMetrics.Counter rejected;
   private final PodReports reports;
+  private final PassAfterFirstWrite passAfterFirstWrite;
 
   public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
     this.context = context;
@@ -66,6 +68,8 @@ public final class UpstreamSink implements Sink {
     conflicts = m.counter("upstream_foreign_entries_total", "Writes refused because the key belongs to someone else");
     rejected = m.counter("upstream_entries_rejected_total", "Pods not registered, by reason (not_ipv4: upsync keys must be IPv4:port)", "reason");
     this.reports = new PodReports(context, desired);
+    // A new term's pass after the term's first write (the takeover's fresh changes), or a second.
+    this.passAfterFirstWrite = new PassAfterFirstWrite(scheduler, cluster -> reconcileSoon());
     this.drainer = new Drainer(context, registry, config, locks, desired, gate, scheduler, held, conflicts, reports);
     this.reconciler = new UpstreamReconciler(context, registry, config, locks, desired, drainer, gate, written, held, conflicts,
         reports);
@@ -118,32 +122,12 @@ public final class UpstreamSink implements Sink {
     if (leading) {
       // A new term: what another replica did meanwhile is read from the registry, not remembered;
       // once the term's first write (the takeover's fresh changes) is done, or a second has passed.
-      passAfterFirstWrite.set(true);
-      try {
-        scheduler.schedule(this::takeoverPass, TAKEOVER_PASS_BOUND_MS, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException e) {
-        log.log(Level.INFO, "sink closing: reconcile work not started: sink={0}", context.name());
-      }
+      passAfterFirstWrite.termStarted(cluster);
     } else {
+      passAfterFirstWrite.termEnded(cluster);
       drainer.disown(cluster);
       reports.forget(cluster);
       submit(() -> reconciler.forget(cluster));
-    }
-  }
-
-  /**
-   * The longest a new term's pass waits for the term's first write: a takeover's fresh changes go
-   * first and alone (the daemon's queue hands out nothing else meanwhile), and a pass over 10,000
-   * entries beside them took CPU, server locks and the connection from them (TakeoverBench).
-   */
-  static final long TAKEOVER_PASS_BOUND_MS = 1000;
-
-  private final java.util.concurrent.atomic.AtomicBoolean passAfterFirstWrite = new java.util.concurrent.atomic.AtomicBoolean();
-
-  /** The new term's pass, requested once: by the term's first write, or by the bound. */
-  private void takeoverPass() {
-    if (passAfterFirstWrite.compareAndSet(true, false)) {
-      reconcileSoon();
     }
   }
 
@@ -186,7 +170,7 @@ public final class UpstreamSink implements Sink {
     try {
       applyBatch(batch);
     } finally {
-      takeoverPass(); // a new term's first write is done (or failed): its pass may start
+      passAfterFirstWrite.written(); // a new term's first write is done (or failed): its pass may start
     }
   }
 

@@ -92,12 +92,7 @@ final class ZooKeeperDeletions {
       send(multi, removals, versions, out, alone);
     }
     for (int i : alone) {
-      Removal r = removals.get(i);
-      try {
-        out[i] = new RemovalResult(r, registry.deleteUnlessLast(r.cluster(), r.upstream(), r.address()), null);
-      } catch (SinkException e) {
-        out[i] = new RemovalResult(r, null, e);
-      }
+      out[i] = registry.deleteOneUnlessLast(removals.get(i));
     }
     return List.of(out);
   }
