@@ -146,6 +146,33 @@ class PodStateCompactTest {
     assertEquals("prod/default/web-2", other.key());
   }
 
+  /** Issue 19: every holder of a pod's uid and address (progress, Events, registry sinks) shares one copy. */
+  @Test
+  void uidAndAddressAreOneCopyPerPodAcrossItsStates() {
+    String uid = "8f0e1c2d-1c2d-4e5f-8a9b-00000001ef1f";
+    PodState prior = state(uid, "10.0.0.1", null, "1");
+    assertSame(prior.uid(), prior.uid());
+    assertSame(prior.address(), prior.address());
+    PodState next = new PodState(prior, "prod", "default", "web-1", new String(uid), "web", "10.0.0.1", null,
+        8080, "node-1", PodState.Phase.RUNNING, false, false, 1, null, null, null, "2", 0, 0, null);
+    assertSame(prior.uid(), next.uid());
+    assertSame(prior.address(), next.address());
+    assertEquals(next, new PodState("prod", "default", "web-1", uid, "web", "10.0.0.1", null,
+        8080, "node-1", PodState.Phase.RUNNING, false, false, 1, null, null, null, "2", 0, 0, null));
+    PodState moved = new PodState(next, "prod", "default", "web-1", "8f0e1c2d-1c2d-4e5f-8a9b-00000001ef20", "web", "10.0.0.2",
+        null, 8080, "node-1", PodState.Phase.RUNNING, true, false, 1, null, null, null, "3", 0, 0, null);
+    assertEquals("8f0e1c2d-1c2d-4e5f-8a9b-00000001ef20", moved.uid());
+    assertEquals("10.0.0.2:8080", moved.address());
+    PodState otherPort = new PodState(next, "prod", "default", "web-1", uid, "web", "10.0.0.1", null,
+        9090, "node-1", PodState.Phase.RUNNING, true, false, 1, null, null, null, "4", 0, 0, null);
+    assertEquals("10.0.0.1:9090", otherPort.address());
+    assertSame(prior.uid(), otherPort.uid());
+    PodState v6 = state(uid, "fd00::1", null, "1");
+    assertEquals("fd00::1:8080", v6.address());
+    assertEquals("fd00::2:8080", new PodState(v6, "prod", "default", "web-1", uid, "web", "fd00::2",
+        null, 8080, "node-1", PodState.Phase.RUNNING, true, false, 1, null, null, null, "2", 0, 0, null).address());
+  }
+
   @Test
   void ipv4BitsForIndexes() {
     assertEquals(0x0A010203L, state("u", "10.1.2.3", null, "1").ipv4Bits());
