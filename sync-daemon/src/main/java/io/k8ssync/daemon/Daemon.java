@@ -247,6 +247,7 @@ public final class Daemon implements AutoCloseable {
       }
       @Override public boolean leads(String cluster) { return led.contains(cluster); }
       @Override public boolean dryRun() { return dryRun; }
+      @Override public long leadingSinceMillis(String cluster) { return knownSince.getOrDefault(cluster, Long.MIN_VALUE); }
     };
   }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import java.util.function.ToLongFunction;
 import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +31,11 @@ import org.slf4j.LoggerFactory;
  * the pod online, draining or offline; Warning when a sink keeps failing for it ({@code failingAfter}
  * attempts in a row) or gives up on it, and when k8s-sync rejects the pod's own values (the field,
  * never the value). Only the leader of the pod's cluster records.
+ *
+ * <p>A restart or a takeover is not news for a pod: a pod Ready since before this replica started
+ * leading its cluster gets no "Online" when a sink first reports it online (the sinks re-assert every
+ * pod at start: 135,000 such Events at once filled the queue and crowded out real ones). It is counted
+ * ({@code ready_before_leading}); its later transitions get their Events as usual.
  *
  * <p>Never blocks a sink: the listeners only compare states and offer to a bounded queue (a full
  * queue drops, counted and logged once a minute); one thread, {@code k8s-events}, correlates
@@ -45,11 +51,15 @@ public final class PodEvents implements PodProgress.Listener, java.util.function
   private static final Logger LOG = LoggerFactory.getLogger(PodEvents.class);
   static final String COMPONENT = "k8s-sync";
   private static final long LOG_EVERY_MILLIS = 60_000;
+  /** The Ready condition's time has whole seconds, from the node's clock: a pod counts as Ready before leading only this much before. */
+  static final long READY_BEFORE_SLACK_MILLIS = 2_000;
 
   private final StatusSettings.Events settings;
   private final PodProgress progress;
   private final Map<String, String> sinkTypes;
   private final Predicate<String> leads;
+  private final ToLongFunction<String> leadingSince;
+  private final Function<String, PodState> pods;
   private volatile Function<String, KubernetesClient> clients;
   private final String instance;
   private final LongSupplier millis;
@@ -68,15 +78,19 @@ public final class PodEvents implements PodProgress.Listener, java.util.function
   /**
    * @param sinkTypes each sink's type, by name (for messages)
    * @param leads     true for the clusters this replica leads
+   * @param leadingSince when this replica started leading a cluster (epoch millis; Long.MIN_VALUE when unknown)
+   * @param pods      the cached state of a pod, by key
    * @param clients   the client of a cluster, or null while it has none
    * @param instance  this replica's identity, the Events' reporting instance
    */
   public PodEvents(StatusSettings.Events settings, PodProgress progress, Map<String, String> sinkTypes, Predicate<String> leads,
-                   Function<String, KubernetesClient> clients, String instance, PrometheusRegistry registry, LongSupplier millis) {
+                   ToLongFunction<String> leadingSince, Function<String, PodState> pods, Function<String, KubernetesClient> clients, String instance, PrometheusRegistry registry, LongSupplier millis) {
     this.settings = settings;
     this.progress = progress;
     this.sinkTypes = Map.copyOf(sinkTypes);
     this.leads = leads;
+    this.leadingSince = leadingSince;
+    this.pods = pods;
     this.clients = clients;
     this.instance = instance;
     this.millis = millis;
@@ -86,7 +100,8 @@ public final class PodEvents implements PodProgress.Listener, java.util.function
         .help("Kubernetes Events written on pods (created or updated with a new count), by type and reason")
         .labelNames("type", "reason").register(registry);
     this.dropped = Counter.builder().name("k8s_sync_pod_events_dropped_total")
-        .help("Pod Events not written, by reason (queue_full, rate_limited_pod, rate_limited, not_leader, api_error, shutdown)")
+        .help("Pod Events not written, by reason (queue_full, rate_limited_pod, rate_limited, not_leader, api_error, shutdown;"
+            + " ready_before_leading: no Online for a pod Ready before this replica led its cluster)")
         .labelNames("reason").register(registry);
     this.writer = new Thread(this::run, "k8s-events");
     this.writer.setDaemon(true);
@@ -114,12 +129,15 @@ public final class PodEvents implements PodProgress.Listener, java.util.function
       return;
     }
     EventCorrelator.Occurrence[] out = new EventCorrelator.Occurrence[1];
+    boolean[] notNews = new boolean[1];
     lastOfSink.compute(podKey, (k, prev) -> {
       Last before = prev != null && prev.uid().equals(e.uid()) ? prev : null;
       PodProgress.State was = before == null ? PodProgress.State.OFFLINE : before.state();
       switch (e.state()) {
         case ONLINE -> {
-          if (was != PodProgress.State.ONLINE) {
+          if (before == null && readyBeforeLeading(k, cluster, e)) {
+            notNews[0] = true;
+          } else if (was != PodProgress.State.ONLINE) {
             out[0] = occurrence(k, e, "Normal", "Online", sink,
                 "Online in sink " + sink(sink) + (e.address() == null ? "" : " at " + e.address()));
           }
@@ -153,7 +171,19 @@ public final class PodEvents implements PodProgress.Listener, java.util.function
     });
     if (out[0] != null) {
       offer(out[0]);
+    } else if (notNews[0]) {
+      dropped.labelValues("ready_before_leading").inc();
     }
+  }
+
+  /** True when this incarnation of the pod was Ready before this replica started leading its cluster. */
+  private boolean readyBeforeLeading(String podKey, String cluster, PodProgress.Entry e) {
+    PodState pod = pods.apply(podKey);
+    if (pod == null || !pod.uid().equals(e.uid()) || pod.readySinceMillis() <= 0) {
+      return false;
+    }
+    long since = leadingSince.applyAsLong(cluster);
+    return since != Long.MIN_VALUE && pod.readySinceMillis() + READY_BEFORE_SLACK_MILLIS <= since;
   }
 
   /** The cache's changes: a pod whose own values k8s-sync rejects gets a Warning (the field and why, never the value). */

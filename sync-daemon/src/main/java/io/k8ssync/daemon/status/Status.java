@@ -35,7 +35,7 @@ public final class Status implements AutoCloseable {
         identity = identity.substring(0, identity.lastIndexOf("@http")); // the leader's URL, not its name
       }
       this.events = new PodEvents(settings.events(), source.progress(), types, source.replica()::leads,
-          cluster -> null, identity, registry, System::currentTimeMillis);
+          source.replica()::leadingSinceMillis, source.cache()::get, cluster -> null, identity, registry, System::currentTimeMillis);
       source.progress().addListener(events);
       source.cache().addListener(events);
     } else {

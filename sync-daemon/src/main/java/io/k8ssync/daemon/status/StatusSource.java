@@ -30,5 +30,10 @@ public record StatusSource(PodStateCache cache, PodProgress progress, Dispatcher
     boolean leads(String cluster);
 
     boolean dryRun();
+
+    /** When this replica last started leading {@code cluster} (epoch millis); Long.MIN_VALUE while unknown. */
+    default long leadingSinceMillis(String cluster) {
+      return Long.MIN_VALUE;
+    }
   }
 }

@@ -89,6 +89,38 @@ class PodEventsTest {
     }
   }
 
+  /**
+   * A restart (or a takeover) is not news for a pod: one Ready since before the daemon started gets
+   * no "Online" Event when the gateway is told again at start (135,000 at once filled the Events
+   * queue and crowded out real ones), while its next transitions, offline and online again, do.
+   */
+  @Test
+  void aPodAlreadyOnlineWhenTheDaemonStartsGetsNoOnlineEventButItsNextTransitionsDo(KubeApi api) throws Exception {
+    try (KubernetesClient client = api.client()) {
+      String ns = namespace(client, "ev-start");
+      client.pods().inNamespace(ns).resource(TestPods.pending(ns, "web-1", "web")).create();
+      String readyAt = java.time.Instant.now().minus(Duration.ofMinutes(10)).truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
+      client.pods().inNamespace(ns).withName("web-1").editStatus(p -> new PodBuilder(p).withNewStatus().withPhase("Running")
+          .withPodIP("10.9.5.1").withHostIP("192.168.0.1")
+          .addNewCondition().withType("Ready").withStatus("True").withLastTransitionTime(readyAt).endCondition()
+          .endStatus().build());
+      gatewayDaemon(api, ns, "");
+      await().atMost(Duration.ofSeconds(30)).until(() -> gateway.kinds().contains("online"));
+
+      // The writer is one thread taking Events in order: once the Offline is there, an Online of the start would be too.
+      TestPods.markReady(client, ns, "web-1", "10.9.5.1", false);
+      await().atMost(Duration.ofSeconds(30)).until(() -> !events(client, ns, "web-1", "Offline").isEmpty());
+      assertTrue(events(client, ns, "web-1", "Online").isEmpty(), "no Online for a pod online before the daemon started: "
+          + events(client, ns, "web-1"));
+      assertEquals(1.0, Daemons.counter(daemon, "k8s_sync_pod_events_dropped", Map.of("reason", "ready_before_leading")),
+          "the Event not written is counted");
+
+      TestPods.markReady(client, ns, "web-1", "10.9.5.1", true);
+      await().atMost(Duration.ofSeconds(30)).until(() -> !events(client, ns, "web-1", "Online").isEmpty());
+      assertEquals("Online in sink gateway (http) at 10.9.5.1:8080", events(client, ns, "web-1", "Online").get(0).getMessage());
+    }
+  }
+
   @Test
   void aGatewayTakingThePodOfflineLeavesANormalOfflineEvent(KubeApi api) throws Exception {
     try (KubernetesClient client = api.client()) {
