@@ -10,11 +10,39 @@ import java.util.concurrent.ConcurrentHashMap;
  * at that index, which Consul refuses when anyone changed the key since, so a stale hint costs a
  * fresh read and never overwrites a key that is not ours. Bounded by the keys under the prefix:
  * deletions forget theirs, and each listing replaces everything.
+ *
+ * <p>Kept small per key (issue 19: 100,000 keys): a value is held as one shared copy of its text (the
+ * servers of an upstream hold a handful of distinct values), and a listing keeps the address strings
+ * already held for the keys it finds again (those of the writes: the pod's own), not its own copies.
  */
 final class KnownKeys {
 
+  /** Distinct values shared, at most this many; a value beyond them is held as given. */
+  static final int SHARED_VALUES = 1024;
+  private static final Map<String, String> VALUES = new ConcurrentHashMap<>();
+
   /** A key as last seen: at {@code index}, with {@code flags} and {@code value}. */
-  record Known(long index, long flags, String value) {}
+  record Known(long index, long flags, String value) {
+    Known {
+      value = shared(value);
+    }
+  }
+
+  /** The one copy of {@code value} kept for every key that holds it (or itself, once SHARED_VALUES are kept). */
+  static String shared(String value) {
+    if (value == null) {
+      return null;
+    }
+    String kept = VALUES.get(value);
+    if (kept != null) {
+      return kept;
+    }
+    if (VALUES.size() >= SHARED_VALUES) {
+      return value;
+    }
+    kept = VALUES.putIfAbsent(value, value);
+    return kept == null ? value : kept;
+  }
 
   private volatile Map<String, Map<String, Known>> byUpstream = new ConcurrentHashMap<>();
 
@@ -37,13 +65,40 @@ final class KnownKeys {
   /** Everything under the prefix as a listing just found it: upstream → address → key. */
   void replaceAll(Map<String, Map<String, Known>> listed) {
     Map<String, Map<String, Known>> fresh = new ConcurrentHashMap<>();
-    listed.forEach((u, servers) -> fresh.put(u, new ConcurrentHashMap<>(servers)));
+    listed.forEach((u, servers) -> fresh.put(u, keepingAddresses(byUpstream.get(u), servers)));
     byUpstream = fresh;
   }
 
   /** One upstream as a read of it just found it. */
   void replaceUpstream(String upstream, Map<String, Known> servers) {
-    byUpstream.put(upstream, new ConcurrentHashMap<>(servers));
+    byUpstream.put(upstream, keepingAddresses(byUpstream.get(upstream), servers));
+  }
+
+  /** {@code listed} as a map keyed by the address strings {@code held} has for the same addresses, where it has them. */
+  private static Map<String, Known> keepingAddresses(Map<String, Known> held, Map<String, Known> listed) {
+    Map<String, Known> fresh = new ConcurrentHashMap<>(listed);
+    if (held != null) {
+      for (String address : held.keySet()) {
+        Known k = fresh.remove(address);
+        if (k != null) {
+          fresh.put(address, k); // the held key object, not the listing's copy
+        }
+      }
+    }
+    return fresh;
+  }
+
+  /** The address string held for {@code address} of the upstream (for tests), or null. */
+  String heldAddress(String upstream, String address) {
+    Map<String, Known> servers = byUpstream.get(upstream);
+    if (servers != null) {
+      for (String a : servers.keySet()) {
+        if (a.equals(address)) {
+          return a;
+        }
+      }
+    }
+    return null;
   }
 
   /** The keys of one upstream as last seen: address → key (a copy). */
