@@ -28,6 +28,7 @@ import org.apache.kafka.common.errors.AuthenticationException;
 import org.apache.kafka.common.errors.AuthorizationException;
 import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /**
@@ -81,7 +82,8 @@ final class KafkaSink implements Sink {
     p.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, Long.toString(Math.max(1, Math.min(delivery - linger, 30_000))));
     p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, Long.toString(Math.min(delivery, 10_000)));
     p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
-    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class.getName());
+    // The event is rendered as UTF-8 bytes (PodEvents.Writer): the value is sent as it is.
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
     p.put("security.protocol", c.getString("securityProtocol"));
     if (c.getString("caFile") != null) {
       p.put("ssl.truststore.type", "PEM");
@@ -203,23 +205,28 @@ final class KafkaSink implements Sink {
           if (type == null) {
             continue;
           }
-          String event = writer.json(c, type);
-          sent.add(new Sent(c, type, event.length(), lease.producer().send(new ProducerRecord<>(topic, c.latest().uid(), event))));
+          byte[] event = writer.bytes(c, type);
+          sent.add(new Sent(c, type, event.length, lease.producer().send(new ProducerRecord<>(topic, writer.uid(), event))));
         }
         lease.producer().flush();
-        for (Sent s : sent) {
-          try {
-            s.ack().get();
-            events.inc(s.type());
-          } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            throwIfRefused(cause, lease);
-            if (cause instanceof RecordTooLargeException) {
-              dropTooLarge(s, cause);
-            } else {
-              unacknowledged.putIfAbsent(s.change().key(), cause);
+        Acknowledged acknowledged = new Acknowledged();
+        try {
+          for (Sent s : sent) {
+            try {
+              s.ack().get();
+              acknowledged.add(s.type());
+            } catch (ExecutionException e) {
+              Throwable cause = e.getCause();
+              throwIfRefused(cause, lease);
+              if (cause instanceof RecordTooLargeException) {
+                dropTooLarge(s, cause);
+              } else {
+                unacknowledged.putIfAbsent(s.change().key(), cause);
+              }
             }
           }
+        } finally {
+          acknowledged.flush(); // a refusal thrown mid-round must not lose the count of what was acknowledged
         }
       }
     } catch (InterruptedException e) {
@@ -240,7 +247,31 @@ final class KafkaSink implements Sink {
   }
 
   /** One record handed to the producer, and what to say of it if it fails. */
-  private record Sent(PodChange change, String type, int chars, Future<RecordMetadata> ack) {}
+  private record Sent(PodChange change, String type, int bytes, Future<RecordMetadata> ack) {}
+
+  /**
+   * Counts a round's acknowledged events by type and adds them to the metric in one call per run of a
+   * type: the metric's label lookup per event was 2-3% of the sink's CPU (JFR).
+   */
+  private final class Acknowledged {
+    private String type;
+    private long count;
+
+    void add(String t) {
+      if (!t.equals(type)) {
+        flush();
+        type = t;
+      }
+      count++;
+    }
+
+    void flush() {
+      if (count > 0) {
+        events.inc(count, type);
+      }
+      count = 0;
+    }
+  }
 
   /**
    * No retry can deliver a record the producer or the broker refuses as too large: drop it alone, and
@@ -248,8 +279,8 @@ final class KafkaSink implements Sink {
    */
   private void dropTooLarge(Sent s, Throwable cause) {
     dropped.inc("too_large");
-    log.log(Level.WARNING, "event dropped, too large for the producer or the topic: sink={0} pod={1} type={2} id={3} chars={4} "
-            + "topic={5} error={6}", context.name(), s.change().key(), s.type(), PodEvents.id(s.change(), s.type()), s.chars(),
+    log.log(Level.WARNING, "event dropped, too large for the producer or the topic: sink={0} pod={1} type={2} id={3} bytes={4} "
+            + "topic={5} error={6}", context.name(), s.change().key(), s.type(), PodEvents.id(s.change(), s.type()), s.bytes(),
         topic, cause.getMessage());
   }
 

@@ -3,6 +3,7 @@ package io.k8ssync.sink.kafka;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.Transition;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.Map;
@@ -10,11 +11,10 @@ import java.util.Map;
 /**
  * Pod changes as CloudEvents 1.0 in the structured JSON format.
  *
- * <p>The shape is fixed, so it is written by hand into one buffer per batch ({@link Writer}): the
- * event's constant parts are literals, a string needing no escape is copied whole, and the time is
- * rendered once per batch. Rendering was the sink's largest cost (JFR: a third of the samples, most
- * of them growing builders and escaping strings char by char). Escaping is {@code Template.jsonEscape}'s:
- * quote, backslash, control characters, {@code < > &} and U+2028/2029.
+ * <p>The shape is fixed, so it is written by hand as UTF-8 into one buffer per batch ({@link Writer},
+ * {@link JsonBytes}): the event's constant parts are literals, the time is rendered once per batch.
+ * Rendering was the sink's largest cost (JFR: a third of the samples). Escaping is
+ * {@code Template.jsonEscape}'s: quote, backslash, control characters, {@code < > &} and U+2028/2029.
  */
 final class PodEvents {
 
@@ -44,74 +44,178 @@ final class PodEvents {
   }
 
   /**
-   * Renders the events of one batch, all with the same time. Not thread-safe: one per batch (a
-   * worker's), its buffer reused from event to event.
+   * Renders the events of one batch, all with the same time, as UTF-8 bytes the producer sends as
+   * they are. Not thread-safe: one per batch (a worker's), its buffer reused from event to event.
+   *
+   * <p>Within one event a value is escaped once: the header's uid, resourceVersion, cluster,
+   * namespace and name, and a field of {@code before} that {@code after} repeats (a change mostly
+   * flips one or two fields), are copied from where they were first written. The latest state's uid
+   * and resourceVersion, kept compact in {@link PodState} and rebuilt per call, are read once. Only
+   * values whose form the type fixes skip the escape: numbers, booleans, the phase's enum name, and
+   * an IP that {@link PodState#ipv4Bits()} holds as four octets; every string is escaped.
    */
   static final class Writer {
 
-    private final String time;
-    private final StringBuilder out = new StringBuilder(1024);
+    private static final int CLUSTER = 0;
+    private static final int NAMESPACE = 1;
+    private static final int NAME = 2;
+    private static final int UID = 3;
+    private static final int SERVICE = 4;
+    private static final int IP = 5;
+    private static final int NODE = 6;
+    private static final int RESOURCE_VERSION = 7;
+    private static final int FIELDS = 8;
+
+    private static final byte[] HEAD = JsonBytes.ascii("{\"specversion\":\"1.0\",\"id\":\"");
+    private static final byte[] SOURCE = JsonBytes.ascii("\",\"source\":\"/k8s-sync/");
+    private static final byte[] TYPE = JsonBytes.ascii("\",\"type\":");
+    private static final byte[] SUBJECT = JsonBytes.ascii(",\"subject\":\"");
+    private static final byte[] TIME = JsonBytes.ascii("\",\"time\":");
+    private static final byte[] DATA = JsonBytes.ascii(",\"datacontenttype\":\"application/json\",\"data\":{\"before\":");
+    private static final byte[] AFTER = JsonBytes.ascii(",\"after\":");
+    private static final byte[] END = JsonBytes.ascii("}}");
+    private static final byte[] NULL = JsonBytes.ascii("null");
+    private static final byte[] S_CLUSTER = JsonBytes.ascii("{\"cluster\":");
+    private static final byte[] S_NAMESPACE = JsonBytes.ascii(",\"namespace\":");
+    private static final byte[] S_NAME = JsonBytes.ascii(",\"name\":");
+    private static final byte[] S_UID = JsonBytes.ascii(",\"uid\":");
+    private static final byte[] S_SERVICE = JsonBytes.ascii(",\"service\":");
+    private static final byte[] S_IP = JsonBytes.ascii(",\"ip\":");
+    private static final byte[] S_PORT = JsonBytes.ascii(",\"port\":");
+    private static final byte[] S_NODE = JsonBytes.ascii(",\"node\":");
+    private static final byte[] S_PHASE = JsonBytes.ascii(",\"phase\":");
+    private static final byte[] S_READY = JsonBytes.ascii(",\"ready\":");
+    private static final byte[] S_TERMINATING = JsonBytes.ascii(",\"terminating\":");
+    private static final byte[] S_WEIGHT = JsonBytes.ascii(",\"weight\":");
+    private static final byte[] S_RESOURCE_VERSION = JsonBytes.ascii(",\"resourceVersion\":");
+    private static final byte[] S_LABELS = JsonBytes.ascii(",\"labels\":{");
+    private static final byte[] TRUE = JsonBytes.ascii("true");
+    private static final byte[] FALSE = JsonBytes.ascii("false");
+    /** The phases' enum names, quoted: fixed ASCII identifiers. */
+    private static final byte[][] PHASES = new byte[PodState.Phase.values().length][];
+
+    static {
+      for (PodState.Phase phase : PodState.Phase.values()) {
+        PHASES[phase.ordinal()] = JsonBytes.ascii("\"" + phase.name() + "\"");
+      }
+    }
+
+    private final byte[] time;
+    private final JsonBytes out = new JsonBytes(1024);
+    /** Per field, the value last written in this event and where its escaped form is. */
+    private final String[] seen = new String[FIELDS];
+    private final int[] from = new int[FIELDS];
+    private final int[] to = new int[FIELDS];
+    private Map<String, String> seenLabels;
+    private int labelsFrom;
+    private int labelsTo;
+    private String type;
+    private byte[] typeQuoted;
+    private byte[] typeSuffix;
+    private String uid;
 
     Writer(Instant time) {
-      this.time = time.toString();
+      this.time = quoted(time.toString());
     }
 
+    /** The event as a String; for tests and {@link PodEvents#json}. */
     String json(PodChange c, String type) {
-      PodState p = c.latest();
-      out.setLength(0);
-      out.append("{\"specversion\":\"1.0\",\"id\":\"");
-      escaped(p.uid());
-      out.append(':');
-      escaped(p.resourceVersion() == null ? "null" : p.resourceVersion());
-      out.append(':');
-      escaped(type.substring(type.lastIndexOf('.') + 1));
-      out.append("\",\"source\":\"/k8s-sync/");
-      escaped(p.cluster() == null ? "null" : p.cluster());
-      out.append("\",\"type\":");
-      string(type);
-      out.append(",\"subject\":\"");
-      escaped(p.namespace() == null ? "null" : p.namespace());
-      out.append('/');
-      escaped(p.name() == null ? "null" : p.name());
-      out.append("\",\"time\":");
-      string(time);
-      out.append(",\"datacontenttype\":\"application/json\",\"data\":{\"before\":");
-      state(c.before());
-      out.append(",\"after\":");
-      state(c.after());
-      return out.append("}}").toString();
+      return new String(bytes(c, type), StandardCharsets.UTF_8);
     }
 
-    private void state(PodState p) {
-      if (p == null) {
-        out.append("null");
+    /** The uid of the latest state of the last event rendered: the record's key. */
+    String uid() {
+      return uid;
+    }
+
+    byte[] bytes(PodChange c, String type) {
+      PodState p = c.latest();
+      out.reset();
+      Arrays.fill(seen, null);
+      seenLabels = null;
+      if (type != this.type) {
+        this.type = type;
+        this.typeQuoted = quoted(type);
+        JsonBytes suffix = new JsonBytes(32);
+        suffix.escaped(type.substring(type.lastIndexOf('.') + 1));
+        this.typeSuffix = suffix.toByteArray();
+      }
+      String id = p.uid();
+      String version = p.resourceVersion();
+      String name = p.name();
+      this.uid = id;
+      out.raw(HEAD);
+      value(UID, id);
+      out.raw(':');
+      value(RESOURCE_VERSION, version);
+      out.raw(':');
+      out.raw(typeSuffix);
+      out.raw(SOURCE);
+      value(CLUSTER, p.cluster());
+      out.raw(TYPE);
+      out.raw(typeQuoted);
+      out.raw(SUBJECT);
+      value(NAMESPACE, p.namespace());
+      out.raw('/');
+      value(NAME, name);
+      out.raw(TIME);
+      out.raw(time);
+      out.raw(DATA);
+      state(c.before(), p, id, version, name);
+      out.raw(AFTER);
+      state(c.after(), p, id, version, name);
+      out.raw(END);
+      return out.toByteArray();
+    }
+
+    private void state(PodState s, PodState latest, String latestUid, String latestVersion, String latestName) {
+      if (s == null) {
+        out.raw(NULL);
         return;
       }
-      out.append("{\"cluster\":");
-      string(p.cluster());
-      out.append(",\"namespace\":");
-      string(p.namespace());
-      out.append(",\"name\":");
-      string(p.name());
-      out.append(",\"uid\":");
-      string(p.uid());
-      out.append(",\"service\":");
-      string(p.service());
-      out.append(",\"ip\":");
-      string(p.ip());
-      out.append(",\"port\":").append(p.port());
-      out.append(",\"node\":");
-      string(p.node());
-      out.append(",\"phase\":");
-      string(p.phase().name());
-      out.append(",\"ready\":").append(p.ready());
-      out.append(",\"terminating\":").append(p.terminating());
-      out.append(",\"weight\":").append(p.weight());
-      out.append(",\"resourceVersion\":");
-      string(p.resourceVersion());
-      out.append(",\"labels\":{");
-      labels(p.labels());
-      out.append("}}");
+      boolean isLatest = s == latest;
+      out.raw(S_CLUSTER);
+      string(CLUSTER, s.cluster());
+      out.raw(S_NAMESPACE);
+      string(NAMESPACE, s.namespace());
+      out.raw(S_NAME);
+      string(NAME, isLatest ? latestName : s.name());
+      out.raw(S_UID);
+      string(UID, isLatest ? latestUid : s.uid());
+      out.raw(S_SERVICE);
+      string(SERVICE, s.service());
+      out.raw(S_IP);
+      long ip = s.ipv4Bits();
+      if (ip >= 0) {
+        out.raw('"');
+        out.number((int) (ip >>> 24));
+        out.raw('.');
+        out.number((int) (ip >>> 16 & 255));
+        out.raw('.');
+        out.number((int) (ip >>> 8 & 255));
+        out.raw('.');
+        out.number((int) (ip & 255));
+        out.raw('"');
+      } else {
+        string(IP, s.ip());
+      }
+      out.raw(S_PORT);
+      out.number(s.port());
+      out.raw(S_NODE);
+      string(NODE, s.node());
+      out.raw(S_PHASE);
+      out.raw(PHASES[s.phase().ordinal()]);
+      out.raw(S_READY);
+      out.raw(s.ready() ? TRUE : FALSE);
+      out.raw(S_TERMINATING);
+      out.raw(s.terminating() ? TRUE : FALSE);
+      out.raw(S_WEIGHT);
+      out.number(s.weight());
+      out.raw(S_RESOURCE_VERSION);
+      string(RESOURCE_VERSION, isLatest ? latestVersion : s.resourceVersion());
+      out.raw(S_LABELS);
+      labels(s.labels());
+      out.raw(END);
     }
 
     /** Labels sorted by key, as before; keys are escaped too (Kubernetes' key syntax leaves nothing to escape). */
@@ -119,64 +223,70 @@ final class PodEvents {
       if (labels.isEmpty()) {
         return;
       }
+      if (seenLabels != null && (seenLabels == labels || seenLabels.equals(labels))) {
+        out.again(labelsFrom, labelsTo);
+        return;
+      }
+      int start = out.position();
       String[] keys = labels.keySet().toArray(new String[0]);
       Arrays.sort(keys);
       for (int i = 0; i < keys.length; i++) {
         if (i > 0) {
-          out.append(',');
+          out.raw(',');
         }
-        string(keys[i]);
-        out.append(':');
-        string(labels.get(keys[i]));
+        out.raw('"');
+        out.escaped(keys[i]);
+        out.raw('"');
+        out.raw(':');
+        String v = labels.get(keys[i]);
+        if (v == null) {
+          out.raw(NULL);
+        } else {
+          out.raw('"');
+          out.escaped(v);
+          out.raw('"');
+        }
       }
+      seenLabels = labels;
+      labelsFrom = start;
+      labelsTo = out.position();
     }
 
     /** A JSON string, or null. */
-    private void string(String value) {
+    private void string(int field, String value) {
       if (value == null) {
-        out.append("null");
+        out.raw(NULL);
       } else {
-        out.append('"');
-        escaped(value);
-        out.append('"');
+        out.raw('"');
+        value(field, value);
+        out.raw('"');
       }
     }
 
-    private void escaped(String value) {
-      int n = value.length();
-      int i = 0;
-      while (i < n && plain(value.charAt(i))) {
-        i++;
-      }
-      if (i == n) {
-        out.append(value); // one array copy; append(value, 0, i) copies char by char
+    /** The escaped text of a value ("null" when there is none), copied when this event already has it. */
+    private void value(int field, String value) {
+      if (value == null) {
+        out.raw(NULL);
         return;
       }
-      out.append(value, 0, i);
-      for (; i < n; i++) {
-        char c = value.charAt(i);
-        if (plain(c)) {
-          out.append(c);
-          continue;
-        }
-        switch (c) {
-          case '"' -> out.append("\\\"");
-          case '\\' -> out.append("\\\\");
-          case '\n' -> out.append("\\n");
-          case '\r' -> out.append("\\r");
-          case '\t' -> out.append("\\t");
-          case '<' -> out.append("\\u003c");
-          case '>' -> out.append("\\u003e");
-          case '&' -> out.append("\\u0026");
-          default -> out.append("\\u").append(HEX[c >> 12 & 15]).append(HEX[c >> 8 & 15]).append(HEX[c >> 4 & 15]).append(HEX[c & 15]);
-        }
+      String before = seen[field];
+      if (before != null && (before == value || before.equals(value))) {
+        out.again(from[field], to[field]);
+        return;
       }
+      int start = out.position();
+      out.escaped(value);
+      seen[field] = value;
+      from[field] = start;
+      to[field] = out.position();
     }
 
-    private static boolean plain(char c) {
-      return c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' && c != 0x2028 && c != 0x2029;
+    private static byte[] quoted(String value) {
+      JsonBytes b = new JsonBytes(value.length() + 8);
+      b.raw('"');
+      b.escaped(value);
+      b.raw('"');
+      return b.toByteArray();
     }
-
-    private static final char[] HEX = "0123456789abcdef".toCharArray();
   }
 }

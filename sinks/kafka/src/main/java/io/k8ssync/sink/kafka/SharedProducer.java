@@ -16,11 +16,11 @@ import org.apache.kafka.clients.producer.Producer;
  */
 final class SharedProducer {
 
-  private final Supplier<Producer<String, String>> factory;
+  private final Supplier<Producer<String, byte[]>> factory;
   private Lease current;
   private boolean closed;
 
-  SharedProducer(Supplier<Producer<String, String>> factory) {
+  SharedProducer(Supplier<Producer<String, byte[]>> factory) {
     this.factory = factory;
   }
 
@@ -74,15 +74,15 @@ final class SharedProducer {
   /** One worker's use of a producer, for one batch. */
   final class Lease implements AutoCloseable {
 
-    private final Producer<String, String> producer;
+    private final Producer<String, byte[]> producer;
     private int users;
     private boolean retired;
 
-    private Lease(Producer<String, String> producer) {
+    private Lease(Producer<String, byte[]> producer) {
       this.producer = producer;
     }
 
-    Producer<String, String> producer() {
+    Producer<String, byte[]> producer() {
       return producer;
     }
 

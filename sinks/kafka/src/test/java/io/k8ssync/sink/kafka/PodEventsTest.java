@@ -1,10 +1,12 @@
 package io.k8ssync.sink.kafka;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.template.Template;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -25,19 +27,38 @@ class PodEventsTest {
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put("z", "last");
     labels.put("app", "web \"quoted\" <b> & \\ back");
-    labels.put("ctl", "tab\tnl\nnul\u0000 bell\u0007 sep\u2028\u2029 é ü 漢");
+    labels.put("ctl", "tab\tnl\nnul\u0000 bell\u0007 sep\u2028\u2029 é ü 漢 \u007f");
     labels.put("empty", "");
+    labels.put("astral", "\ud83d\ude80 rocket");
+    labels.put("lone", "high \ud83d| low \ude80| at the end \ud83d");
     PodState odd = new PodState("c\"1", "ns<", "name>&", "uid-\u0001", null, null, null, 0, null, PodState.Phase.PENDING, false, true,
         0, Map.of(), labels, Map.of(), null, 0, 0, "label app: too long");
     PodState plain = new PodState("prod", "shop", "web-1", "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab", "web", "10.1.2.3", "192.168.0.7",
         8080, "node-1", PodState.Phase.RUNNING, true, false, 100, Map.of(), Map.of("app", "web", "version", "v2"), Map.of(), "123456",
         1_700_000_000_000L, 1_700_000_100_000L, null);
+    // The same pod one change later, its strings equal but not the same objects (as the informer builds them).
+    PodState next = new PodState(new String("prod"), new String("shop"), new String("web-1"), "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab",
+        new String("web"), "10.1.2.4", null, 8080, new String("node-1"), PodState.Phase.RUNNING, false, false, 100, Map.of(),
+        new TreeMap<>(Map.of("app", "web", "version", "v2")), Map.of(), "123457", 0, 0, null);
+    // Values kept as given rather than compact: IPv6, an upper-case uid, a resourceVersion with a leading zero; extreme numbers.
+    PodState kept = new PodState("prod", "shop", "web-1", "0F1E2D3C-AAAA-BBBB-CCCC-1234567890AB", "web", "fd00::1", null,
+        Integer.MIN_VALUE, "node-1", PodState.Phase.UNKNOWN, true, false, -7, Map.of(), Map.of("app", "web", "version", "v2"), Map.of(),
+        "0123", 0, 0, null);
+    PodState edge = new PodState("prod", "shop", "web-2", "uid-2", "web", "0.0.0.0", null, Integer.MAX_VALUE, "node-1",
+        PodState.Phase.FAILED, false, false, 0, Map.of(), Map.of(), Map.of(), "0", 0, 0, null);
+    PodState top = new PodState("prod", "shop", "web-2", "uid-2", "web", "255.255.255.255", null, 1, "node-1",
+        PodState.Phase.SUCCEEDED, false, false, 0, Map.of(), Map.of(), Map.of(), "999999999999999999", 0, 0, null);
     PodEvents.Writer writer = new PodEvents.Writer(TIME);
     for (PodChange c : new PodChange[] {PodChange.of(plain.key(), null, plain), PodChange.of(plain.key(), odd, plain),
-        PodChange.of(odd.key(), plain, odd), PodChange.of(odd.key(), odd, null)}) {
-      for (String type : new String[] {"io.k8ssync.pod.ready", "io.k8ssync.pod.address-changed", "we\"ird<type>"}) {
-        assertEquals(reference(c, type, TIME), writer.json(c, type));
-        assertEquals(reference(c, type, TIME), PodEvents.json(c, type, TIME));
+        PodChange.of(odd.key(), plain, odd), PodChange.of(odd.key(), odd, null), PodChange.of(plain.key(), plain, next),
+        PodChange.of(plain.key(), next, kept), PodChange.of(plain.key(), kept, plain), PodChange.of(edge.key(), edge, top),
+        PodChange.of(edge.key(), top, null)}) {
+      for (String type : new String[] {"io.k8ssync.pod.ready", "io.k8ssync.pod.address-changed", "we\"ird<type>", "io.k8ssync.pod.ready"}) {
+        // What the producer sends is the reference's UTF-8 (StringSerializer's encoding, lone surrogates as '?').
+        assertArrayEquals(reference(c, type, TIME).getBytes(StandardCharsets.UTF_8), writer.bytes(c, type), c + " " + type);
+        assertEquals(c.latest().uid(), writer.uid(), "the record's key");
+        assertEquals(new String(reference(c, type, TIME).getBytes(StandardCharsets.UTF_8), StandardCharsets.UTF_8),
+            PodEvents.json(c, type, TIME), c + " " + type);
       }
     }
   }
