@@ -40,6 +40,9 @@ case "$what" in
   footprint)
     # RSS and start-up CPU of the production jar per JVM flag set (FootprintBench, tag soak), e.g.
     #   scripts/bench.sh footprint -Dfootprint.pods=1000 -Dfootprint.flags='a=-Xmx512m|b=-XX:+UseSerialGC -Xmx96m'
+    #   100,000 pods, live heap per set, an older jar beside this one (docs/BENCHMARKS.md, target 6):
+    #   scripts/bench.sh footprint -Dfootprint.pods=100000 -Dfootprint.inCluster=true -Dfootprint.histogram=true \
+    #     -Dfootprint.createThreads=12 -Dfootprint.flags='before=@jar=/tmp/old.jar -Xmx256m|after=-Xmx256m'
     scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
     ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=FootprintBench \
       -Dsurefire.failIfNoSpecifiedTests=false "$@"

@@ -40,7 +40,12 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code @cds} in a flag stands for a class-data-sharing archive built for the jar from
  * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it. With {@code -Dfootprint.inCluster=true}
  * the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
- * through a kubeconfig. Run with {@code scripts/bench.sh footprint}; it measures, it does not judge (tag "soak").
+ * through a kubeconfig. {@code @jar=path} in a flag set runs that set on another build of the daemon (a
+ * before beside an after, on the same pods). With {@code -Dfootprint.histogram=true} each set ends with
+ * {@code jcmd GC.class_histogram} (a full collection first): the live heap is reported and the histogram
+ * kept in {@code target/footprint-histo-<set>.txt}. Pods get addresses from 10.19.0.0/16 on, 64,000 a
+ * /16, so 100,000 and more fit ({@code -Dfootprint.createThreads}, default 8, write them). Run with
+ * {@code scripts/bench.sh footprint}; it measures, it does not judge (tag "soak").
  */
 @Tag("soak")
 @ExtendWith(KubeApiServerExtension.class)
@@ -66,8 +71,10 @@ class FootprintBench {
     StringBuilder report = new StringBuilder(String.format(
         "footprint: %d ready pods, churn %d changes/s for %d s, consul sink, production jar %s, cores=%d%n",
         pods, rate, seconds, jar.getFileName(), Runtime.getRuntime().availableProcessors()));
-    report.append("| flags | start → all registered: wall s / CPU s | RSS after registration | RSS during churn: max / last | CPU s during churn |\n");
-    report.append("|---|---|---|---|---|\n");
+    boolean histogram = Boolean.getBoolean("footprint.histogram");
+    report.append("| flags | start → all registered: wall s / CPU s | RSS after registration | RSS during churn: max / last | CPU s during churn |"
+        + (histogram ? " live heap after full GC |" : "") + "\n");
+    report.append("|---|---|---|---|---|" + (histogram ? "---|" : "") + "\n");
     try (ConsulAgent consul = ConsulAgent.started(); KubernetesClient client = api.client()) {
       Path kubeconfig = dir.resolve("kubeconfig");
       Files.writeString(kubeconfig, api.kubeconfig());
@@ -108,6 +115,12 @@ class FootprintBench {
       cmd.add("-Dkubernetes.auth.serviceAccount.token=" + dir.resolve("token"));
       cmd.add("-Dkubernetes.certs.ca.file=" + dir.resolve("ca.crt"));
     }
+    java.util.regex.Matcher ownJar = java.util.regex.Pattern.compile("@jar=(\\S+)").matcher(flags);
+    if (ownJar.find()) {
+      // This set runs another build of the daemon (e.g. the jar before a change, beside the one after it).
+      jar = Path.of(ownJar.group(1)).toAbsolutePath();
+      flags = ownJar.replaceFirst("").strip();
+    }
     if (flags.contains("@cds")) {
       flags = flags.replace("@cds", cdsArchive(jar, dir).toString());
     }
@@ -125,7 +138,9 @@ class FootprintBench {
     builder.environment().putAll(env);
     Process p = builder.start();
     try {
-      await("all " + pods + " pods in Consul with flags " + flags).atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(20))
+      // Consul's listing of 100,000 keys takes a while to read: polled less often for more pods, and waited for longer.
+      await("all " + pods + " pods in Consul with flags " + flags).atMost(Duration.ofMinutes(Math.max(5, pods / 5_000)))
+          .pollInterval(Duration.ofMillis(Math.max(20, pods / 100)))
           .until(() -> {
             if (!p.isAlive()) {
               throw new IllegalStateException("daemon exited: " + Files.readString(log));
@@ -164,13 +179,22 @@ class FootprintBench {
             "VM.native_memory", "summary").redirectErrorStream(true).redirectOutput(nmt.toFile()).start().waitFor(60, TimeUnit.SECONDS);
       }
       double cpuChurn = ProcStat.cpuSeconds(p.pid()) - cpuAtStart;
+      String heap = "";
+      if (Boolean.getBoolean("footprint.histogram")) {
+        // The live heap after a full collection (GC.class_histogram collects first), and what it is made of.
+        Path histo = Path.of("target", "footprint-histo-" + name.replaceAll("\\W", "_") + ".txt");
+        new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(p.pid()),
+            "GC.class_histogram").redirectErrorStream(true).redirectOutput(histo.toFile()).start().waitFor(120, TimeUnit.SECONDS);
+        java.util.regex.Matcher total = java.util.regex.Pattern.compile("(?m)^Total\\s+\\d+\\s+(\\d+)").matcher(Files.readString(histo));
+        heap = total.find() ? String.format(" %.1f MiB |", Long.parseLong(total.group(1)) / 1048576.0) : " ? |";
+      }
       for (int i = 0; i < pods; i++) {
         if (unready[i]) {
           TestPods.markReady(client, NS, "pod-" + i, ip(i), true);
         }
       }
-      return String.format("| %s: `%s` | %.2f / %.2f | %d MiB | %d / %d MiB | %.1f |", name, flags.isEmpty() ? "(none)" : flags,
-          wall, cpuAtStart, rssAfterStart / 1024, rssMax / 1024, rssLast / 1024, cpuChurn);
+      return String.format("| %s: `%s` | %.2f / %.2f | %d MiB | %d / %d MiB | %.1f |%s", name, flags.isEmpty() ? "(none)" : flags,
+          wall, cpuAtStart, rssAfterStart / 1024, rssMax / 1024, rssLast / 1024, cpuChurn, heap);
     } finally {
       p.destroy();
       if (!p.waitFor(30, TimeUnit.SECONDS)) {
@@ -180,12 +204,16 @@ class FootprintBench {
   }
 
   private static void createReadyPods(KubernetesClient client, int pods) throws Exception {
-    ExecutorService pool = Executors.newFixedThreadPool(8);
+    ExecutorService pool = Executors.newFixedThreadPool(Integer.getInteger("footprint.createThreads", 8));
     try {
       List<java.util.concurrent.Future<?>> done = new ArrayList<>();
       IntStream.range(0, pods).forEach(i -> done.add(pool.submit(() -> {
-        client.pods().inNamespace(NS).resource(TestPods.scheduled(NS, "pod-" + i)).create();
-        TestPods.markReady(client, NS, "pod-" + i, ip(i), true);
+        // The status is written on the created object (its resourceVersion): two requests a pod, not three.
+        var created = client.pods().inNamespace(NS).resource(TestPods.scheduled(NS, "pod-" + i)).create();
+        client.pods().inNamespace(NS).resource(TestPods.withReadyStatus(created, ip(i), true)).updateStatus();
+        if (i % 10_000 == 9_999) {
+          System.out.printf("footprint: %d pods created%n", i + 1);
+        }
       })));
       for (var f : done) {
         f.get();
@@ -215,7 +243,7 @@ class FootprintBench {
 
   /** The class-data-sharing archive the Dockerfile builds, for this jar and this JVM (once per run). */
   private static Path cdsArchive(Path jar, Path dir) throws Exception {
-    Path archive = dir.resolve("k8s-sync.jsa");
+    Path archive = dir.resolve("k8s-sync-" + Integer.toHexString(jar.toString().hashCode()) + ".jsa");
     if (!Files.exists(archive)) {
       Path classList = Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize();
       Process dump = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xshare:dump",
@@ -228,8 +256,10 @@ class FootprintBench {
     return archive;
   }
 
+  /** Pod i's address: 64,000 per /16 from 10.19.0.0/16 on (10.20.0.0/16 from the 64,001st), as before for fewer. */
   private static String ip(int i) {
-    return "10.19." + (i / 250) + "." + (i % 250 + 1);
+    int j = i % 64_000;
+    return "10." + (19 + i / 64_000) + "." + (j / 250) + "." + (j % 250 + 1);
   }
 
   /** Servers of upstream web that nginx-upsync would route to (down:0), as Consul answers now. */
