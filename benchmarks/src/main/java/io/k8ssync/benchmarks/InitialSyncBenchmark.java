@@ -26,7 +26,8 @@ import java.util.concurrent.TimeUnit;
  * <p>Args: pods (150000), churn seconds per phase (60). Properties: sync.pageSize (500),
  * sync.xmx (6g, both JVMs), sync.apiServerMemoryLimit (GOMEMLIMIT of kube-apiserver, 6GiB), sync.churnThreads (8), sync.inFlight (64, while creating pods),
  * sync.dir (/dev/shm/k8s-sync-sync-bench-PODS: etcd's data is kept there, and a later run with the
- * same pod count reuses it; delete the folder to start afresh).
+ * same pod count reuses it; delete the folder to start afresh), sync.daemonJfr (a file: a JFR profile of
+ * the daemon during the paced churn). Each churn phase prints the daemon's CPU per flip and by thread.
  */
 public final class InitialSyncBenchmark {
 
@@ -114,17 +115,49 @@ public final class InitialSyncBenchmark {
         if (churnSeconds > 0) {
           ChurnLag churn = new ChurnLag(pods);
           daemon.output.churn = churn;
-          double cpu0 = ProcessProbe.cpuSeconds(daemon.process.pid());
+          long pid = daemon.process.pid();
+          ThreadCpu threads0 = ThreadCpu.of(pid);
+          double cpu0 = ProcessProbe.cpuSeconds(pid);
+          double api0 = ProcessProbe.cpuSeconds(server.apiServerPid());
           ChurnLag.Result max = churn.run(client, churnThreads, churnSeconds, 0);
-          double cpu1 = ProcessProbe.cpuSeconds(daemon.process.pid());
-          System.out.println("churn, highest rate: " + max.line() + String.format("; daemon CPU %.1f s, load %s", cpu1 - cpu0, load()));
+          double cpu1 = ProcessProbe.cpuSeconds(pid);
+          double api1 = ProcessProbe.cpuSeconds(server.apiServerPid());
+          ThreadCpu threads1 = ThreadCpu.of(pid);
+          System.out.println("churn, highest rate: " + max.line() + cpuLine(cpu1 - cpu0, api1 - api0, max.flips()));
+          System.out.println("  daemon CPU by thread: " + String.join(", ", threads1.since(threads0, 8)));
+          // -Dsync.daemonJfr=/tmp/x.jfr: a JFR profile of the daemon during the paced phase (settings=profile).
+          String jfr = System.getProperty("sync.daemonJfr", "");
+          if (!jfr.isBlank()) {
+            jcmd(pid, "JFR.start", "name=churn", "settings=profile", "filename=" + jfr);
+          }
           ChurnLag.Result half = churn.run(client, churnThreads, churnSeconds, max.rate() / 2);
-          double cpu2 = ProcessProbe.cpuSeconds(daemon.process.pid());
-          System.out.println("churn, half that rate: " + half.line() + String.format("; daemon CPU %.1f s, load %s", cpu2 - cpu1, load()));
+          double cpu2 = ProcessProbe.cpuSeconds(pid);
+          double api2 = ProcessProbe.cpuSeconds(server.apiServerPid());
+          ThreadCpu threads2 = ThreadCpu.of(pid);
+          if (!jfr.isBlank()) {
+            jcmd(pid, "JFR.stop", "name=churn");
+          }
+          System.out.println("churn, half that rate: " + half.line() + cpuLine(cpu2 - cpu1, api2 - api1, half.flips()));
+          System.out.println("  daemon CPU by thread: " + String.join(", ", threads2.since(threads1, 8)));
         }
       } finally {
         daemon.close();
       }
+    }
+  }
+
+  private static String cpuLine(double daemonCpu, double apiCpu, int flips) throws Exception {
+    return String.format("; daemon CPU %.1f s (%.2f ms per flip), kube-apiserver CPU %.1f s, load %s",
+        daemonCpu, flips == 0 ? Double.NaN : daemonCpu * 1000 / flips, apiCpu, load());
+  }
+
+  private static void jcmd(long pid, String... command) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), String.valueOf(pid)));
+    cmd.addAll(List.of(command));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("jcmd " + cmd + " failed: " + out);
     }
   }
 
