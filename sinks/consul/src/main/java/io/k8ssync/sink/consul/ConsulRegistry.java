@@ -114,22 +114,23 @@ final class ConsulRegistry implements UpstreamRegistry {
     Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     Map<String, Map<String, KnownKeys.Known>> seen = new HashMap<>();
     for (Value v : values(prefix + "/")) {
+      // One split per key: the known keys and the listing share its upstream and address strings.
       String[] path = v.getKey().substring(prefix.length() + 1).split("/");
+      KnownKeys.Known k = null;
       if (path.length == 2) {
-        seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], seen(v));
+        k = seen(v);
+        seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], k);
       }
       String cluster = byFlags.get(v.getFlags());
       boolean defaultMark = cluster == null;
       if (defaultMark) {
         cluster = byDefaultFlags.get(v.getFlags());
       }
-      String[] parts = v.getKey().substring(prefix.length() + 1).split("/");
-      if (cluster == null || parts.length != 2) {
+      if (cluster == null || k == null) {
         continue;
       }
-      out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(parts[0], u -> new HashMap<>())
-          .put(parts[1], new Listed(UpsyncEntry.parse(v.getValueAsString(StandardCharsets.UTF_8).orElse("")), v.getModifyIndex(),
-              defaultMark));
+      out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(path[0], u -> new HashMap<>())
+          .put(path[1], new Listed(UpsyncEntry.parse(k.value()), v.getModifyIndex(), defaultMark));
     }
     known.replaceAll(seen);
     primed = true;

@@ -20,6 +20,15 @@ class KnownKeysTest {
     assertSame(known.get("web", "10.0.0.1:8080").value(), known.get("web", "10.0.0.2:8080").value());
     assertEquals(UP, known.get("web", "10.0.0.2:8080").value());
     assertEquals(new KnownKeys.Known(2, 7, UP), known.get("web", "10.0.0.2:8080"));
+
+    // Beyond the shared values (one test: the table is the JVM's), a value is kept as given.
+    for (int i = 0; i < KnownKeys.SHARED_VALUES + 10; i++) {
+      KnownKeys.shared("{\"weight\":" + i + "}");
+    }
+    String odd = new String("{\"weight\":" + (KnownKeys.SHARED_VALUES + 100) + "}");
+    assertSame(odd, KnownKeys.shared(odd));
+    assertNull(KnownKeys.shared(null));
+    assertSame(known.get("web", "10.0.0.1:8080").value(), new KnownKeys.Known(3, 7, new String(UP)).value());
   }
 
   @Test
@@ -39,13 +48,4 @@ class KnownKeysTest {
     assertEquals(Map.of("10.0.0.1:8080", new KnownKeys.Known(8, 7, UP)), known.servers("web"));
   }
 
-  @Test
-  void valuesBeyondTheSharedOnesAreKeptAsGiven() {
-    for (int i = 0; i < KnownKeys.SHARED_VALUES + 10; i++) {
-      KnownKeys.shared("{\"weight\":" + i + "}");
-    }
-    String odd = new String("{\"weight\":" + (KnownKeys.SHARED_VALUES + 100) + "}");
-    assertSame(odd, KnownKeys.shared(odd));
-    assertNull(KnownKeys.shared(null));
-  }
 }
