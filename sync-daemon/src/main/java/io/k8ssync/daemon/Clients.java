@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.sink.config.ConfigException;
@@ -38,7 +39,10 @@ final class Clients {
       config = Config.autoConfigure(spec.context());
     }
     namedContext(spec, config);
-    return new KubernetesClientBuilder().withConfig(config).withKubernetesSerialization(serialization()).build();
+    // The JDK's own HTTP client, not fabric8's default Vert.x one: no Vert.x and Netty classes loaded
+    // (~900 fewer, 17 MiB less RSS at 1,000 pods, docs/BENCHMARKS.md "Footprint beside a Go peer").
+    return new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new JdkHttpClientFactory())
+        .withKubernetesSerialization(serialization()).build();
   }
 
   /**

@@ -3,6 +3,7 @@ package io.k8ssync.daemon.ha;
 import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElectionConfigBuilder;
 import io.fabric8.kubernetes.client.extended.leaderelection.LeaderElector;
@@ -74,6 +75,7 @@ public final class LeaderElection implements AutoCloseable {
         .build())
         // The cluster client's serialization: the daemon's registers only what it decodes (not every model class).
         .withKubernetesSerialization(clusterClient.getKubernetesSerialization())
+        .withHttpClientFactory(new JdkHttpClientFactory()) // as the cluster client (Clients)
         .build();
     this.watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "lease-watchdog");
