@@ -69,7 +69,7 @@ final class DesiredServers {
 
   UpsyncEntry entryOf(PodState p, boolean down) {
     Map<String, String> o = p.options();
-    return new UpsyncEntry(p.weight(),
+    return UpsyncEntry.of(p.weight(),
         o.containsKey("max-fails") ? Integer.parseInt(o.get("max-fails")) : config.maxFails(),
         o.containsKey("fail-timeout") ? Integer.parseInt(o.get("fail-timeout")) : config.failTimeout(),
         down, "1".equals(o.get("backup")));

@@ -10,10 +10,32 @@ import java.util.regex.Pattern;
  */
 public record UpsyncEntry(int weight, int maxFails, int failTimeout, boolean down, boolean backup) {
 
+  /** Distinct entries shared, at most this many (a cluster's servers have a handful); others are built each time. */
+  static final int SHARED = 1024;
+  private static final java.util.Map<UpsyncEntry, UpsyncEntry> KEPT = new java.util.concurrent.ConcurrentHashMap<>();
+
   private static final Pattern FIELD = Pattern.compile("\"(weight|max_fails|fail_timeout|down|backup)\"\\s*:\\s*(\\d{1,9})");
 
   public UpsyncEntry withDown(boolean d) {
-    return new UpsyncEntry(weight, maxFails, failTimeout, d, backup);
+    return of(weight, maxFails, failTimeout, d, backup);
+  }
+
+  /**
+   * The entry with these fields, one instance shared by every server that has them (issue 19: a
+   * reconcile pass over 100,000 servers held one per server for what it wants and one for what it
+   * listed). Equal to {@code new UpsyncEntry(...)}.
+   */
+  public static UpsyncEntry of(int weight, int maxFails, int failTimeout, boolean down, boolean backup) {
+    UpsyncEntry e = new UpsyncEntry(weight, maxFails, failTimeout, down, backup);
+    UpsyncEntry kept = KEPT.get(e);
+    if (kept != null) {
+      return kept;
+    }
+    if (KEPT.size() >= SHARED) {
+      return e;
+    }
+    kept = KEPT.putIfAbsent(e, e);
+    return kept == null ? e : kept;
   }
 
   /** The value as written: keys in the order nginx-upsync documents them. */
@@ -40,6 +62,6 @@ public record UpsyncEntry(int weight, int maxFails, int failTimeout, boolean dow
         default: backup = v != 0;
       }
     }
-    return new UpsyncEntry(weight, maxFails, failTimeout, down, backup);
+    return of(weight, maxFails, failTimeout, down, backup);
   }
 }
