@@ -22,7 +22,8 @@ import org.apache.kafka.common.test.TestKitNodes;
  * PodStates are built before the clock starts and their CPU is shown apart (-Dkafka.prebuild=false: built
  * by the workers inside the measured time, as before 2026-12-05).
  *
- * <p>Usage: {@code java -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
+ * <p>Usage: {@code java [-Dkafka.prebuild=false] [-Dkafka.linger=5ms] [-Dkafka.rounds=3] -cp benchmarks/target/benchmarks.jar
+ * io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
  */
 public final class KafkaThroughputBenchmark {
 
@@ -37,7 +38,7 @@ public final class KafkaThroughputBenchmark {
       kafka.waitForReadyBrokers();
       BenchContext ctx = new BenchContext("kafka", new KafkaSinkFactory(), Map.of("bootstrapServers", kafka.bootstrapServers(),
           "topic", "bench-events", "partitions", 6, "replicationFactor", 1,
-          "compression", compression), null, false);
+          "compression", compression, "linger", System.getProperty("kafka.linger", "5ms")), null, false);
       Sink sink = new KafkaSinkFactory().create(ctx);
       sink.start();
       // The load generator's PodStates are built before the clock starts (-Dkafka.prebuild=false: inside it, as
@@ -48,7 +49,8 @@ public final class KafkaThroughputBenchmark {
       System.out.println("| round | events | seconds | events/s | CPU s (broker and sink" + (prebuild ? "" : " and load generator")
           + ") | CPU s per 1M events | load generator CPU s (not counted) |");
       System.out.println("|---|---|---|---|---|---|---|");
-      for (int round = 0; round <= 3; round++) {
+      int rounds = Integer.getInteger("kafka.rounds", 3);
+      for (int round = 0; round <= rounds; round++) {
         int n = round == 0 ? Math.min(events, 100_000) : events;
         int r = round;
         int size = sink.maxBatchSize();
