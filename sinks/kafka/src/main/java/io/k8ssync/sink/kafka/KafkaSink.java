@@ -141,6 +141,7 @@ final class KafkaSink implements Sink {
     try {
       producers.acquire().close(); // builds the producer (no connection yet), so a bad setting fails the start
     } catch (org.apache.kafka.common.KafkaException e) {
+      batchesSized.complete(null); // nothing to size; a metadata fetch must not wait for it
       throw SinkException.fatal("kafka producer settings rejected: " + (e.getCause() != null ? e.getCause().getMessage() : e.getMessage()), e);
     }
     if (config.getBoolean("createTopic") && !context.dryRun()) {
