@@ -21,6 +21,15 @@ final class Clients {
   private Clients() {}
 
   static KubernetesClient forCluster(DaemonConfig.ClusterSpec spec) {
+    Config config = config(spec);
+    // The JDK's own HTTP client, not fabric8's default Vert.x one: no Vert.x and Netty classes loaded
+    // (~900 fewer, 17 MiB less RSS at 1,000 pods, docs/BENCHMARKS.md "Footprint beside a Go peer").
+    return new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new JdkHttpClientFactory())
+        .withKubernetesSerialization(serialization()).build();
+  }
+
+  /** The client's configuration: in-cluster, from a kubeconfig file, or the default lookup. */
+  static Config config(DaemonConfig.ClusterSpec spec) {
     Config config;
     if (spec.kubeconfig() != null) {
       try {
@@ -39,10 +48,27 @@ final class Clients {
       config = Config.autoConfigure(spec.context());
     }
     namedContext(spec, config);
-    // The JDK's own HTTP client, not fabric8's default Vert.x one: no Vert.x and Netty classes loaded
-    // (~900 fewer, 17 MiB less RSS at 1,000 pods, docs/BENCHMARKS.md "Footprint beside a Go peer").
-    return new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new JdkHttpClientFactory())
-        .withKubernetesSerialization(serialization()).build();
+    noRefreshWithoutToken(config);
+    return config;
+  }
+
+  /**
+   * fabric8's token-refresh interceptor, once a client is a minute old, reads and parses the kubeconfig
+   * again before every request until it finds a token: it moves its next refresh only then. A user
+   * authenticated by a client certificate alone has no token, so every call paid a YAML parse (~70% of
+   * the CPU of an Event write, docs/BENCHMARKS.md "150,000 pods"). The certificate sits in the HTTP
+   * client's TLS context, built once, so nothing a re-read finds could change what the client sends:
+   * such a client asks a token provider with no token instead. A user with a token of any kind (the
+   * kubeconfig's, an exec plugin's, an auth provider's, the service account's) keeps fabric8's refresh.
+   */
+  private static void noRefreshWithoutToken(Config config) {
+    boolean certificate = config.getClientCertFile() != null || config.getClientCertData() != null;
+    boolean token = config.getOauthToken() != null || config.getAutoOAuthToken() != null
+        || config.getOauthTokenProvider() != null || config.getAuthProvider() != null
+        || (config.getUsername() != null && !config.getUsername().isEmpty());
+    if (certificate && !token) {
+      config.setOauthTokenProvider(() -> null);
+    }
   }
 
   /**

@@ -2,6 +2,8 @@ package io.k8ssync.daemon;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,9 +15,15 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.config.DaemonConfig;
 import io.k8ssync.daemon.informer.ClusterInformers;
 import io.k8ssync.sink.config.ConfigException;
+import io.fabric8.kubernetes.client.http.BasicBuilder;
+import io.fabric8.kubernetes.client.jdkhttp.JdkHttpClientFactory;
+import io.fabric8.kubernetes.client.utils.TokenRefreshInterceptor;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -103,5 +111,74 @@ class ClientsTest {
           WatchEvent.class);
       assertEquals(410, assertInstanceOf(Status.class, error.getObject()).getCode());
     }
+  }
+
+  /**
+   * fabric8's token-refresh interceptor, once a client is a minute old, re-reads and re-parses the
+   * kubeconfig before every request until it finds a token (it moves its next refresh only then). A
+   * user with a client certificate has none, so every call of a systemd daemon's client paid a YAML
+   * parse (~70% of an Event write's CPU, docs/BENCHMARKS.md). The certificate is in the HTTP client's
+   * TLS context, built once: nothing such a re-read finds could change what the client sends.
+   */
+  @Test
+  void aClientCertificateUserIsNotReadAgainBeforeEveryRequest(@TempDir Path dir) throws Exception {
+    Path kubeconfig = dir.resolve("config");
+    Files.writeString(kubeconfig, kubeconfigOf("{client-certificate: /nowhere/cert.pem, client-key: /nowhere/key.pem}"));
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    Config config = Clients.config(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null));
+    Files.writeString(kubeconfig, kubeconfigOf("{token: found-by-reading-it-again}"));
+
+    Map<String, String> sent = new HashMap<>();
+    // Past its first minute: the interceptor refreshes before this request.
+    new TokenRefreshInterceptor(config, new JdkHttpClientFactory(), Instant.EPOCH).before(recording(sent), null, null);
+
+    assertEquals(Map.of(), sent, "the kubeconfig was read again before the request");
+  }
+
+  /** A user with a token (a kubeconfig's, an exec plugin's, the service account's) keeps fabric8's refresh: tokens rotate. */
+  @Test
+  void aTokenUserKeepsTheRefresh(@TempDir Path dir) throws Exception {
+    Path kubeconfig = dir.resolve("config");
+    Files.writeString(kubeconfig, kubeconfigOf("{token: first}"));
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    Config config = Clients.config(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null));
+    assertNull(config.getOauthTokenProvider());
+    Files.writeString(kubeconfig, kubeconfigOf("{token: rotated}"));
+    config.setOauthToken(null); // as an exec plugin's or a file's token is held (auto), which the interceptor refreshes
+
+    Map<String, String> sent = new HashMap<>();
+    new TokenRefreshInterceptor(config, new JdkHttpClientFactory(), Instant.EPOCH).before(recording(sent), null, null);
+
+    assertNotNull(sent.get("Authorization"));
+    assertEquals("Bearer rotated", sent.get("Authorization"));
+  }
+
+  private static String kubeconfigOf(String user) {
+    return String.join("\n", "apiVersion: v1", "kind: Config",
+        "clusters: [{name: a, cluster: {server: 'https://a.invalid:6443'}}]",
+        "users: [{name: u, user: " + user + "}]",
+        "contexts: [{name: a, context: {cluster: a, user: u}}]", "current-context: a", "");
+  }
+
+  /** The headers an interceptor sets on a request. */
+  private static BasicBuilder recording(Map<String, String> headers) {
+    return new BasicBuilder() {
+      @Override
+      public BasicBuilder uri(URI uri) {
+        return this;
+      }
+
+      @Override
+      public BasicBuilder header(String name, String value) {
+        headers.put(name, value);
+        return this;
+      }
+
+      @Override
+      public BasicBuilder setHeader(String name, String value) {
+        headers.put(name, value);
+        return this;
+      }
+    };
   }
 }
