@@ -1,5 +1,6 @@
 package io.k8ssync.sink.consul;
 
+import io.k8ssync.sink.Interner;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -19,7 +20,7 @@ final class KnownKeys {
 
   /** Distinct values shared, at most this many; a value beyond them is held as given. */
   static final int SHARED_VALUES = 1024;
-  private static final Map<String, String> VALUES = new ConcurrentHashMap<>();
+  private static final Interner<String> VALUES = new Interner<>(SHARED_VALUES);
 
   /** A key as last seen: at {@code index}, with {@code flags} and {@code value}. */
   record Known(long index, long flags, String value) {
@@ -30,18 +31,7 @@ final class KnownKeys {
 
   /** The one copy of {@code value} kept for every key that holds it (or itself, once SHARED_VALUES are kept). */
   static String shared(String value) {
-    if (value == null) {
-      return null;
-    }
-    String kept = VALUES.get(value);
-    if (kept != null) {
-      return kept;
-    }
-    if (VALUES.size() >= SHARED_VALUES) {
-      return value;
-    }
-    kept = VALUES.putIfAbsent(value, value);
-    return kept == null ? value : kept;
+    return VALUES.intern(value);
   }
 
   private volatile Map<String, Map<String, Known>> byUpstream = new ConcurrentHashMap<>();

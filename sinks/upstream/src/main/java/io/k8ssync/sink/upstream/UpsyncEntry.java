@@ -1,5 +1,6 @@
 package io.k8ssync.sink.upstream;
 
+import io.k8ssync.sink.Interner;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -12,7 +13,7 @@ public record UpsyncEntry(int weight, int maxFails, int failTimeout, boolean dow
 
   /** Distinct entries shared, at most this many (a cluster's servers have a handful); others are built each time. */
   static final int SHARED = 1024;
-  private static final java.util.Map<UpsyncEntry, UpsyncEntry> KEPT = new java.util.concurrent.ConcurrentHashMap<>();
+  private static final Interner<UpsyncEntry> KEPT = new Interner<>(SHARED);
 
   private static final Pattern FIELD = Pattern.compile("\"(weight|max_fails|fail_timeout|down|backup)\"\\s*:\\s*(\\d{1,9})");
 
@@ -26,16 +27,7 @@ public record UpsyncEntry(int weight, int maxFails, int failTimeout, boolean dow
    * listed). Equal to {@code new UpsyncEntry(...)}.
    */
   public static UpsyncEntry of(int weight, int maxFails, int failTimeout, boolean down, boolean backup) {
-    UpsyncEntry e = new UpsyncEntry(weight, maxFails, failTimeout, down, backup);
-    UpsyncEntry kept = KEPT.get(e);
-    if (kept != null) {
-      return kept;
-    }
-    if (KEPT.size() >= SHARED) {
-      return e;
-    }
-    kept = KEPT.putIfAbsent(e, e);
-    return kept == null ? e : kept;
+    return KEPT.intern(new UpsyncEntry(weight, maxFails, failTimeout, down, backup));
   }
 
   /** The value as written: keys in the order nginx-upsync documents them. */
