@@ -123,9 +123,7 @@ class ClientsTest {
   @Test
   void aClientCertificateUserIsNotReadAgainBeforeEveryRequest(@TempDir Path dir) throws Exception {
     Path kubeconfig = dir.resolve("config");
-    Files.writeString(kubeconfig, kubeconfigOf("{client-certificate: /nowhere/cert.pem, client-key: /nowhere/key.pem}"));
-    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
-    Config config = Clients.config(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null));
+    Config config = configOf(kubeconfig, "{client-certificate: /nowhere/cert.pem, client-key: /nowhere/key.pem}");
     Files.writeString(kubeconfig, kubeconfigOf("{token: found-by-reading-it-again}"));
 
     Map<String, String> sent = new HashMap<>();
@@ -139,9 +137,7 @@ class ClientsTest {
   @Test
   void aTokenUserKeepsTheRefresh(@TempDir Path dir) throws Exception {
     Path kubeconfig = dir.resolve("config");
-    Files.writeString(kubeconfig, kubeconfigOf("{token: first}"));
-    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
-    Config config = Clients.config(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null));
+    Config config = configOf(kubeconfig, "{token: first}");
     assertNull(config.getOauthTokenProvider());
     Files.writeString(kubeconfig, kubeconfigOf("{token: rotated}"));
     config.setOauthToken(null); // as an exec plugin's or a file's token is held (auto), which the interceptor refreshes
@@ -151,6 +147,13 @@ class ClientsTest {
 
     assertNotNull(sent.get("Authorization"));
     assertEquals("Bearer rotated", sent.get("Authorization"));
+  }
+
+  /** The daemon's client configuration for a kubeconfig at {@code kubeconfig} with this user. */
+  private static Config configOf(Path kubeconfig, String user) throws Exception {
+    Files.writeString(kubeconfig, kubeconfigOf(user));
+    var scope = new ClusterInformers.Scope("prod", List.of(), null, Duration.ZERO, 500);
+    return Clients.config(new DaemonConfig.ClusterSpec(scope, false, kubeconfig.toString(), null, null));
   }
 
   private static String kubeconfigOf(String user) {
