@@ -42,6 +42,8 @@ final class ConsulRegistry implements UpstreamRegistry {
   private final Owner owner;
   final KnownKeys known = new KnownKeys();
   private final ConsulDeletions deletions = new ConsulDeletions(this);
+  /** Recursive reads of the prefix: streamed ({@link ConsulListing}) from the factory, through the client's {@code getValues} otherwise. */
+  private final ConsulListing.Lister lister;
   private static final System.Logger LOG = System.getLogger(ConsulRegistry.class.getName());
 
   ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics) {
@@ -49,6 +51,12 @@ final class ConsulRegistry implements UpstreamRegistry {
   }
 
   ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics, Owner owner) {
+    this(kv, prefix, timeout, closer, metrics, owner, null);
+  }
+
+  /** @param listing streams recursive reads of the prefix; null: read them through {@code kv} */
+  ConsulRegistry(KeyValueClient kv, String prefix, Duration timeout, Runnable closer, SinkMetrics metrics, Owner owner,
+                 java.util.function.Function<SinkMetrics.Counter, ConsulListing> listing) {
     this.kv = kv;
     this.owner = owner;
     this.timeout = timeout;
@@ -57,6 +65,12 @@ final class ConsulRegistry implements UpstreamRegistry {
     this.refused = metrics.counter("consul_refused_total",
         "Calls Consul refused, retried, by reason: acl_denied (401/403: the token or its policy does not allow it),"
             + " cas_conflict (the key changed since it was read or last written: read again)", "reason");
+    ConsulListing streaming = listing == null ? null : listing.apply(refused);
+    this.lister = streaming != null ? streaming::each : (p, key) -> {
+      for (Value v : values(p)) {
+        key.seen(v.getKey(), v.getFlags(), v.getModifyIndex(), v.getValueAsString(StandardCharsets.UTF_8).orElse(""));
+      }
+    };
   }
 
   /**
@@ -113,25 +127,26 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
     Map<String, Map<String, Map<String, Listed>>> out = new HashMap<>();
     Map<String, Map<String, KnownKeys.Known>> seen = new HashMap<>();
-    for (Value v : values(prefix + "/")) {
+    // Key by key as Consul's answer is read; applied to the known keys only once the whole listing arrived.
+    lister.each(prefix + "/", (key, flags, index, value) -> {
       // One split per key: the known keys and the listing share its upstream and address strings.
-      String[] path = v.getKey().substring(prefix.length() + 1).split("/");
+      String[] path = key.substring(prefix.length() + 1).split("/");
       KnownKeys.Known k = null;
       if (path.length == 2) {
-        k = seen(v);
+        k = new KnownKeys.Known(index, flags, value);
         seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], k);
       }
-      String cluster = byFlags.get(v.getFlags());
+      String cluster = byFlags.get(flags);
       boolean defaultMark = cluster == null;
       if (defaultMark) {
-        cluster = byDefaultFlags.get(v.getFlags());
+        cluster = byDefaultFlags.get(flags);
       }
       if (cluster == null || k == null) {
-        continue;
+        return;
       }
       out.computeIfAbsent(cluster, c -> new HashMap<>()).computeIfAbsent(path[0], u -> new HashMap<>())
-          .put(path[1], new Listed(UpsyncEntry.parse(k.value()), v.getModifyIndex(), defaultMark));
-    }
+          .put(path[1], new Listed(UpsyncEntry.parse(k.value()), index, defaultMark));
+    });
     known.replaceAll(seen);
     primed = true;
     return out;
@@ -154,12 +169,12 @@ final class ConsulRegistry implements UpstreamRegistry {
       }
       try {
         Map<String, Map<String, KnownKeys.Known>> seen = new HashMap<>();
-        for (Value v : values(prefix + "/")) {
-          String[] path = v.getKey().substring(prefix.length() + 1).split("/");
+        lister.each(prefix + "/", (key, flags, index, value) -> {
+          String[] path = key.substring(prefix.length() + 1).split("/");
           if (path.length == 2) {
-            seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], seen(v));
+            seen.computeIfAbsent(path[0], u -> new HashMap<>()).put(path[1], new KnownKeys.Known(index, flags, value));
           }
-        }
+        });
         known.replaceAll(seen);
         primed = true;
       } catch (SinkException e) {

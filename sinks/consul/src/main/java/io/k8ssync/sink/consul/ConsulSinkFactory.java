@@ -55,20 +55,29 @@ public final class ConsulSinkFactory implements SinkFactory {
   public Sink create(SinkContext context) {
     Config c = context.config();
     long timeout = c.getDuration("timeout").toMillis();
-    Consul.Builder b = Consul.builder().withUrl(c.getString("url")).withPing(false)
+    // One connection pool for the client and the streamed listings (ConsulListing), which take the same settings.
+    okhttp3.ConnectionPool pool = new okhttp3.ConnectionPool();
+    Consul.Builder b = Consul.builder().withUrl(c.getString("url")).withPing(false).withConnectionPool(pool)
         .withConnectTimeoutMillis(timeout).withReadTimeoutMillis(timeout).withWriteTimeoutMillis(timeout);
+    okhttp3.OkHttpClient.Builder listing = new okhttp3.OkHttpClient.Builder().connectionPool(pool)
+        .connectTimeout(java.time.Duration.ofMillis(timeout)).readTimeout(java.time.Duration.ofMillis(timeout))
+        .writeTimeout(java.time.Duration.ofMillis(timeout));
     Secret token = c.getSecret("aclToken");
     if (token != null) {
       // As the X-Consul-Token header: withAclToken would append ?token= to every URL, into proxy and access logs.
       b.withTokenAuth(token.reveal());
+      listing.addInterceptor(ConsulListing.tokenHeader(token.reveal()));
     }
     if (c.getString("caFile") != null) {
       Path ca = Path.of(c.getString("caFile"));
       b.withSslContext(Tls.trusting(ca)).withTrustManager(Tls.trustManager(ca));
+      listing.sslSocketFactory(Tls.trusting(ca).getSocketFactory(), Tls.trustManager(ca));
     }
     Consul consul = b.build();
     UpstreamConfig upstream = UpstreamConfig.from(c);
+    okhttp3.HttpUrl base = okhttp3.HttpUrl.get(c.getString("url"));
+    okhttp3.OkHttpClient listingClient = listing.build();
     return new UpstreamSink(context, new ConsulRegistry(consul.keyValueClient(), c.getString("prefix"), c.getDuration("timeout"),
-        consul::destroy, context.metrics(), upstream.owner()), upstream);
+        consul::destroy, context.metrics(), upstream.owner(), refused -> new ConsulListing(listingClient, base, refused)), upstream);
   }
 }
