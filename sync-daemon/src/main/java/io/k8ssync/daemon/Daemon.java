@@ -289,6 +289,9 @@ public final class Daemon implements AutoCloseable {
     // Sinks reconcile, re-assert and purge only once synced: a standby never counts as synced.
     PodStateView view = new PodStateView() {
       @Override public boolean synced() { return cache.synced() && (everyReplica || leading()); }
+      @Override public boolean current() {
+        return synced() && informers.values().stream().allMatch(ClusterInformers::watching);
+      }
       // All pods: reconcile narrows them with pods(clusters()) to the clusters it may touch.
       @Override public Collection<PodState> pods() { return cache.pods(); }
       @Override public Collection<PodState> podsOfService(String service) { return cache.podsOfService(service); }

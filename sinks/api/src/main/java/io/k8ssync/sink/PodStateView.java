@@ -8,6 +8,16 @@ public interface PodStateView {
   /** True once every informer has delivered its initial list; never reconcile before. */
   boolean synced();
 
+  /**
+   * Synced and every pod watch open: the cache is current, not only complete. While a watch is down
+   * (the API server unreachable, a relist after 410 Gone) a pod Ready since then is missing from the
+   * cache, though another replica may have registered it; a pass that removes what the cache lacks
+   * waits for this.
+   */
+  default boolean current() {
+    return synced();
+  }
+
   /** A snapshot of all cached pods. */
   Collection<PodState> pods();
 

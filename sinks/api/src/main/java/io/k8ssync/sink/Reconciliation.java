@@ -27,7 +27,7 @@ public final class Reconciliation {
     this.context = context;
     SinkMetrics m = context.metrics();
     drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
-    runs = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed)", "outcome");
+    runs = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed, skipped: a pod watch was down)", "outcome");
     lastSuccess = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
   }
 
@@ -44,8 +44,18 @@ public final class Reconciliation {
     drift.inc(kind);
   }
 
-  /** Runs a pass; returns true when it completed. Never throws. */
+  /**
+   * Runs a pass; returns true when it completed. Never throws. Skipped, counted and logged, while a pod
+   * watch is down: the cache may lack pods another replica registered, and the pass would take them
+   * for orphans.
+   */
   public boolean runSafely(Pass pass) {
+    if (!context.pods().current()) {
+      runs.inc("skipped");
+      context.logger().log(Level.WARNING, "reconcile pass skipped: a pod watch is down, so the cache may lack pods"
+          + " another replica registered; the next pass tries again: sink=" + context.name());
+      return false;
+    }
     try {
       pass.run();
       runs.inc("ok");
