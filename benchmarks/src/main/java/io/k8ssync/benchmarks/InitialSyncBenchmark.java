@@ -21,13 +21,14 @@ import java.util.concurrent.TimeUnit;
  * and etcd. For each: time from the process start to synced (and, for the daemon, to the log line of
  * the last Ready pod), CPU seconds, RSS and heap after a full GC. Then churn with the daemon
  * running ({@link ChurnLag}): Ready flips as fast as the API server takes them, then paced to half
- * that rate, with the daemon's sync lag.
+ * that rate, then as fast again (warm: the first phase starts while C2 still compiles), with the
+ * daemon's sync lag.
  *
  * <p>Args: pods (150000), churn seconds per phase (60). Properties: sync.pageSize (500),
  * sync.xmx (6g, both JVMs), sync.apiServerMemoryLimit (GOMEMLIMIT of kube-apiserver, 6GiB), sync.churnThreads (8), sync.inFlight (64, while creating pods),
  * sync.dir (/dev/shm/k8s-sync-sync-bench-PODS: etcd's data is kept there, and a later run with the
  * same pod count reuses it; delete the folder to start afresh), sync.daemonJfr (a file: a JFR profile of
- * the daemon during the paced churn). Each churn phase prints the daemon's CPU per flip and by thread.
+ * the daemon during the paced churn), sync.warmRerun (true: the third phase). Each churn phase prints the daemon's CPU per flip and by thread.
  */
 public final class InitialSyncBenchmark {
 
@@ -116,33 +117,58 @@ public final class InitialSyncBenchmark {
           ChurnLag churn = new ChurnLag(pods);
           daemon.output.churn = churn;
           long pid = daemon.process.pid();
-          ThreadCpu threads0 = ThreadCpu.of(pid);
-          double cpu0 = ProcessProbe.cpuSeconds(pid);
-          double api0 = ProcessProbe.cpuSeconds(server.apiServerPid());
-          ChurnLag.Result max = churn.run(client, churnThreads, churnSeconds, 0);
-          double cpu1 = ProcessProbe.cpuSeconds(pid);
-          double api1 = ProcessProbe.cpuSeconds(server.apiServerPid());
-          ThreadCpu threads1 = ThreadCpu.of(pid);
-          System.out.println("churn, highest rate: " + max.line() + cpuLine(cpu1 - cpu0, api1 - api0, max.flips()));
-          System.out.println("  daemon CPU by thread: " + String.join(", ", threads1.since(threads0, 8)));
+          ChurnPhase phase = new ChurnPhase(churn, client, churnThreads, churnSeconds, pid, server.apiServerPid());
+          ChurnLag.Result max = phase.run("churn, highest rate", 0);
           // -Dsync.daemonJfr=/tmp/x.jfr: a JFR profile of the daemon during the paced phase (settings=profile).
           String jfr = System.getProperty("sync.daemonJfr", "");
           if (!jfr.isBlank()) {
             jcmd(pid, "JFR.start", "name=churn", "settings=profile", "filename=" + jfr);
           }
-          ChurnLag.Result half = churn.run(client, churnThreads, churnSeconds, max.rate() / 2);
-          double cpu2 = ProcessProbe.cpuSeconds(pid);
-          double api2 = ProcessProbe.cpuSeconds(server.apiServerPid());
-          ThreadCpu threads2 = ThreadCpu.of(pid);
+          phase.run("churn, half that rate", max.rate() / 2);
           if (!jfr.isBlank()) {
             jcmd(pid, "JFR.stop", "name=churn");
           }
-          System.out.println("churn, half that rate: " + half.line() + cpuLine(cpu2 - cpu1, api2 - api1, half.flips()));
-          System.out.println("  daemon CPU by thread: " + String.join(", ", threads2.since(threads1, 8)));
+          // The first phase starts a minute after the daemon, while C2 is still compiling its hot paths
+          // (~45% of its CPU then); the same rate again after both phases shows the daemon warm.
+          if (Boolean.parseBoolean(System.getProperty("sync.warmRerun", "true"))) {
+            phase.run("churn, highest rate again (warm)", 0);
+          }
         }
       } finally {
         daemon.close();
       }
+    }
+  }
+
+  /** One churn phase: its lag, and the daemon's and the API server's CPU over it, printed. */
+  private static final class ChurnPhase {
+    private final ChurnLag churn;
+    private final KubernetesClient client;
+    private final int threads;
+    private final double seconds;
+    private final long daemonPid;
+    private final long apiServerPid;
+
+    ChurnPhase(ChurnLag churn, KubernetesClient client, int threads, double seconds, long daemonPid, long apiServerPid) {
+      this.churn = churn;
+      this.client = client;
+      this.threads = threads;
+      this.seconds = seconds;
+      this.daemonPid = daemonPid;
+      this.apiServerPid = apiServerPid;
+    }
+
+    ChurnLag.Result run(String label, double rate) throws Exception {
+      ThreadCpu threads0 = ThreadCpu.of(daemonPid);
+      double cpu0 = ProcessProbe.cpuSeconds(daemonPid);
+      double api0 = ProcessProbe.cpuSeconds(apiServerPid);
+      ChurnLag.Result r = churn.run(client, threads, seconds, rate);
+      double cpu1 = ProcessProbe.cpuSeconds(daemonPid);
+      double api1 = ProcessProbe.cpuSeconds(apiServerPid);
+      ThreadCpu threads1 = ThreadCpu.of(daemonPid);
+      System.out.println(label + ": " + r.line() + cpuLine(cpu1 - cpu0, api1 - api0, r.flips()));
+      System.out.println("  daemon CPU by thread: " + String.join(", ", threads1.since(threads0, 8)));
+      return r;
     }
   }
 
