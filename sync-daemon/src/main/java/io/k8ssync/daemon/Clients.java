@@ -1,6 +1,8 @@
 package io.k8ssync.daemon;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.Config;
@@ -78,13 +80,27 @@ final class Clients {
    * The daemon watches pods only: a watch event holds a Pod, or a Status when the watch fails (a 410
    * Gone that makes the informer relist), so those two are registered and decode exactly as before.
    * Any other kind would decode as a GenericKubernetesResource, which fabric8 converts to the watched type.
+   * Objects decode without their {@code metadata.managedFields} (see {@link WithoutManagedFields}).
    */
   static KubernetesSerialization serialization() {
-    KubernetesSerialization serialization = new KubernetesSerialization(new ObjectMapper(), false);
+    ObjectMapper mapper = new ObjectMapper();
+    mapper.addMixIn(ObjectMeta.class, WithoutManagedFields.class);
+    KubernetesSerialization serialization = new KubernetesSerialization(mapper, false);
     serialization.registerKubernetesResource(Pod.class);
     serialization.registerKubernetesResource(Status.class);
     return serialization;
   }
+
+  /**
+   * The server-side-apply bookkeeping of every object, about half the bytes of a pod list (48% at 1,000
+   * pods in FootprintBench), decoded into nested maps that nothing here reads: the daemon projects pods
+   * to PodState and writes them with hand-built patches, which never carry managedFields. Skipped by the
+   * parser instead: ~0.1 CPU-s of young collections less at start-up (docs/BENCHMARKS.md, "Footprint
+   * beside a Go peer"). A Lease written back by the elector without it keeps the server's (a PUT that
+   * omits managedFields leaves them as they are).
+   */
+  @JsonIgnoreProperties("managedFields")
+  private abstract static class WithoutManagedFields {}
 
   /**
    * fabric8 takes the current context in place of a named one it does not find, so the daemon would

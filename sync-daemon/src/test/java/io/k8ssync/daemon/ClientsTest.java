@@ -114,6 +114,29 @@ class ClientsTest {
   }
 
   /**
+   * A pod list decodes without the objects' managedFields (half its bytes, read by nothing here) and with
+   * everything else: the fields beside them in metadata, and the pod's spec and status.
+   */
+  @Test
+  void podsDecodeWithoutManagedFieldsAndWithAllElse() {
+    var serialization = Clients.serialization();
+    io.fabric8.kubernetes.api.model.PodList list = serialization.unmarshal("{\"apiVersion\":\"v1\",\"kind\":\"PodList\","
+        + "\"metadata\":{\"resourceVersion\":\"9\"},\"items\":[{\"metadata\":{\"name\":\"p1\",\"namespace\":\"ns\","
+        + "\"uid\":\"u1\",\"labels\":{\"app\":\"web\"},\"managedFields\":[{\"manager\":\"kubelet\",\"operation\":\"Update\","
+        + "\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:status\":{\"f:podIP\":{}}}}],\"resourceVersion\":\"7\"},"
+        + "\"spec\":{\"nodeName\":\"n1\"},\"status\":{\"podIP\":\"10.0.0.1\"}}]}", io.fabric8.kubernetes.api.model.PodList.class);
+    Pod pod = list.getItems().get(0);
+    assertTrue(pod.getMetadata().getManagedFields().isEmpty(), "managedFields skipped");
+    assertTrue(pod.getMetadata().getAdditionalProperties().isEmpty(), "not kept as an unknown property either");
+    assertEquals(Map.of("app", "web"), pod.getMetadata().getLabels());
+    assertEquals("u1", pod.getMetadata().getUid());
+    assertEquals("7", pod.getMetadata().getResourceVersion());
+    assertEquals("n1", pod.getSpec().getNodeName());
+    assertEquals("10.0.0.1", pod.getStatus().getPodIP());
+    assertEquals("9", list.getMetadata().getResourceVersion());
+  }
+
+  /**
    * fabric8's token-refresh interceptor, once a client is a minute old, re-reads and re-parses the
    * kubeconfig before every request until it finds a token (it moves its next refresh only then). A
    * user with a client certificate has none, so every call of a systemd daemon's client paid a YAML
