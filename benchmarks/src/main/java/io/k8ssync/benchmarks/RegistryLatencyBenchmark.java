@@ -35,7 +35,10 @@ import org.apache.curator.test.TestingServer;
  * {@code -Dregistry.sinks=consul} runs one sink; {@code -Dregistry.zkDataDir=/dev/shm} keeps ZooKeeper's log on tmpfs;
  * {@code -Dregistry.zkProcess=true} runs ZooKeeper in its own JVM ({@link ZooKeeperProcess}) instead of in this one; {@code -Dregistry.rounds=2} runs each sink twice in one JVM (JIT cold,
  * then warm), each round against a fresh server; {@code -Dregistry.allReady=true} starts with every pod ready;
- * {@code -Dregistry.trace=DIR} writes each measured event (ms since churn start, latency ms) to a CSV per run.
+ * {@code -Dregistry.trace=DIR} writes each measured event (ms since churn start, latency ms) to a CSV per run;
+ * {@code -Dregistry.gcBeforeChurn=true} has this JVM, ZooKeeper's and the stand-in collect once before the churn. The
+ * summary gives each JVM's GC pauses over the churn (ZooKeeper's from its {@code -Xlog:gc}, {@code -Dregistry.zkFlags}
+ * adds flags to its JVM, {@code -Dregistry.readerFlags} to the stand-in's).
  * For Consul it also prints the requests the sink sent, by kind, per pod change ({@link ConsulProxy}
  * between sink and Consul; the reader asks Consul directly) and the CPU of the start-up
  * registration; {@code -Dregistry.proxy=false} leaves the proxy out (latency rounds without its hop and CPU), and
@@ -58,6 +61,10 @@ public final class RegistryLatencyBenchmark {
     int rounds = Integer.getInteger("registry.rounds", 1);
     List<String> readers = List.of(System.getProperty("registry.reader", "process").split(","));
     boolean proxied = Boolean.parseBoolean(System.getProperty("registry.proxy", "true"));
+    if (GC_BEFORE_CHURN) {
+      // The stand-in collects its initial read's garbage too (ZooKeeperWatchReader), before it reports ready.
+      System.setProperty("registry.readerFlags", System.getProperty("registry.readerFlags", "") + " -Dregistry.gcBeforeChurn=true");
+    }
     for (String sink : List.of("zookeeper", "consul")) {
       if (!sinks.contains(sink)) {
         continue;
@@ -111,21 +118,33 @@ public final class RegistryLatencyBenchmark {
     String zkDataDir = System.getProperty("registry.zkDataDir");
     if (Boolean.getBoolean("registry.zkProcess")) {
       try (ZooKeeperProcess zk = ZooKeeperProcess.start(java.nio.file.Path.of(zkDataDir == null ? System.getProperty("java.io.tmpdir") : zkDataDir))) {
-        runZooKeeper(name, reader, zk.connectString(), pods, seconds, rate);
+        runZooKeeper(name, reader, zk.connectString(), zk, pods, seconds, rate);
       }
       return;
     }
     java.io.File zkDir = zkDataDir == null ? null : java.nio.file.Files.createTempDirectory(java.nio.file.Path.of(zkDataDir), "zk-bench").toFile();
     try (TestingServer zk = zkDir == null ? new TestingServer(true) : new TestingServer(-1, zkDir, true)) {
-      runZooKeeper(name, reader, zk.getConnectString(), pods, seconds, rate);
+      runZooKeeper(name, reader, zk.getConnectString(), null, pods, seconds, rate);
     }
   }
 
-  private static void runZooKeeper(String name, String reader, String connect, int pods, int seconds, int rate) throws Exception {
-    new RegistryLatencyBenchmark().run(name, new ZooKeeperSinkFactory(), Map.of("connect", connect, "drainDelay", DRAIN_DELAY),
+  private static void runZooKeeper(String name, String reader, String connect, ZooKeeperProcess server, int pods, int seconds, int rate)
+      throws Exception {
+    RegistryLatencyBenchmark b = new RegistryLatencyBenchmark();
+    b.server = server;
+    b.run(name, new ZooKeeperSinkFactory(), Map.of("connect", connect, "drainDelay", DRAIN_DELAY),
         reader.equals("old") ? InProcessReaders.zookeeper(connect) : standIn("zookeeper", connect, "/nginx/upstreams"), null,
         pods, seconds, rate);
   }
+
+  /** ZooKeeper in its own JVM, when it is: its GC pauses over the churn go to the summary. */
+  private ZooKeeperProcess server;
+  /**
+   * {@code -Dregistry.gcBeforeChurn=true}: this JVM and ZooKeeper's own collect once after the start-up registration,
+   * before the churn, so the start-up's garbage is not collected inside the measured window (what a long-running
+   * daemon and server have long done); the churn's own collections still fall in it, and are printed.
+   */
+  private static final boolean GC_BEFORE_CHURN = Boolean.getBoolean("registry.gcBeforeChurn");
 
   private static void runConsul(String name, String reader, boolean proxied, int pods, int seconds, int rate) throws Exception {
     try (ConsulAgent consul = ConsulAgent.started(); ConsulProxy proxy = proxied ? new ConsulProxy(consul.url()) : null) {
@@ -184,6 +203,12 @@ public final class RegistryLatencyBenchmark {
               + " requests %s", name, initiallyReady, pods, (System.nanoTime() - t0) / 1e6, (processCpuNanos() - cpu0) / 1e9,
           (probe.agent().cpuTime().toNanos() - agentCpu0) / 1e9, counting ? ConsulProxy.since(countsBefore, probe.proxy().counts()) : "not counted (no proxy)"));
     }
+    if (GC_BEFORE_CHURN) {
+      System.gc();
+      if (server != null) {
+        server.collect();
+      }
+    }
     // The reader starts on the registered state: only churn is measured.
     readyAt.clear();
     STAND_IN_NOTE.set("");
@@ -199,6 +224,8 @@ public final class RegistryLatencyBenchmark {
     latencies.clear();
     Map<String, Long> churnBefore = counting ? probe.proxy().counts() : Map.of();
     long churnCpu0 = processCpuNanos();
+    GcPauses.Watch gc = GcPauses.watch();
+    long churnStartEpochMillis = System.currentTimeMillis();
     long churnStart = System.nanoTime();
     long changes = 0;
     long end = System.nanoTime() + seconds * 1_000_000_000L;
@@ -221,6 +248,9 @@ public final class RegistryLatencyBenchmark {
       java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
     }
     long churnCpu = processCpuNanos() - churnCpu0;
+    SUMMARY.add(String.format("%s GC pauses over the churn (from %s): benchmark JVM %s%s", name,
+        java.time.Instant.ofEpochMilli(churnStartEpochMillis), gc.stop(),
+        server == null ? "" : "; ZooKeeper server " + server.gcPauses(churnStartEpochMillis, System.currentTimeMillis())));
     stopReader.close();
     SUMMARY.add(String.format("%s churn: load average %s, benchmark process CPU %.2f s%s%s", name, loadAverage(), churnCpu / 1e9,
         STAND_IN_NOTE.get().isEmpty() ? " (reader inside it)" : ", ", STAND_IN_NOTE.get()));

@@ -38,7 +38,8 @@ final class ZooKeeperProcess implements AutoCloseable {
     Path cfg = dir.resolve("zoo.cfg");
     Files.writeString(cfg, "tickTime=2000\ndataDir=" + dir.resolve("data") + "\nclientPort=" + port
         + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr\n");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m"));
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
+        "-Xlog:gc:file=" + dir.resolve("gc.log") + ":time"));
     String extra = System.getProperty("registry.zkFlags", "");
     if (!extra.isBlank()) {
       cmd.addAll(List.of(extra.trim().split("\\s+")));
@@ -66,6 +67,23 @@ final class ZooKeeperProcess implements AutoCloseable {
         }
         java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L); // polling a starting server, not a test wait
       }
+    }
+  }
+
+  /**
+   * The server's stop-the-world GC pauses that ended between two wall-clock instants (its {@code -Xlog:gc} with
+   * wall-clock times), and the collector's name: a pause of the server delays every request in flight.
+   */
+  GcPauses gcPauses(long fromEpochMillis, long toEpochMillis) {
+    return GcPauses.fromLog(log.getParent().resolve("gc.log"), fromEpochMillis, toEpochMillis);
+  }
+
+  /** A full collection of the server, now ({@code jcmd <pid> GC.run}). */
+  void collect() throws Exception {
+    Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(), Long.toString(process.pid()), "GC.run")
+        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    if (!jcmd.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+      jcmd.destroyForcibly();
     }
   }
 

@@ -48,11 +48,17 @@ final class ZooKeeperWatchReader implements NginxStandIn.UpstreamReader {
     if (!initialized.await(60, TimeUnit.SECONDS)) {
       throw new IllegalStateException("CuratorCache on " + path + " not initialized in 60 s");
     }
+    if (Boolean.getBoolean("registry.gcBeforeChurn")) {
+      System.gc(); // the initial read's garbage, collected before the churn (-Dregistry.readerFlags=-Dregistry.gcBeforeChurn=true)
+    }
+    gc = GcPauses.watch();
   }
+
+  private GcPauses.Watch gc;
 
   @Override
   public String stats() {
-    return events.sum() + " creates and changes from the cache";
+    return events.sum() + " creates and changes from the cache, its GC since the churn began: " + (gc == null ? "not watched" : gc.stop());
   }
 
   @Override
