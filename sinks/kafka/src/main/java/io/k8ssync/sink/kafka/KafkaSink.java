@@ -55,6 +55,8 @@ final class KafkaSink implements Sink {
   private final SinkMetrics.Counter dropped;
   private final SharedProducer producers;
   private final CompletableFuture<Void> batchesSized = new CompletableFuture<>();
+  /** How many events the standby's run of the write path rendered; completes once it ran (see {@link #podsSynced}). */
+  private final CompletableFuture<Integer> writePathRun = new CompletableFuture<>();
 
   KafkaSink(SinkContext context) {
     this.context = context;
@@ -176,6 +178,11 @@ final class KafkaSink implements Sink {
     t.start();
   }
 
+  /** Completes once a standby ran the write path without writing, with the number of events rendered; for tests. */
+  CompletableFuture<Integer> writePathRun() {
+    return writePathRun;
+  }
+
   /** Completes once the producer's batch size was chosen for the topic (or left at the default); for tests. */
   CompletableFuture<Void> batchesSized() {
     return batchesSized;
@@ -209,14 +216,18 @@ final class KafkaSink implements Sink {
    * The pod list is complete (on a standby too, long before it leads): the producer fetches the
    * topic's metadata now, on a thread of its own (it may block up to {@code max.block.ms}), so a new
    * leader's first send does not wait for it. A failure is counted and logged only: the first send
-   * then fetches it, as without this.
+   * then fetches it, as without this. Then the sink's own part of a send runs, writing nothing
+   * ({@link #runWritePathWithoutWriting}).
    */
   @Override
   public void podsSynced() {
     if (context.dryRun()) {
       return;
     }
-    Thread t = new Thread(this::fetchMetadata, "kafka-metadata-" + context.name());
+    Thread t = new Thread(() -> {
+      fetchMetadata();
+      runWritePathWithoutWriting();
+    }, "kafka-metadata-" + context.name());
     t.setDaemon(true);
     t.start();
   }
@@ -234,6 +245,54 @@ final class KafkaSink implements Sink {
       errors.inc("metadata");
       log.log(Level.INFO, "topic metadata not fetched ahead of the first send (the first send will): sink={0} topic={1} error={2}",
           context.name(), topic, e.toString());
+    }
+  }
+
+  /** How many times a standby renders each kind of event: enough for the JIT's first tier (C1) to compile the writer. */
+  private static final int WARM_UP_ROUNDS = 400;
+
+  /**
+   * Runs this sink's part of a send, writing nothing, so a new leader's first send is not its first
+   * run (issue 19: at a takeover the event writer and the compression codec, its native library included,
+   * were loaded by the first send, ~0.5-1 s on 2 loaded CPUs). Renders the events of a cached pod, every
+   * type, and compresses them with the producer's codec into a buffer that is thrown away; nothing goes
+   * to the producer or the broker. No cached pod: nothing to render, the first send does it.
+   */
+  private void runWritePathWithoutWriting() {
+    long t0 = System.nanoTime();
+    int rendered = 0;
+    try {
+      java.util.Iterator<io.k8ssync.sink.PodState> pods = context.pods().pods().iterator();
+      if (pods.hasNext()) {
+        io.k8ssync.sink.PodState pod = pods.next();
+        PodEvents.Writer writer = new PodEvents.Writer(Instant.now(context.clock()));
+        org.apache.kafka.common.compress.Compression codec =
+            org.apache.kafka.common.compress.Compression.of(config.getString("compression")).build();
+        new Acknowledged(); // its class loaded; never added to, so the events metric counts nothing
+        for (int round = 0; round < WARM_UP_ROUNDS; round++) {
+          org.apache.kafka.common.utils.ByteBufferOutputStream buffer = new org.apache.kafka.common.utils.ByteBufferOutputStream(4096);
+          // Magic 2, the record format every broker since 0.11 takes and the producer writes. A stream
+          // every 50 rounds only: each allocates the codec's buffers (two of 64 KB for lz4).
+          try (java.io.OutputStream compressed = round % 50 == 0 ? codec.wrapForOutput(buffer, (byte) 2) : buffer) {
+            for (io.k8ssync.sink.Transition t : io.k8ssync.sink.Transition.values()) {
+              String type = PodEvents.type(t, true);
+              PodChange change = new PodChange(pod.key(), t == io.k8ssync.sink.Transition.ADDED ? null : pod,
+                  t == io.k8ssync.sink.Transition.DELETED ? null : pod, t);
+              byte[] event = writer.bytes(change, type);
+              new Sent(change, type, event.length, CompletableFuture.completedFuture(null)).bytes(); // its class loaded
+              compressed.write(event);
+              rendered++;
+            }
+          }
+        }
+      }
+      log.log(Level.DEBUG, "write path run without writing in {0}ms: sink={1} events={2}",
+          (System.nanoTime() - t0) / 1_000_000, context.name(), rendered);
+    } catch (Exception | LinkageError e) {
+      // A codec that cannot load here fails the first send the same way, where it is counted and retried.
+      log.log(Level.INFO, "write path not run ahead of the first send: sink={0} error={1}", context.name(), e.toString());
+    } finally {
+      writePathRun.complete(rendered);
     }
   }
 
