@@ -5,9 +5,7 @@ import io.k8ssync.daemon.dispatch.SinkRunner;
 import io.k8ssync.daemon.rollout.PodProgress;
 import io.k8ssync.sink.PodChange;
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Selector;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -15,7 +13,6 @@ import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.PriorityQueue;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentSkipListSet;
@@ -64,6 +61,7 @@ public final class PodStatuses {
 
   private final StatusSource source;
   private final GonePods gone;
+  private final SinkStates states;
   /** Every cached pod's key, in order: an unfiltered page is a walk from the continue key, not a scan. */
   private final ConcurrentSkipListSet<String> keys = new ConcurrentSkipListSet<>();
   private volatile CachedCounts counts;
@@ -74,6 +72,7 @@ public final class PodStatuses {
     this.source = source;
     List<String> names = source.sinks().stream().map(DaemonConfig.SinkSpec::name).toList();
     this.gone = new GonePods(source.progress(), () -> names);
+    this.states = new SinkStates(source);
   }
 
   /**
@@ -183,7 +182,7 @@ public final class PodStatuses {
     }
     List<PodView> views = new ArrayList<>(sorted.size());
     for (Candidate c : sorted) {
-      views.add(view(sinks, c.pod(), c.gone(), true));
+      views.add(states.view(sinks, c.pod(), c.gone(), true));
     }
     return new Page(views, matched, next);
   }
@@ -209,91 +208,16 @@ public final class PodStatuses {
     if (q.state == null && only == null) {
       return true;
     }
-    Subject subject = new Subject(pod, isGone);
+    SinkStates.Subject subject = new SinkStates.Subject(pod, isGone);
     if (q.state == null) {
-      return only.selector().matches(pod) || entry(only, subject) != null;
+      return only.selector().matches(pod) || states.entry(only, subject) != null;
     }
     for (Sink s : only == null ? sinks : List.of(only)) {
-      if (stateIn(s, subject, entry(s, subject)) == q.state) {
+      if (states.stateIn(s, subject, states.entry(s, subject)) == q.state) {
         return true;
       }
     }
     return false;
-  }
-
-  /**
-   * A pod with what every sink's answer needs, worked out once: its key and address (each a new
-   * string when asked of the record) and whether the shared rule wants it online.
-   */
-  private static final class Subject {
-    final PodState pod;
-    final boolean gone;
-    final String key;
-    final String address;
-    final boolean desired;
-
-    Subject(PodState pod, boolean gone) {
-      this.pod = pod;
-      this.gone = gone;
-      this.key = pod.key();
-      this.address = pod.address();
-      this.desired = !gone && Registration.desiredOnline(pod);
-    }
-
-    boolean wants(Sink s) {
-      return desired && s.selector().matches(pod);
-    }
-  }
-
-  /** The sink's last report about this incarnation of the pod, or null. */
-  private PodProgress.Entry entry(Sink s, Subject subject) {
-    PodProgress.Entry e = source.progress().get(s.name(), subject.key);
-    return e != null && e.uid().equals(subject.pod.uid()) ? e : null;
-  }
-
-  /**
-   * Where {@code pod} stands in {@code s}: failing while its last attempt failed; standby where
-   * this replica does not apply the pod's cluster; otherwise online, draining or offline as reported,
-   * and pending while that differs from what the sink wants.
-   */
-  private SinkPodState stateIn(Sink s, Subject subject, PodProgress.Entry e) {
-    if (!s.everyReplica() && !source.replica().leads(subject.pod.cluster())) {
-      return SinkPodState.STANDBY;
-    }
-    if (e != null && e.state() == PodProgress.State.FAILING) {
-      return SinkPodState.FAILING;
-    }
-    if (subject.wants(s)) {
-      return e != null && e.state() == PodProgress.State.ONLINE && Objects.equals(e.address(), subject.address)
-          ? SinkPodState.ONLINE : SinkPodState.PENDING;
-    }
-    if (e == null) {
-      return SinkPodState.OFFLINE;
-    }
-    return switch (e.state()) {
-      case ONLINE -> SinkPodState.PENDING;
-      case DRAINING -> SinkPodState.DRAINING;
-      default -> SinkPodState.OFFLINE;
-    };
-  }
-
-  PodView view(List<Sink> sinks, PodState pod, boolean isGone, boolean withQueue) {
-    Map<String, PodView.InSink> in = new LinkedHashMap<>();
-    Subject subject = new Subject(pod, isGone);
-    for (Sink s : sinks) {
-      PodProgress.Entry e = entry(s, subject);
-      SinkPodState state = stateIn(s, subject, e);
-      boolean want = subject.wants(s);
-      Boolean queued = withQueue && s.runner() != null ? s.runner().queue().unfinished(subject.key) : null;
-      in.put(s.name(), new PodView.InSink(state.label(), want ? "online" : "offline", s.selector().matches(pod),
-          e == null ? null : e.state().name().toLowerCase(java.util.Locale.ROOT),
-          e == null ? null : Instant.ofEpochMilli(e.sinceMillis()).toString(),
-          e == null ? null : ErrorText.forPeople(e.error()),
-          e == null || e.attempts() == 0 ? null : e.attempts(), queued));
-    }
-    return new PodView(pod.cluster(), pod.namespace(), pod.name(), pod.uid(), pod.service(), pod.ip(),
-        pod.port() > 0 ? pod.port() : null, pod.node(), pod.phase().name(), pod.ready(), pod.terminating(), isGone,
-        PodView.Rejection.of(pod.rejection()), in);
   }
 
   /**
@@ -322,36 +246,18 @@ public final class PodStatuses {
     List<EnumMap<SinkPodState, int[]>> tallies = new ArrayList<>();
     sinks.forEach(s -> tallies.add(new EnumMap<>(SinkPodState.class)));
     for (PodState pod : source.cache().pods()) {
-      tally(sinks, tallies, pod, false);
+      states.tally(sinks, tallies, pod, false);
     }
     for (PodState pod : gone.held()) {
       if (source.cache().get(pod.key()) == null) {
-        tally(sinks, tallies, pod, true);
+        states.tally(sinks, tallies, pod, true);
       }
     }
     Map<String, Map<String, Integer>> out = new LinkedHashMap<>();
     for (int i = 0; i < sinks.size(); i++) {
-      out.put(sinks.get(i).name(), labels(tallies.get(i)));
+      out.put(sinks.get(i).name(), SinkStates.labels(tallies.get(i)));
     }
     return new Counts(out);
-  }
-
-  private void tally(List<Sink> sinks, List<EnumMap<SinkPodState, int[]>> tallies, PodState pod, boolean isGone) {
-    Subject subject = new Subject(pod, isGone);
-    for (int i = 0; i < sinks.size(); i++) {
-      Sink s = sinks.get(i);
-      SinkPodState st = stateIn(s, subject, entry(s, subject));
-      if (st == SinkPodState.OFFLINE && !s.selector().matches(pod)) {
-        continue; // a pod the sink never selects is not one of its pods
-      }
-      tallies.get(i).computeIfAbsent(st, k -> new int[1])[0]++;
-    }
-  }
-
-  private static Map<String, Integer> labels(EnumMap<SinkPodState, int[]> tally) {
-    Map<String, Integer> m = new LinkedHashMap<>();
-    tally.forEach((k, v) -> m.put(k.label(), v[0]));
-    return m;
   }
 
   /**
@@ -377,10 +283,10 @@ public final class PodStatuses {
       List<EnumMap<SinkPodState, int[]>> tallies = new ArrayList<>();
       sinks.forEach(s -> tallies.add(new EnumMap<>(SinkPodState.class)));
       Collection<PodState> pods = source.cache().podsOfService(svc);
-      pods.forEach(p -> tally(sinks, tallies, p, false));
+      pods.forEach(p -> states.tally(sinks, tallies, p, false));
       Map<String, Map<String, Integer>> bySink = new LinkedHashMap<>();
       for (int i = 0; i < sinks.size(); i++) {
-        bySink.put(sinks.get(i).name(), labels(tallies.get(i)));
+        bySink.put(sinks.get(i).name(), SinkStates.labels(tallies.get(i)));
       }
       out.add(new ServiceView(svc, pods.size(), bySink));
     }
