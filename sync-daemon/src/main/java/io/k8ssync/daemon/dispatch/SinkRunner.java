@@ -63,6 +63,8 @@ public final class SinkRunner {
   private volatile io.k8ssync.sink.Progress progress = io.k8ssync.sink.Progress.NONE;
   /** True when the sink reports its pods' progress itself; else this runner reports what apply did. */
   private volatile boolean sinkReports;
+  /** nanoTime this replica last started leading a cluster, until the first apply after it logged how long it took; else 0. */
+  private final AtomicLong leadingSince = new AtomicLong();
 
   public SinkRunner(String name, Sink sink, Selector selector, Settings settings,
                     ScheduledExecutorService timer, DaemonMetrics metrics) {
@@ -169,6 +171,7 @@ public final class SinkRunner {
    * on its fresh changes before any sorts its replays.
    */
   public Runnable releaseFreshFirst() {
+    leadingSince.set(System.nanoTime());
     return queue.releaseFreshFirst(leads, freshNanos);
   }
 
@@ -277,6 +280,7 @@ public final class SinkRunner {
       } else {
         sink.apply(changes);
       }
+      firstApplyOfTerm(changes.size(), t0);
       succeeded(batch, t0);
       return batch;
     } catch (SinkException e) {
@@ -294,6 +298,19 @@ public final class SinkRunner {
       failed(batch, Set.of(), true, e instanceof Exception ex ? ex : new IllegalStateException(e), t0);
     }
     return List.of();
+  }
+
+  /**
+   * The first apply that succeeded after this replica started leading: when it started and how long it
+   * took, from the moment leadership came (a takeover's first write, issue 19).
+   */
+  private void firstApplyOfTerm(int changes, long t0) {
+    long since = leadingSince.get();
+    if (since != 0 && leadingSince.compareAndSet(since, 0)) {
+      long now = System.nanoTime();
+      LOG.info("first apply since leading: sink={} changes={} startedAfterMs={} tookMs={} doneAfterMs={}", name, changes,
+          (t0 - since) / 1_000_000, (now - t0) / 1_000_000, (now - since) / 1_000_000);
+    }
   }
 
   /** Counts and reports {@code batch} as applied; the caller marks its items done in the queue. */

@@ -4,6 +4,9 @@ import io.k8ssync.daemon.Main;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** One daemon process with leader election feeding {@link AllSystems}, as systemd or a Deployment would run it. */
@@ -20,9 +23,14 @@ record Replica(String identity, Process process, Path logFile) {
         "dispatch: {retry: {baseDelay: 10ms, maxDelay: 500ms}}",
         all.sinksYaml));
     Path log = dir.resolve(identity + ".log");
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m",
-        "-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx256m"));
+    // -Dreplica.jvmArgs: extra JVM flags for every replica (a profiler, say), {id} replaced by its identity.
+    String extra = System.getProperty("replica.jvmArgs", "").trim();
+    if (!extra.isEmpty()) {
+      command.addAll(Arrays.asList(extra.replace("{id}", identity).split("\\s+")));
+    }
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName(), "run", "--config", config.toString()));
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     return new Replica(identity, p, log);
   }
 

@@ -93,6 +93,7 @@ class TakeoverBench {
             seen.put(sink + " listing poll", (System.nanoTime() - t0) / 1e9);
           }
           seen.forEach((what, s) -> seconds.computeIfAbsent(what, k -> new ArrayList<>()).add(s));
+          dumpRecording(next, round);
           System.out.println("takeover round " + round + ": seconds after the kill " + seen);
           leader = standby;
           standby = startStandby(dir, "replica-" + (round + 2), kubeconfig, all, lease);
@@ -101,6 +102,7 @@ class TakeoverBench {
         pollers.shutdownNow();
         leader.kill();
         standby.kill();
+        keepLogs(dir);
       }
     }
     StringBuilder report = new StringBuilder("takeover: " + rounds + " rounds, " + pods + " ready pods, lease settings: "
@@ -115,6 +117,30 @@ class TakeoverBench {
     });
     System.out.print(report);
     Files.writeString(Path.of("target/takeover-report.txt"), report.toString());
+  }
+
+  /**
+   * With a flight recording in {@code -Dreplica.jvmArgs}, the new leader's recording so far goes to
+   * target/takeover-logs (a SIGKILL at the end would lose it): the profile across its takeover.
+   */
+  private static void dumpRecording(Replica r, int round) throws Exception {
+    if (!System.getProperty("replica.jvmArgs", "").contains("StartFlightRecording")) {
+      return;
+    }
+    Path out = Files.createDirectories(Path.of("target/takeover-logs")).toAbsolutePath().resolve(r.identity() + "-round" + round + ".jfr");
+    Process jcmd = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        Long.toString(r.process().pid()), "JFR.dump", "filename=" + out).inheritIO().start();
+    jcmd.waitFor(60, TimeUnit.SECONDS);
+  }
+
+  /** Every replica's log to target/takeover-logs (the temporary directory goes with the test): where a takeover's time went. */
+  private static void keepLogs(Path dir) throws java.io.IOException {
+    Path out = Files.createDirectories(Path.of("target/takeover-logs"));
+    try (var logs = Files.newDirectoryStream(dir, "replica-*.log")) {
+      for (Path log : logs) {
+        Files.copy(log, out.resolve(log.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    }
   }
 
   /** The ready pods every round starts with, created by several threads (10,000 one by one would take minutes). */
