@@ -44,7 +44,10 @@ import org.junit.jupiter.api.io.TempDir;
  * before beside an after, on the same pods). With {@code -Dfootprint.histogram=true} each set ends with
  * {@code jcmd GC.class_histogram} (a full collection first): the live heap is reported and the histogram
  * kept in {@code target/footprint-histo-<set>.txt}. Pods get addresses from 10.19.0.0/16 on, 64,000 a
- * /16, so 100,000 and more fit ({@code -Dfootprint.createThreads}, default 8, write them). Run with
+ * /16, so 100,000 and more fit ({@code -Dfootprint.createThreads}, default 8, write them). {@code @page=N} in a
+ * flag set lists the pods in pages of N (the cluster's {@code listPageSize}). With {@code -Dfootprint.flagsFile=path}
+ * the sets are also read from that file, one a line, again after each set: sets appended while a run is under way
+ * run on the same pods (creating 100,000 takes ~17 minutes). Run with
  * {@code scripts/bench.sh footprint}; it measures, it does not judge (tag "soak").
  */
 @Tag("soak")
@@ -83,26 +86,52 @@ class FootprintBench {
       if (Boolean.getBoolean("footprint.inCluster")) {
         inCluster(client, dir);
       }
-      for (String set : System.getProperty("footprint.flags", DEFAULT_FLAGS).split("\\|")) {
+      String file = System.getProperty("footprint.flagsFile");
+      List<String> sets = new ArrayList<>(file != null ? setsAddedTo(Path.of(file), 0)
+          : List.of(System.getProperty("footprint.flags", DEFAULT_FLAGS).split("\\|")));
+      for (int i = 0; i < sets.size() || (file != null && sets.addAll(setsAddedTo(Path.of(file), sets.size()))); i++) {
+        // With a flags file, sets appended to it while the pods exist run too (one set a line, read after each set).
+        String set = sets.get(i);
         String name = set.substring(0, set.indexOf('='));
         String flags = set.substring(set.indexOf('=') + 1).strip();
         wipe(consul);
-        report.append(measure(name, flags, jar, dir, kubeconfig, consul, client, pods, seconds, rate)).append('\n');
+        try {
+          report.append(measure(name, flags, jar, dir, kubeconfig, consul, client, pods, seconds, rate)).append('\n');
+        } catch (Exception e) {
+          // A set that runs out of heap (or never registers every pod) is a figure too; the next sets still run.
+          String why = String.valueOf(e.getMessage());
+          report.append(String.format("| %s: `%s` | failed: %s |%n", name, flags,
+              why.substring(Math.max(0, why.length() - 300)).replaceAll("\\s+", " ")));
+        }
         System.out.print(report);
+        Files.writeString(Path.of("target/footprint-report.txt"), report.toString());
       }
     }
     System.out.print(report);
     Files.writeString(Path.of("target/footprint-report.txt"), report.toString());
   }
 
+  /** The flag sets of {@code file} (one {@code name=flags} a line; blank lines and # comments skipped) after the first {@code done}. */
+  private static List<String> setsAddedTo(Path file, int done) throws java.io.IOException {
+    List<String> sets = Files.readAllLines(file).stream().map(String::strip).filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+    return sets.size() > done ? sets.subList(done, sets.size()) : List.of();
+  }
+
   private String measure(String name, String flags, Path jar, Path dir, Path kubeconfig, ConsulAgent consul,
       KubernetesClient client, int pods, int seconds, int rate) throws Exception {
     Path config = dir.resolve("footprint.yaml");
     boolean inCluster = Boolean.getBoolean("footprint.inCluster");
+    java.util.regex.Matcher page = java.util.regex.Pattern.compile("@page=(\\d+)").matcher(flags);
+    String pageSize = "";
+    if (page.find()) {
+      // This set lists the pods in pages of that many (the cluster's listPageSize; default 500).
+      pageSize = ", listPageSize: " + page.group(1);
+      flags = page.replaceFirst("").strip();
+    }
     Files.writeString(config, String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
-        inCluster ? "clusters: [{name: real, inCluster: true, namespaces: [" + NS + "]}]"
-            : "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]}]",
+        inCluster ? "clusters: [{name: real, inCluster: true, namespaces: [" + NS + "]" + pageSize + "}]"
+            : "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]" + pageSize + "}]",
         "sinks:",
         "  - {name: consul, type: consul, config: {url: '" + consul.url() + "'}}",
         ""));
