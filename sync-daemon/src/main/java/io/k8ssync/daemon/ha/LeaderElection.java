@@ -41,7 +41,7 @@ public final class LeaderElection implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(LeaderElection.class);
 
-  /** Told about role changes, on the elector's thread: must not block. */
+  /** Told about role changes, in the order they happened (stops on the watchdog's thread, starts on the elector's): must not block. */
   public interface Listener {
     void startedLeading();
 
@@ -55,6 +55,11 @@ public final class LeaderElection implements AutoCloseable {
   private final String identity;
   private final Listener listener;
   private final AtomicBoolean leading = new AtomicBoolean();
+  /**
+   * Held while a start or stop is decided and told: the watchdog's thread tells stops, the elector's
+   * starts, and a start must never reach the listener before the stop it follows.
+   */
+  private final Object transitions = new Object();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicReference<CompletableFuture<?>> term = new AtomicReference<>();
   private volatile String leader;
@@ -225,9 +230,14 @@ public final class LeaderElection implements AutoCloseable {
 
     private void renewed(LeaderElectionRecord r, long startedAt) {
       if (identity.equals(r.getHolderIdentity())) {
-        lastRenewal = startedAt;
+        LeaderElection.this.renewed(startedAt);
       }
     }
+  }
+
+  /** This replica's write of the Lease that started at {@code startedAt} (nanoTime) succeeded. */
+  void renewed(long startedAt) {
+    lastRenewal = startedAt;
   }
 
   private void compete() {
@@ -254,7 +264,7 @@ public final class LeaderElection implements AutoCloseable {
     });
   }
 
-  private void onStart() {
+  void onStart() {
     if (System.nanoTime() - lastRenewal > spec.renewDeadline().toNanos()) {
       // A stale report (the acquiring write took longer than the deadline): fabric8 would go on
       // renewing and never report again, so end this term off its thread and compete afresh.
@@ -267,17 +277,21 @@ public final class LeaderElection implements AutoCloseable {
       });
       return;
     }
-    if (leading.compareAndSet(false, true)) {
-      LOG.info("leader election: {} is now the leader of cluster {}: applying its changes to the sinks", identity, cluster);
-      listener.startedLeading();
+    synchronized (transitions) {
+      if (leading.compareAndSet(false, true)) {
+        LOG.info("leader election: {} is now the leader of cluster {}: applying its changes to the sinks", identity, cluster);
+        listener.startedLeading();
+      }
     }
   }
 
   // fabric8 may report the end of a term twice (lost record, then the term's end): act once.
-  private void onStop() {
-    if (leading.compareAndSet(true, false)) {
-      LOG.warn("leader election: {} lost the lease of cluster {}: stopped applying its changes, now a standby", identity, cluster);
-      listener.stoppedLeading();
+  void onStop() {
+    synchronized (transitions) {
+      if (leading.compareAndSet(true, false)) {
+        LOG.warn("leader election: {} lost the lease of cluster {}: stopped applying its changes, now a standby", identity, cluster);
+        listener.stoppedLeading();
+      }
     }
   }
 
