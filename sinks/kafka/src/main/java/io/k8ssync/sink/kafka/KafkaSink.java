@@ -286,7 +286,7 @@ final class KafkaSink implements Sink {
           }
         }
       }
-      log.log(Level.DEBUG, "write path run without writing in {0}ms: sink={1} events={2}",
+      log.log(Level.INFO, "write path run without writing in {0}ms: sink={1} events={2}",
           (System.nanoTime() - t0) / 1_000_000, context.name(), rendered);
     } catch (Exception | LinkageError e) {
       // A codec that cannot load here fails the first send the same way, where it is counted and retried.
