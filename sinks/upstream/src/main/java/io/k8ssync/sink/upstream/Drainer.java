@@ -286,9 +286,14 @@ final class Drainer {
   /** Operations in one registry transaction (Consul's limit): deletions of several upstreams go together up to it. */
   private static final int TRANSACTION_OPS = 64;
 
-  /** Deletes servers under their upstreams' exclusive locks: one call to the registry for all of them. */
+  /**
+   * Deletes servers under their upstreams' exclusive locks: one call to the registry for all of them.
+   * What each outcome reports, counts and logs is done after the locks are released: the applies
+   * waiting for them (a read lock each) wait for the registry's answer only, not for log lines.
+   */
   private void finishTogether(List<Due> due) {
     List<Due> deleting = new ArrayList<>();
+    List<Runnable> outcomes = new ArrayList<>();
     int looked = 0; // how many of due were looked at under the lock: a failure retries the others
     try (UpstreamLocks.Held h = locks.exclusiveAll(due.stream().map(d -> d.server().upstream()).toList())) {
       for (Due d : due) {
@@ -304,28 +309,27 @@ final class Drainer {
       if (deleting.size() == 1) {
         Server s = deleting.get(0).server();
         UpstreamRegistry.Deletion deletion = registry.deleteUnlessLast(s.cluster(), s.upstream(), s.address());
-        deleted(deleting.remove(0), deletion);
+        Due d = deleting.remove(0);
+        outcomes.add(() -> deleted(d, deletion));
       } else if (!deleting.isEmpty()) {
         List<UpstreamRegistry.RemovalResult> results = registry.deleteAllUnlessLast(deleting.stream()
             .map(d -> new UpstreamRegistry.Removal(d.server().cluster(), d.server().upstream(), d.server().address())).toList());
         for (UpstreamRegistry.RemovalResult r : results) {
           Due d = deleting.remove(0);
-          if (r.failure() != null) {
-            failed(d, r.failure());
-          } else {
-            deleted(d, r.deletion());
-          }
+          outcomes.add(r.failure() != null ? () -> failed(d, r.failure()) : () -> deleted(d, r.deletion()));
         }
       }
     } catch (SinkException | RuntimeException e) {
       // What the registry has not answered for, and what was not looked at yet: tried again later.
       for (Due d : deleting) {
-        failed(d, e);
+        outcomes.add(() -> failed(d, e));
       }
       for (Due d : due.subList(looked, due.size())) {
-        failed(new Due(d.server(), d.term(), d.pods() != null ? d.pods() : leavingPodsAt(d.server())), e);
+        Due retry = new Due(d.server(), d.term(), d.pods() != null ? d.pods() : leavingPodsAt(d.server()));
+        outcomes.add(() -> failed(retry, e));
       }
     }
+    outcomes.forEach(Runnable::run);
   }
 
   /** What the registry did with one deletion: reports, the metric and the log line of each outcome. */
