@@ -16,9 +16,11 @@ import java.util.Set;
 import org.kiwiproject.consul.ConsulException;
 import org.kiwiproject.consul.KeyValueClient;
 import org.kiwiproject.consul.model.kv.Operation;
+import org.kiwiproject.consul.model.kv.TxResponse;
 import org.kiwiproject.consul.model.kv.Value;
 import org.kiwiproject.consul.model.kv.Verb;
 import org.kiwiproject.consul.option.ImmutableDeleteOptions;
+import org.kiwiproject.consul.util.Jackson;
 
 /**
  * Upstreams in Consul KV: {@code <prefix>/<upstream>/<ip>:<port>} → upsync JSON. Ownership is the
@@ -266,6 +268,30 @@ final class ConsulRegistry implements UpstreamRegistry {
     boolean ours = k.flags() == mine(p.cluster())
         || (p.takeOver() && others(p.cluster()) != null && k.flags() == others(p.cluster()));
     return ours && !k.value().equals(p.entry().toJson()) ? k.index() : null;
+  }
+
+  /**
+   * Encodes a transaction of each kind this sink sends and decodes an answer of each kind, in the
+   * client's own mapper, sending nothing: its first transaction then finds the codecs built.
+   */
+  @Override
+  public void warmUp() {
+    String key = prefix + "/k8s-sync-warm-up/0.0.0.0:0";
+    Operation[] ops = {
+        Operation.builder(Verb.CHECK_AND_SET).key(key).value(UpsyncEntry.of(1, 2, 10, false, false).toJson())
+            .flags(1L).index(BigInteger.ZERO).build(),
+        Operation.builder(Verb.CHECK_INDEX).key(key).index(BigInteger.ONE).build(),
+        Operation.builder(Verb.DELETE_CHECK_AND_SET).key(key).index(BigInteger.ONE).build()};
+    String applied = "{\"Results\":[{\"KV\":{\"LockIndex\":0,\"Key\":\"" + key + "\",\"Flags\":1,\"Value\":null,"
+        + "\"CreateIndex\":1,\"ModifyIndex\":1}}],\"Errors\":null}";
+    String refusedAnswer = "{\"Results\":null,\"Errors\":[{\"OpIndex\":0,\"What\":\"current modify index 2 != 1\"}]}";
+    try {
+      Jackson.MAPPER.writeValueAsBytes(ops);
+      Jackson.MAPPER.readValue(applied, TxResponse.class);
+      Jackson.MAPPER.readValue(refusedAnswer, TxResponse.class);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
   }
 
   private Operation casOp(Put p, long index) {

@@ -27,6 +27,13 @@ public interface UpstreamRegistry extends AutoCloseable {
   default void start() throws SinkException {}
 
   /**
+   * Runs what a first write needs that can run without writing (building request codecs, loading
+   * their classes), so that a standby's first write after a takeover does not: called on a standby
+   * once its pods are listed. Sends nothing.
+   */
+  default void warmUp() {}
+
+  /**
    * The longest one call to the registry may take: the sink starts a write only while this
    * replica's Lease leaves at least this long (see {@code SinkContext.writeBudget}).
    */

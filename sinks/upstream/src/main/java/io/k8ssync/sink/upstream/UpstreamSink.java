@@ -100,8 +100,8 @@ public final class UpstreamSink implements Sink {
    * A standby (it leads no cluster when its initial list is complete) lists the registry once,
    * read-only: the registry client then knows its keys' versions before this replica's first write,
    * which would otherwise read them all inside that write (TakeoverBench at 10,000 pods: Consul's
-   * listing of every key ran inside the new leader's first batch). Writes nothing; a failed read
-   * only leaves the first write to read.
+   * listing of every key ran inside the new leader's first batch), then warms the write path
+   * ({@link UpstreamRegistry#warmUp}). Writes nothing; a failed read only leaves the first write to read.
    */
   private void readWhileStandingBy() {
     if (context.dryRun() || !context.clusters().isEmpty()) {
@@ -112,6 +112,12 @@ public final class UpstreamSink implements Sink {
         registry.list(java.util.Set.of());
       } catch (SinkException | RuntimeException e) {
         log.log(Level.DEBUG, "standby read of the registry failed; the first write reads instead: sink={0} error={1}",
+            context.name(), e.getMessage());
+      }
+      try {
+        registry.warmUp();
+      } catch (RuntimeException e) {
+        log.log(Level.DEBUG, "standby warm-up of the write path failed; the first write pays for it: sink={0} error={1}",
             context.name(), e.getMessage());
       }
     });
