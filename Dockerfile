@@ -28,5 +28,5 @@ RUN ["java", "-Xshare:dump", "-XX:+UseSerialGC", "-XX:SharedClassListFile=/opt/k
 USER 10001:10001
 EXPOSE 9464
 # The footprint flags of docs/BENCHMARKS.md ("Footprint beside a Go peer"); JAVA_TOOL_OPTIONS can add to them.
-ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss256k", "-Xms16m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:MaxNewSize=4m", "-XX:MaxRAMPercentage=60", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData", "-XX:SharedArchiveFile=/opt/k8s-sync/k8s-sync.jsa", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
+ENTRYPOINT ["java", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss256k", "-Xms32m", "-XX:MinHeapFreeRatio=10", "-XX:MaxHeapFreeRatio=30", "-XX:MaxNewSize=4m", "-XX:MaxRAMPercentage=60", "-XX:+ExitOnOutOfMemoryError", "-XX:-UsePerfData", "-XX:SharedArchiveFile=/opt/k8s-sync/k8s-sync.jsa", "-jar", "/opt/k8s-sync/k8s-sync.jar"]
 CMD ["run", "--config", "/etc/k8s-sync/k8s-sync.yaml"]
