@@ -1,9 +1,13 @@
 package io.k8ssync.daemon;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonIncludeProperties;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.PodStatus;
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -80,11 +84,15 @@ final class Clients {
    * The daemon watches pods only: a watch event holds a Pod, or a Status when the watch fails (a 410
    * Gone that makes the informer relist), so those two are registered and decode exactly as before.
    * Any other kind would decode as a GenericKubernetesResource, which fabric8 converts to the watched type.
-   * Objects decode without their {@code metadata.managedFields} (see {@link WithoutManagedFields}).
+   * Objects decode without their {@code metadata.managedFields} (see {@link WithoutManagedFields}), pods
+   * with the parts of their spec and status the daemon reads only (see {@link PodSpecRead}).
    */
   static KubernetesSerialization serialization() {
     ObjectMapper mapper = new ObjectMapper();
     mapper.addMixIn(ObjectMeta.class, WithoutManagedFields.class);
+    mapper.addMixIn(PodSpec.class, PodSpecRead.class);
+    mapper.addMixIn(Container.class, ContainerRead.class);
+    mapper.addMixIn(PodStatus.class, PodStatusRead.class);
     KubernetesSerialization serialization = new KubernetesSerialization(mapper, false);
     serialization.registerKubernetesResource(Pod.class);
     serialization.registerKubernetesResource(Status.class);
@@ -101,6 +109,26 @@ final class Clients {
    */
   @JsonIgnoreProperties("managedFields")
   private abstract static class WithoutManagedFields {}
+
+  /**
+   * Of a pod's spec, what the daemon reads (PodProjector, RolloutRules): the node, the containers' ports and
+   * the readiness gates. The rest (images, env, probes, resources, volumes, tolerations, affinity, init
+   * containers, and any field the API adds later) is skipped by the parser, not decoded into objects and
+   * maps nothing reads, nor kept as unknown properties: fewer bytes per listed pod while the informer holds
+   * it, fewer model classes introspected and compiled at start-up (docs/BENCHMARKS.md, "Footprint beside
+   * a Go peer"). The daemon never writes a pod it read back (its patches are built by hand), and metadata
+   * stays whole: a Lease is written back as read.
+   */
+  @JsonIncludeProperties({"nodeName", "containers", "readinessGates"})
+  private abstract static class PodSpecRead {}
+
+  /** Of a container, its name and ports (the first port is a pod's default one). */
+  @JsonIncludeProperties({"name", "ports"})
+  private abstract static class ContainerRead {}
+
+  /** Of a pod's status: phase, IPs and conditions (Ready, ContainersReady, the rollout gate's); no container statuses. */
+  @JsonIncludeProperties({"phase", "podIP", "hostIP", "conditions"})
+  private abstract static class PodStatusRead {}
 
   /**
    * fabric8 takes the current context in place of a named one it does not find, so the daemon would

@@ -137,6 +137,65 @@ class ClientsTest {
   }
 
   /**
+   * A pod decodes with what the daemon reads of it (PodProjector, RolloutRules) and nothing else of its spec
+   * and status: no containers' images, env, probes or resources, no volumes, no container statuses, and no
+   * field the API adds later, not even as an unknown property. Metadata is whole (a Lease is written back).
+   */
+  @Test
+  void podsDecodeWithTheFieldsTheDaemonReadsOnly() {
+    Pod pod = Clients.serialization().unmarshal("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p1\","
+        + "\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"7\",\"creationTimestamp\":\"2026-12-05T10:00:00Z\","
+        + "\"deletionTimestamp\":\"2026-12-05T10:05:00Z\",\"labels\":{\"app\":\"web\"},\"annotations\":{\"k8s-sync/port\":\"80\"},"
+        + "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"r1\"}]},"
+        + "\"spec\":{\"nodeName\":\"n1\",\"readinessGates\":[{\"conditionType\":\"k8s-sync/online\"}],"
+        + "\"containers\":[{\"name\":\"app\",\"image\":\"registry/app:1\",\"ports\":[{\"containerPort\":8080,\"protocol\":\"TCP\"}],"
+        + "\"env\":[{\"name\":\"A\",\"value\":\"b\"}],\"resources\":{\"limits\":{\"cpu\":\"1\"}},"
+        + "\"readinessProbe\":{\"httpGet\":{\"path\":\"/ready\",\"port\":8080}},\"futureContainerField\":{\"x\":1}}],"
+        + "\"initContainers\":[{\"name\":\"init\",\"image\":\"registry/init:1\"}],"
+        + "\"volumes\":[{\"name\":\"v\",\"emptyDir\":{}}],\"tolerations\":[{\"key\":\"k\",\"operator\":\"Exists\"}],"
+        + "\"futureSpecField\":[1,2,3]},"
+        + "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.0.0.1\",\"hostIP\":\"192.168.0.1\",\"qosClass\":\"Burstable\","
+        + "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\",\"lastTransitionTime\":\"2026-12-05T10:01:00Z\","
+        + "\"reason\":\"r\",\"message\":\"m\"}],"
+        + "\"containerStatuses\":[{\"name\":\"app\",\"ready\":true,\"image\":\"registry/app:1\",\"state\":{\"running\":{}}}],"
+        + "\"futureStatusField\":\"x\"}}", Pod.class);
+
+    assertEquals("u1", pod.getMetadata().getUid());
+    assertEquals("7", pod.getMetadata().getResourceVersion());
+    assertEquals("2026-12-05T10:00:00Z", pod.getMetadata().getCreationTimestamp());
+    assertEquals("2026-12-05T10:05:00Z", pod.getMetadata().getDeletionTimestamp());
+    assertEquals(Map.of("app", "web"), pod.getMetadata().getLabels());
+    assertEquals(Map.of("k8s-sync/port", "80"), pod.getMetadata().getAnnotations());
+    assertEquals("rs", pod.getMetadata().getOwnerReferences().get(0).getName(), "metadata stays whole");
+
+    assertEquals("n1", pod.getSpec().getNodeName());
+    assertEquals("k8s-sync/online", pod.getSpec().getReadinessGates().get(0).getConditionType());
+    assertEquals(1, pod.getSpec().getContainers().size());
+    var container = pod.getSpec().getContainers().get(0);
+    assertEquals("app", container.getName());
+    assertEquals(8080, container.getPorts().get(0).getContainerPort());
+    assertNull(container.getImage());
+    assertTrue(container.getEnv().isEmpty(), "env skipped");
+    assertNull(container.getResources());
+    assertNull(container.getReadinessProbe());
+    assertTrue(container.getAdditionalProperties().isEmpty(), "an unknown container field is skipped, not kept");
+    assertTrue(pod.getSpec().getInitContainers().isEmpty(), "initContainers skipped");
+    assertTrue(pod.getSpec().getVolumes().isEmpty(), "volumes skipped");
+    assertTrue(pod.getSpec().getTolerations().isEmpty(), "tolerations skipped");
+    assertTrue(pod.getSpec().getAdditionalProperties().isEmpty(), "an unknown spec field is skipped, not kept");
+
+    assertEquals("Running", pod.getStatus().getPhase());
+    assertEquals("10.0.0.1", pod.getStatus().getPodIP());
+    assertEquals("192.168.0.1", pod.getStatus().getHostIP());
+    var ready = pod.getStatus().getConditions().get(0);
+    assertEquals(List.of("Ready", "True", "2026-12-05T10:01:00Z", "r", "m"),
+        List.of(ready.getType(), ready.getStatus(), ready.getLastTransitionTime(), ready.getReason(), ready.getMessage()));
+    assertTrue(pod.getStatus().getContainerStatuses().isEmpty(), "containerStatuses skipped");
+    assertNull(pod.getStatus().getQosClass());
+    assertTrue(pod.getStatus().getAdditionalProperties().isEmpty(), "an unknown status field is skipped, not kept");
+  }
+
+  /**
    * fabric8's token-refresh interceptor, once a client is a minute old, re-reads and re-parses the
    * kubeconfig before every request until it finds a token (it moves its next refresh only then). A
    * user with a client certificate has none, so every call of a systemd daemon's client paid a YAML
