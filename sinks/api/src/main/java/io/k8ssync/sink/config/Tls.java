@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
@@ -43,14 +45,44 @@ public final class Tls {
     }
   }
 
-  /** An SSLContext trusting exactly the certificates in {@code caFile}. */
-  public static SSLContext trusting(Path caFile) {
+  /**
+   * A trust manager that trusts no certificate, for a client of a plain {@code http://} server: OkHttp
+   * otherwise loads the JDK's whole CA store (cacerts) when a client is built, even for a URL it will never
+   * open with TLS (~0.1 CPU-s of a daemon's start, docs/BENCHMARKS.md "Footprint beside a Go peer"). A TLS
+   * connection such a client was led to anyway (a redirect to https) fails its handshake.
+   */
+  public static X509TrustManager trustingNothing() {
+    return new X509TrustManager() {
+      @Override
+      public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        throw new CertificateException("this client speaks plain HTTP only: no certificate is trusted");
+      }
+
+      @Override
+      public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        throw new CertificateException("this client speaks plain HTTP only: no certificate is trusted");
+      }
+
+      @Override
+      public X509Certificate[] getAcceptedIssuers() {
+        return new X509Certificate[0];
+      }
+    };
+  }
+
+  /** An SSLContext over {@code trustManager}. */
+  public static SSLContext context(X509TrustManager trustManager) {
     try {
       SSLContext ssl = SSLContext.getInstance("TLS");
-      ssl.init(null, new TrustManager[] {trustManager(caFile)}, null);
+      ssl.init(null, new TrustManager[] {trustManager}, null);
       return ssl;
     } catch (GeneralSecurityException e) {
-      throw new IllegalArgumentException("CA file " + caFile + " cannot be used: " + e.getMessage(), e);
+      throw new IllegalStateException("no TLS context: " + e.getMessage(), e);
     }
+  }
+
+  /** An SSLContext trusting exactly the certificates in {@code caFile}. */
+  public static SSLContext trusting(Path caFile) {
+    return context(trustManager(caFile));
   }
 }

@@ -68,10 +68,17 @@ public final class ConsulSinkFactory implements SinkFactory {
       b.withTokenAuth(token.reveal());
       listing.addInterceptor(ConsulListing.tokenHeader(token.reveal()));
     }
+    javax.net.ssl.X509TrustManager trust = null;
     if (c.getString("caFile") != null) {
-      Path ca = Path.of(c.getString("caFile"));
-      b.withSslContext(Tls.trusting(ca)).withTrustManager(Tls.trustManager(ca));
-      listing.sslSocketFactory(Tls.trusting(ca).getSocketFactory(), Tls.trustManager(ca));
+      trust = Tls.trustManager(Path.of(c.getString("caFile")));
+    } else if (c.getString("url").regionMatches(true, 0, "http:", 0, 5)) {
+      // Plain HTTP: without a trust manager of their own, both OkHttp clients would load the JDK's CA store.
+      trust = Tls.trustingNothing();
+    }
+    if (trust != null) {
+      javax.net.ssl.SSLContext ssl = Tls.context(trust);
+      b.withSslContext(ssl).withTrustManager(trust);
+      listing.sslSocketFactory(ssl.getSocketFactory(), trust);
     }
     Consul consul = b.build();
     UpstreamConfig upstream = UpstreamConfig.from(c);
