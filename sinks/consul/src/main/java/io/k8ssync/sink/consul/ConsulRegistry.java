@@ -409,6 +409,9 @@ final class ConsulRegistry implements UpstreamRegistry {
     List<Write> foreign = new java.util.ArrayList<>();
     List<Write> known = new java.util.ArrayList<>();
     for (Write w : writes) {
+      if (writtenSinceListed(w)) {
+        continue;
+      }
       if (w.version() == Write.UNKNOWN) {
         if (!put(w.cluster(), w.upstream(), w.address(), w.entry(), true)) {
           foreign.add(w);
@@ -438,6 +441,22 @@ final class ConsulRegistry implements UpstreamRegistry {
       }
     }
     return foreign;
+  }
+
+  /**
+   * True when this registry has written the key since the pass listed it (at a later index), with our
+   * mark and the value the pass wants: the repair is done already. A pass lists while the sink still
+   * applies the changes it is repairing (at every start, the initial list): at the listed index its
+   * check-and-set would fail the whole transaction and send every key of it to a read of its own. A
+   * change by anyone after our write is after the listing too, and is the next pass's to find.
+   */
+  private boolean writtenSinceListed(Write w) {
+    if (w.version() == Write.UNKNOWN) {
+      return false;
+    }
+    KnownKeys.Known k = known.get(w.upstream(), w.address());
+    return k != null && k.index() > Math.max(0, w.version()) && k.flags() == mine(w.cluster())
+        && k.value().equals(w.entry().toJson());
   }
 
   /** True when every operation applied; false when a check failed (nothing applied then). */
