@@ -106,7 +106,6 @@ public final class OfflineWaits implements HttpHandler, AutoCloseable {
   private final Consumer<String> touch;
   private final Map<String, List<Waiter>> waiting = new ConcurrentHashMap<>();
   private final AtomicInteger open = new AtomicInteger();
-  private final HttpClient forwarder = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
   private volatile Set<String> clusters = Set.of();
   private volatile Predicate<String> leads = c -> true;
   private volatile Function<String, String> leaderUrl = c -> null;
@@ -260,6 +259,16 @@ public final class OfflineWaits implements HttpHandler, AutoCloseable {
     }
   }
 
+  /**
+   * The client a standby forwards with, built on the first forward: an HTTP client without an SSL context
+   * of its own takes the JDK's default one, whose making loads and parses the whole CA store (cacerts),
+   * a share of every daemon's start-up (docs/BENCHMARKS.md, "Footprint beside a Go peer") for a path only
+   * a standby with an advertised leader ever takes.
+   */
+  private static final class Forwarder {
+    static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+  }
+
   private void forward(HttpExchange ex, String cluster, Duration timeout) {
     if (ex.getRequestHeaders().getFirst(FORWARDED) != null) {
       refuse(ex, 503, "no_leader", "forwarded to a replica that does not lead cluster " + cluster + " (leadership moving); retry");
@@ -273,7 +282,7 @@ public final class OfflineWaits implements HttpHandler, AutoCloseable {
     }
     URI target = URI.create(url + ex.getRequestURI().getRawPath() + "?" + ex.getRequestURI().getRawQuery());
     HttpRequest request = HttpRequest.newBuilder(target).timeout(timeout.plusSeconds(5)).header(FORWARDED, "1").GET().build();
-    forwarder.sendAsync(request, HttpResponse.BodyHandlers.ofString()).whenComplete((response, error) -> {
+    Forwarder.CLIENT.sendAsync(request, HttpResponse.BodyHandlers.ofString()).whenComplete((response, error) -> {
       if (error != null) {
         refuse(ex, 503, "no_leader", "the leader of cluster " + cluster + " did not answer (" + error.getClass().getSimpleName()
             + "); retry");
