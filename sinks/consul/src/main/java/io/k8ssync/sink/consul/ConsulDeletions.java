@@ -8,6 +8,7 @@ import io.k8ssync.sink.upstream.UpstreamRegistry.RemovalResult;
 import io.k8ssync.sink.upstream.UpsyncEntry;
 import java.math.BigInteger;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -103,6 +104,45 @@ final class ConsulDeletions {
       out[i] = registry.deleteOneUnlessLast(removals.get(i));
     }
     return List.of(out);
+  }
+
+  /**
+   * The operations that delete, riding on a write's transaction (they go first in it), those of
+   * {@code riding} that need no read: our key at the index last seen, in an upstream with a server
+   * known to stay (none of {@code riding}), checked at its index. At most {@code room} operations;
+   * the removals they delete are added to {@code carried}, the others are left out.
+   */
+  List<Operation> riding(List<Removal> riding, int room, List<Removal> carried) {
+    Set<String> removed = new HashSet<>();
+    Map<String, List<Removal>> byUpstream = new LinkedHashMap<>();
+    Map<Removal, Long> seenAt = new HashMap<>(); // read once: a listing may replace the known keys meanwhile
+    for (Removal r : riding) {
+      if (!removed.add(registry.key(r.upstream(), r.address()))) {
+        continue;
+      }
+      KnownKeys.Known self = registry.known.get(r.upstream(), r.address());
+      if (self != null && self.flags() == registry.mine(r.cluster())) {
+        byUpstream.computeIfAbsent(r.upstream(), u -> new ArrayList<>()).add(r);
+        seenAt.put(r, self.index());
+      }
+    }
+    List<Operation> ops = new ArrayList<>();
+    for (Map.Entry<String, List<Removal>> e : byUpstream.entrySet()) {
+      String upstream = e.getKey();
+      Map.Entry<String, KnownKeys.Known> check = staying(upstream, registry.known.servers(upstream), removed);
+      int fits = Math.min(e.getValue().size(), room - ops.size() - 1);
+      if (check == null || fits <= 0) {
+        continue; // left to the deletion pass, which reads when it must
+      }
+      ops.add(Operation.builder(Verb.CHECK_INDEX).key(registry.key(upstream, check.getKey()))
+          .index(BigInteger.valueOf(check.getValue().index())).build());
+      for (Removal r : e.getValue().subList(0, fits)) {
+        ops.add(Operation.builder(Verb.DELETE_CHECK_AND_SET).key(registry.key(r.upstream(), r.address()))
+            .index(BigInteger.valueOf(seenAt.get(r))).build());
+        carried.add(r);
+      }
+    }
+    return ops;
   }
 
   /**

@@ -398,6 +398,53 @@ final class ConsulRegistry implements UpstreamRegistry {
     return List.of(out);
   }
 
+  @Override
+  public boolean deletesWithPuts() {
+    return true;
+  }
+
+  /**
+   * When every put can go without a read ({@link #blindIndex}), one transaction of the deletions of
+   * {@code riding} that fit ({@link ConsulDeletions#riding}: a check of a server that stays, then
+   * delete-cas at the index last seen) followed by the puts' check-and-sets. Consul applies all of it
+   * or nothing: when it refuses, the puts are written as {@link #putBatch(List)} writes them (their own
+   * transaction, then each alone after a read if that is refused too) and nothing is deleted.
+   */
+  @Override
+  public PutsAndDeletions putBatch(List<Put> puts, List<Removal> riding) {
+    prime();
+    List<Operation> ops = new java.util.ArrayList<>();
+    List<Removal> carried = new java.util.ArrayList<>();
+    Set<String> keys = new java.util.HashSet<>();
+    List<Operation> writes = new java.util.ArrayList<>();
+    for (Put p : puts) {
+      Long index = keys.add(key(p.upstream(), p.address())) ? blindIndex(p) : null;
+      if (index == null) {
+        return new PutsAndDeletions(putBatch(puts), List.of());
+      }
+      writes.add(casOp(p, index));
+    }
+    if (!riding.isEmpty() && writes.size() < ConsulDeletions.MAX_OPS - 1) {
+      ops.addAll(deletions.riding(riding, ConsulDeletions.MAX_OPS - writes.size(), carried));
+    }
+    if (carried.isEmpty()) {
+      return new PutsAndDeletions(putBatch(puts), List.of());
+    }
+    ops.addAll(writes); // after the deletions' checks: a check of a key written here sees the index it had
+    try {
+      if (transaction(ops.toArray(Operation[]::new), puts)) {
+        carried.forEach(r -> known.forget(r.upstream(), r.address()));
+        return new PutsAndDeletions(puts.stream().map(p -> new PutResult(p, true, null)).toList(), List.copyOf(carried));
+      }
+    } catch (SinkException e) {
+      return new PutsAndDeletions(puts.stream().map(p -> new PutResult(p, false, e)).toList(), List.of());
+    }
+    refused.inc("cas_conflict");
+    LOG.log(System.Logger.Level.DEBUG, "a transaction of {0} writes carrying {1} deletions was refused: a key changed meanwhile;"
+        + " the writes go alone, the deletions to their pass", puts.size(), carried.size());
+    return new PutsAndDeletions(putBatch(puts), List.of());
+  }
+
   /**
    * One transaction per chunk of 64 (Consul's limit): each key is a check-and-set on the index its
    * Write carries from the pass's listing, index 0 for a key that must not exist yet, so nothing is

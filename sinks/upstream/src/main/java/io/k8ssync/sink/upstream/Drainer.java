@@ -157,7 +157,7 @@ final class Drainer {
    * A scheduled deletion, of the term of leading its cluster that scheduled it, the pods it takes
    * away, and when it falls due ({@link System#nanoTime}).
    */
-  private record Pending(long term, List<PodState> pods, long due) {}
+  record Pending(long term, List<PodState> pods, long due) {}
 
   /** A deletion to do now: of {@code term} ({@link #ANY_TERM} when not a timer's), for {@code pods} (null: the cached ones). */
   private record Due(Server server, long term, List<PodState> pods) {}
@@ -172,10 +172,16 @@ final class Drainer {
     Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s), due);
     // In the map before a pass is chosen, so even a pass due at once finds it there.
     draining.put(s, p);
+    inPass(s, p, now);
+  }
+
+  /** Makes sure a pass runs at most a gathering window after {@code p} is due (or after now, when it is due already). */
+  private void inPass(Server s, Pending p, long now) {
+    long from = p.due() - now > 0 ? p.due() : now;
     try {
-      Long pass = passes.ceiling(due);
-      if (pass == null || pass - due > windowNanos) {
-        long at = due + windowNanos;
+      Long pass = passes.ceiling(from);
+      if (pass == null || pass - from > windowNanos) {
+        long at = from + windowNanos;
         passes.add(at);
         try {
           scheduler.schedule(() -> finishDue(at), at - now, TimeUnit.NANOSECONDS);
@@ -199,6 +205,83 @@ final class Drainer {
 
   void cancel(Server s) {
     draining.remove(s);
+  }
+
+  /** True when a write going out now may carry a deletion ({@link #dueToRide}): a cheap look, no scan. */
+  boolean rideDue() {
+    if (draining.isEmpty() || !registry.deletesWithPuts()) {
+      return false;
+    }
+    Long first = passes.isEmpty() ? null : passes.ceiling(Long.MIN_VALUE);
+    return first != null && first - windowNanos - System.nanoTime() <= 0;
+  }
+
+  /** A pending deletion that a write may carry ({@link #dueToRide}), as it was when found. */
+  record Ride(Server server, Pending pending) {
+
+    UpstreamRegistry.Removal removal() {
+      return new UpstreamRegistry.Removal(server.cluster(), server.upstream(), server.address());
+    }
+  }
+
+  /**
+   * Deletions due now that a write about to go out may carry in its own request, so that under churn
+   * they cost none of their own: at most {@code max}, none of {@code writing}, only for a registry
+   * that deletes safely beside its puts ({@link UpstreamRegistry#deletesWithPuts}). Found, not taken:
+   * the caller locks their servers, then {@link #claim}s them.
+   */
+  List<Ride> dueToRide(int max, java.util.Collection<Server> writing) {
+    // Every pending deletion is due at most a window before its pass: none is due before the first pass's window.
+    if (max <= 0 || !rideDue()) {
+      return List.of();
+    }
+    long now = System.nanoTime();
+    List<Ride> out = new ArrayList<>();
+    for (Map.Entry<Server, Pending> e : draining.entrySet()) {
+      if (e.getValue().due() - now <= 0 && !writing.contains(e.getKey())) {
+        out.add(new Ride(e.getKey(), e.getValue()));
+        if (out.size() == max) {
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Under the servers' locks, right before the write: takes the rides still pending as found, of this
+   * term of leading their cluster, with the Lease open for a call, and not wanted by a pod in the cache.
+   * Any other is left to its pass, which decides as it always does.
+   */
+  List<Ride> claim(List<Ride> found) {
+    List<Ride> out = new ArrayList<>();
+    for (Ride r : found) {
+      Server s = r.server();
+      if (r.pending().term() == context.leadershipTerm(s.cluster()) && gate.open(s.cluster()) && !desired.wanted(s)
+          && draining.remove(s, r.pending())) {
+        out.add(r);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * After the write that carried {@code rides}, still under their locks: those {@code deleted} are
+   * done; each other goes back to pending as it was, its pass at most a window from now. Returns
+   * what to report and log, to run once the locks are released.
+   */
+  List<Runnable> rode(List<Ride> rides, java.util.Collection<UpstreamRegistry.Removal> deleted) {
+    List<Runnable> outcomes = new ArrayList<>();
+    long now = System.nanoTime();
+    for (Ride r : rides) {
+      if (deleted.contains(r.removal())) {
+        Due d = new Due(r.server(), r.pending().term(), r.pending().pods());
+        outcomes.add(() -> deleted(d, UpstreamRegistry.Deletion.DELETED));
+      } else if (draining.putIfAbsent(r.server(), r.pending()) == null) {
+        inPass(r.server(), r.pending(), now);
+      }
+    }
+    return outcomes;
   }
 
   /** A pass scheduled for {@code at}: every pending deletion due by then, together. */

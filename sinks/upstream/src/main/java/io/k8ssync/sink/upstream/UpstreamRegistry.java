@@ -124,6 +124,29 @@ public interface UpstreamRegistry extends AutoCloseable {
   }
 
   /**
+   * True when {@link #putBatch(java.util.List, java.util.List)} may carry deletions of drained servers:
+   * each in the same atomic request as a check that a server of its upstream stays, so that a caller
+   * holding only the servers' own locks (not the whole upstream) never empties an upstream.
+   */
+  default boolean deletesWithPuts() {
+    return false;
+  }
+
+  /** What {@link #putBatch(java.util.List, java.util.List)} did: each Put's result, and the removals it deleted. */
+  record PutsAndDeletions(java.util.List<PutResult> puts, java.util.List<Removal> deleted) {}
+
+  /**
+   * {@link #putBatch(java.util.List)}, carrying in the same request the deletions of {@code riding} that can go
+   * without a read (each our entry at the version known, with a check of a server of its upstream that
+   * stays); the others are left untouched, as are all of them when that request is refused (the puts
+   * are then written as {@link #putBatch(java.util.List)} writes them) or fails. Only for registries whose
+   * {@link #deletesWithPuts()}; this default deletes nothing.
+   */
+  default PutsAndDeletions putBatch(java.util.List<Put> puts, java.util.List<Removal> riding) {
+    return new PutsAndDeletions(putBatch(puts), java.util.List.of());
+  }
+
+  /**
    * One entry to write in a batch, with the version of its key that a listing just found: a
    * version seen, {@link #ABSENT} when the listing found no entry of ours there (the key must not
    * exist), or {@link #UNKNOWN} to have the registry read it first. {@code defaultMark}: the listing

@@ -181,8 +181,8 @@ public final class UpstreamSink implements Sink {
   }
 
   private void applyBatch(List<PodChange> batch) throws SinkException {
-    if (batch.size() == 1) {
-      applyOne(batch.get(0));
+    if (batch.size() == 1 && !(drainer.rideDue() && batchable(batch.get(0)) != null)) {
+      applyOne(batch.get(0)); // a write with no deletion due to carry: the short way
       return;
     }
     Map<String, SinkException> failed = new LinkedHashMap<>();
@@ -273,7 +273,13 @@ public final class UpstreamSink implements Sink {
       if (steps.isEmpty()) {
         return;
       }
-      try (UpstreamLocks.Held h = locks.sharedAll(steps.stream().map(Step::server).toList())) {
+      // Deletions due now ride on this write's request (room for one check of a server that stays).
+      List<Server> stepServers = steps.stream().map(Step::server).toList();
+      List<Drainer.Ride> due = drainer.dueToRide(MAX_BATCH - 1 - steps.size(), stepServers);
+      List<Server> locking = new ArrayList<>(stepServers);
+      due.forEach(r -> locking.add(r.server()));
+      List<Runnable> afterLocks = new ArrayList<>();
+      try (UpstreamLocks.Held h = locks.sharedAll(locking)) {
         List<UpstreamRegistry.Put> puts = new ArrayList<>();
         List<Step> writing = new ArrayList<>();
         for (Step st : steps) {
@@ -298,7 +304,7 @@ public final class UpstreamSink implements Sink {
             failed.put(st.change().key(), e);
           }
         }
-        List<UpstreamRegistry.PutResult> results = puts.isEmpty() ? List.of() : registry.putBatch(puts);
+        List<UpstreamRegistry.PutResult> results = puts.isEmpty() ? List.of() : write(puts, due, afterLocks);
         for (int i = 0; i < writing.size(); i++) {
           Step st = writing.get(i);
           UpstreamRegistry.PutResult r = results.get(i);
@@ -315,6 +321,26 @@ public final class UpstreamSink implements Sink {
             reports.online(st.change().after());
           }
         }
+      }
+      afterLocks.forEach(Runnable::run);
+    }
+
+    /**
+     * The puts, carrying the deletions of {@code due} still to do (claimed under the locks held); those
+     * not deleted go back to pending, whatever happened. What the deleted ones report goes to {@code afterLocks}.
+     */
+    private List<UpstreamRegistry.PutResult> write(List<UpstreamRegistry.Put> puts, List<Drainer.Ride> due, List<Runnable> afterLocks) {
+      List<Drainer.Ride> riding = due.isEmpty() ? List.of() : drainer.claim(due);
+      if (riding.isEmpty()) {
+        return registry.putBatch(puts);
+      }
+      List<UpstreamRegistry.Removal> deleted = List.of();
+      try {
+        UpstreamRegistry.PutsAndDeletions r = registry.putBatch(puts, riding.stream().map(Drainer.Ride::removal).toList());
+        deleted = r.deleted();
+        return r.puts();
+      } finally {
+        afterLocks.addAll(drainer.rode(riding, deleted));
       }
     }
 
