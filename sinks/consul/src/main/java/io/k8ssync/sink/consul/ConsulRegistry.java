@@ -403,6 +403,11 @@ final class ConsulRegistry implements UpstreamRegistry {
     return true;
   }
 
+  @Override
+  public boolean groupsWrites() {
+    return true;
+  }
+
   /**
    * When every put can go without a read ({@link #blindIndex}), one transaction of the deletions of
    * {@code riding} that fit ({@link ConsulDeletions#riding}: a check of a server that stays, then

@@ -132,6 +132,15 @@ public interface UpstreamRegistry extends AutoCloseable {
     return false;
   }
 
+  /**
+   * True when the sink should group its batch writes ({@code GroupCommit}): a write that finds another
+   * in flight waits for it and goes with the others queued meanwhile in one request. For registries
+   * whose requests cost more than the wait (Consul: one transaction, one Raft entry, each).
+   */
+  default boolean groupsWrites() {
+    return false;
+  }
+
   /** What {@link #putBatch(java.util.List, java.util.List)} did: each Put's result, and the removals it deleted. */
   record PutsAndDeletions(java.util.List<PutResult> puts, java.util.List<Removal> deleted) {}
 

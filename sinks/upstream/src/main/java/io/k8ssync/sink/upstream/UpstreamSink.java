@@ -52,6 +52,8 @@ public final class UpstreamSink implements Sink {
   private final SinkMetrics.Counter rejected;
   private final PodReports reports;
   private final PassAfterFirstWrite passAfterFirstWrite;
+  /** Batch writes grouped while one is in flight, for a registry that {@link UpstreamRegistry#groupsWrites}; else null. */
+  private final GroupCommit commits;
 
   public UpstreamSink(SinkContext context, UpstreamRegistry registry, UpstreamConfig config) {
     this.context = context;
@@ -61,6 +63,7 @@ public final class UpstreamSink implements Sink {
     this.scheduler = Reconciliation.scheduler(context, "upstream");
     this.desired = new DesiredServers(context, config);
     this.gate = new WriteGate(context, registry.callTimeout());
+    this.commits = registry.groupsWrites() ? new GroupCommit(registry, gate) : null;
     SinkMetrics m = context.metrics();
     written = m.counter("upstream_entries_written_total", "Upstream servers written (registered or updated)");
     SinkMetrics.Counter held = m.counter("upstream_removals_held_total", "Removals held back, by reason (last_server, mass_removal,"
@@ -181,8 +184,8 @@ public final class UpstreamSink implements Sink {
   }
 
   private void applyBatch(List<PodChange> batch) throws SinkException {
-    if (batch.size() == 1 && !(drainer.rideDue() && batchable(batch.get(0)) != null)) {
-      applyOne(batch.get(0)); // a write with no deletion due to carry: the short way
+    if (batch.size() == 1 && !((commits != null || drainer.rideDue()) && batchable(batch.get(0)) != null)) {
+      applyOne(batch.get(0)); // a write neither grouped nor carrying a deletion: the short way
       return;
     }
     Map<String, SinkException> failed = new LinkedHashMap<>();
@@ -331,16 +334,19 @@ public final class UpstreamSink implements Sink {
      */
     private List<UpstreamRegistry.PutResult> write(List<UpstreamRegistry.Put> puts, List<Drainer.Ride> due, List<Runnable> afterLocks) {
       List<Drainer.Ride> riding = due.isEmpty() ? List.of() : drainer.claim(due);
-      if (riding.isEmpty()) {
+      if (riding.isEmpty() && commits == null) {
         return registry.putBatch(puts);
       }
       List<UpstreamRegistry.Removal> deleted = List.of();
       try {
-        UpstreamRegistry.PutsAndDeletions r = registry.putBatch(puts, riding.stream().map(Drainer.Ride::removal).toList());
+        List<UpstreamRegistry.Removal> removals = riding.stream().map(Drainer.Ride::removal).toList();
+        UpstreamRegistry.PutsAndDeletions r = commits != null ? commits.write(puts, removals) : registry.putBatch(puts, removals);
         deleted = r.deleted();
         return r.puts();
       } finally {
-        afterLocks.addAll(drainer.rode(riding, deleted));
+        if (!riding.isEmpty()) {
+          afterLocks.addAll(drainer.rode(riding, deleted));
+        }
       }
     }
 
