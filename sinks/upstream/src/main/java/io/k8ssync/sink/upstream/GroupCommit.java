@@ -41,7 +41,7 @@ final class GroupCommit {
     final List<Removal> riding;
     List<Request> group; // set when this request is to send a group
     PutsAndDeletions result;
-    RuntimeException error;
+    Throwable error;
     boolean done;
 
     Request(List<Put> puts, List<Removal> riding) {
@@ -78,8 +78,11 @@ final class GroupCommit {
       sendAndHandOver(group);
     }
     synchronized (lock) {
+      if (me.error instanceof Error e) {
+        throw e;
+      }
       if (me.error != null) {
-        throw me.error;
+        throw (RuntimeException) me.error;
       }
       return me.result;
     }
@@ -88,7 +91,7 @@ final class GroupCommit {
   /** Sends {@code group}, answers each of its requests, then lets the first write queued meanwhile send the next group. */
   private void sendAndHandOver(List<Request> group) {
     PutsAndDeletions all = null;
-    RuntimeException error = null;
+    Throwable error = null; // whatever it is, the group is answered and the next one may go
     List<Put> puts = new ArrayList<>();
     List<Removal> riding = new ArrayList<>();
     List<PutResult[]> answers = new ArrayList<>();
@@ -109,34 +112,47 @@ final class GroupCommit {
       }
       all = puts.isEmpty() ? new PutsAndDeletions(List.of(), List.of())
           : riding.isEmpty() ? new PutsAndDeletions(registry.putBatch(puts), List.of()) : registry.putBatch(puts, riding);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       error = e;
     }
     synchronized (lock) {
-      Set<Removal> deleted = all == null ? Set.of() : new HashSet<>(all.deleted());
-      int next = 0;
-      for (int g = 0; g < group.size(); g++) {
-        Request r = group.get(g);
-        r.done = true;
-        if (error != null) {
-          r.error = error;
-          continue;
-        }
-        PutResult[] answer = answers.get(g);
-        for (int i = 0; i < answer.length; i++) {
-          if (answer[i] == null) {
-            answer[i] = all.puts().get(next++);
+      try {
+        answer(group, all, error, answers);
+      } finally {
+        for (Request r : group) {
+          if (r.result == null && r.error == null) {
+            r.error = new IllegalStateException("group commit: no answer for this write");
           }
+          r.done = true;
         }
-        r.result = new PutsAndDeletions(List.of(answer), r.riding.stream().filter(deleted::contains).toList());
+        if (queued.isEmpty()) {
+          inFlight = false;
+        } else {
+          queued.get(0).group = queued;
+          queued = new ArrayList<>();
+        }
+        lock.notifyAll();
       }
-      if (queued.isEmpty()) {
-        inFlight = false;
-      } else {
-        queued.get(0).group = queued;
-        queued = new ArrayList<>();
+    }
+  }
+
+  /** Each request's own results out of the group's ({@code all}), or the group's {@code error}; under the lock. */
+  private static void answer(List<Request> group, PutsAndDeletions all, Throwable error, List<PutResult[]> answers) {
+    Set<Removal> deleted = all == null ? Set.of() : new HashSet<>(all.deleted());
+    int next = 0;
+    for (int g = 0; g < group.size(); g++) {
+      Request r = group.get(g);
+      if (error != null) {
+        r.error = error;
+        continue;
       }
-      lock.notifyAll();
+      PutResult[] answer = answers.get(g);
+      for (int i = 0; i < answer.length; i++) {
+        if (answer[i] == null) {
+          answer[i] = all.puts().get(next++);
+        }
+      }
+      r.result = new PutsAndDeletions(List.of(answer), r.riding.stream().filter(deleted::contains).toList());
     }
   }
 }
