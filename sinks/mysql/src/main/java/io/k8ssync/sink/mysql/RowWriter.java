@@ -5,6 +5,7 @@ import io.k8ssync.sink.PodState;
 import io.k8ssync.sink.SinkException;
 import io.k8ssync.sink.SinkMetrics;
 import java.sql.Connection;
+import java.sql.DatabaseMetaData;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -31,11 +32,38 @@ final class RowWriter {
   private final SinkMetrics.Counter rows;
   private final SinkMetrics.Counter foreign;
 
+  /** How the writer learns whose the rows it upserted are. */
+  enum Owners {
+    /**
+     * The upsert returns each row's cluster and owner as it left them (MariaDB 10.5 and later): no second
+     * statement, which cost the database as much CPU per row as a secondary index (docs/BENCHMARKS.md).
+     */
+    RETURNING,
+    /** A read-back by primary key after the upsert (MySQL has no RETURNING), skipped when the count proves every row ours. */
+    READ_BACK;
+
+    /** RETURNING where the server has it. */
+    static Owners of(Connection c) throws SQLException {
+      DatabaseMetaData md = c.getMetaData();
+      boolean mariaDb = md.getDatabaseProductName().contains("MariaDB") || md.getDatabaseProductVersion().contains("MariaDB");
+      int major = md.getDatabaseMajorVersion();
+      return mariaDb && (major > 10 || (major == 10 && md.getDatabaseMinorVersion() >= 5)) ? RETURNING : READ_BACK;
+    }
+  }
+
+  private final Owners owners;
+
   RowWriter(PodTable table, RowOwner owner, MySqlMetrics metrics) {
+    this(table, owner, metrics, null);
+  }
+
+  /** {@code owners} null: chosen per connection by what the server supports. */
+  RowWriter(PodTable table, RowOwner owner, MySqlMetrics metrics, Owners owners) {
     this.table = table;
     this.owner = owner;
     this.rows = metrics.rows();
     this.foreign = metrics.foreign();
+    this.owners = owners;
   }
 
   /** Writes the rows of {@code batch}, whose schema the caller has migrated. */
@@ -121,32 +149,9 @@ final class RowWriter {
     if (batch.isEmpty()) {
       return List.of();
     }
-    try (Connection c = table.connection(); PreparedStatement ps = c.prepareStatement(upsertSql(batch.size()))) {
-      int i = 1;
-      for (Row r : batch) {
-        PodState p = r.pod();
-        ps.setString(i++, p.uid());
-        ps.setString(i++, p.cluster());
-        ps.setString(i++, owner.of(p.cluster()));
-        ps.setString(i++, p.namespace());
-        ps.setString(i++, p.name());
-        ps.setString(i++, p.service());
-        ps.setString(i++, p.ip());
-        ps.setString(i++, p.hostIp());
-        ps.setString(i++, p.node());
-        ps.setString(i++, p.phase().name());
-        ps.setBoolean(i++, PodRow.ready(p));
-        ps.setBoolean(i++, p.terminating());
-        ps.setString(i++, PodRow.rejected(p));
-        ps.setString(i++, PodRow.labels(p));
-        setTime(ps, i++, p.createdAtMillis());
-        setTime(ps, i++, PodRow.readySince(p));
-        setTime(ps, i++, r.deletedAt());
-        setTime(ps, i++, r.updatedAt());
-        ps.setLong(i++, version(p));
-      }
-      ps.executeUpdate();
-      List<Row> refused = notOurs(c, batch);
+    try (Connection c = table.connection()) {
+      Owners how = owners != null ? owners : Owners.of(c);
+      List<Row> refused = how == Owners.RETURNING ? upsertReturning(c, batch) : upsertThenReadBack(c, batch);
       rows.inc(batch.size() - refused.size());
       return refused;
     } catch (SQLException e) {
@@ -154,22 +159,77 @@ final class RowWriter {
     }
   }
 
+  private List<Row> upsertReturning(Connection c, List<Row> batch) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(upsertSql(batch.size()) + " RETURNING uid, cluster, owner")) {
+      bind(ps, batch);
+      try (ResultSet rs = ps.executeQuery()) {
+        return notOurs(rs, batch);
+      }
+    }
+  }
+
+  /**
+   * Per row an upsert counts 1 for an insert, 2 for a changed row and 0 (1 with CLIENT_FOUND_ROWS) for a row
+   * it left alone, and only rows of ours change: a count of twice the rows proves every row ours. Any other
+   * count cannot tell a new row from a row another owner holds, so the owners are read back.
+   */
+  private List<Row> upsertThenReadBack(Connection c, List<Row> batch) throws SQLException {
+    try (PreparedStatement ps = c.prepareStatement(upsertSql(batch.size()))) {
+      bind(ps, batch);
+      if (ps.executeUpdate() == 2L * batch.size()) {
+        return List.of();
+      }
+    }
+    return notOurs(c, batch);
+  }
+
+  private void bind(PreparedStatement ps, List<Row> batch) throws SQLException {
+    int i = 1;
+    for (Row r : batch) {
+      PodState p = r.pod();
+      ps.setString(i++, p.uid());
+      ps.setString(i++, p.cluster());
+      ps.setString(i++, owner.of(p.cluster()));
+      ps.setString(i++, p.namespace());
+      ps.setString(i++, p.name());
+      ps.setString(i++, p.service());
+      ps.setString(i++, p.ip());
+      ps.setString(i++, p.hostIp());
+      ps.setString(i++, p.node());
+      ps.setString(i++, p.phase().name());
+      ps.setBoolean(i++, PodRow.ready(p));
+      ps.setBoolean(i++, p.terminating());
+      ps.setString(i++, PodRow.rejected(p));
+      ps.setString(i++, PodRow.labels(p));
+      setTime(ps, i++, p.createdAtMillis());
+      setTime(ps, i++, PodRow.readySince(p));
+      setTime(ps, i++, r.deletedAt());
+      setTime(ps, i++, r.updatedAt());
+      ps.setLong(i++, version(p));
+    }
+  }
+
   /**
    * The rows of {@code batch} that are not ours after the upsert: the guard left them to their
-   * owner. Read back by primary key, as a multi-row upsert's count cannot say which rows it skipped.
+   * owner. Read back by primary key, as a multi-row upsert's count alone cannot say which rows it skipped.
    */
   private List<Row> notOurs(Connection c, List<Row> batch) throws SQLException {
-    Map<String, String[]> found = new HashMap<>();
     try (PreparedStatement ps = c.prepareStatement("SELECT uid, cluster, owner FROM " + table.name() + " WHERE uid IN ("
         + "?, ".repeat(batch.size() - 1) + "?)")) {
       for (int i = 0; i < batch.size(); i++) {
         ps.setString(i + 1, batch.get(i).pod().uid());
       }
       try (ResultSet rs = ps.executeQuery()) {
-        while (rs.next()) {
-          found.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
-        }
+        return notOurs(rs, batch);
       }
+    }
+  }
+
+  /** The rows of {@code batch} that {@code rs} (uid, cluster, owner) says are not ours. */
+  private List<Row> notOurs(ResultSet rs, List<Row> batch) throws SQLException {
+    Map<String, String[]> found = new HashMap<>();
+    while (rs.next()) {
+      found.put(rs.getString(1), new String[] {rs.getString(2), rs.getString(3)});
     }
     List<Row> refused = new ArrayList<>();
     for (Row r : batch) {
