@@ -31,38 +31,23 @@ import org.junit.jupiter.api.Test;
  */
 class ConsulBatchDeletionsTest {
 
-  private final ConsulAgent consul = ConsulAgent.started();
-  private final ConsulProxy proxy;
-  private final Sink sink;
-  private final TestSinkContext context;
-
-  ConsulBatchDeletionsTest() throws Exception {
-    proxy = new ConsulProxy(consul.url());
-    context = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
-        Map.of("url", proxy.url(), "drainDelay", "1s", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
-    sink = new ConsulSinkFactory().create(context);
-    sink.start();
-  }
+  private final ProxiedConsulSink fixture = new ProxiedConsulSink("1s");
+  private final ConsulAgent consul = fixture.consul;
+  private final ConsulProxy proxy = fixture.proxy;
+  private final Sink sink = fixture.sink;
+  private final TestSinkContext context = fixture.context;
 
   @AfterEach
   void close() {
-    sink.close();
-    proxy.close();
-    consul.close();
+    fixture.close();
   }
 
   private Map<String, UpsyncEntry> upstream(String name) throws Exception {
-    return new UpsyncReader(consul.url(), "upstreams", name).now();
+    return fixture.upstream(name);
   }
 
   private List<PodState> registered(int n) throws Exception {
-    List<PodState> pods = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      pods.add(ready("web-" + i, "10.0.0." + (i + 1)));
-    }
-    context.pods.addAll(pods);
-    sink.apply(pods.stream().map(p -> PodChange.of(p.key(), null, p)).toList());
-    assertEquals(n, upstream("web").size());
+    List<PodState> pods = fixture.registered(n);
     proxy.requests.clear();
     return pods;
   }

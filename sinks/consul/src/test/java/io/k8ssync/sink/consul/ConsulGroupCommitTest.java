@@ -34,29 +34,20 @@ import org.junit.jupiter.api.Test;
  */
 class ConsulGroupCommitTest {
 
-  private final ConsulAgent consul = ConsulAgent.started();
-  private final ConsulProxy proxy;
-  private final Sink sink;
-  private final TestSinkContext context;
+  private final ProxiedConsulSink fixture = new ProxiedConsulSink("5s");
+  private final ConsulAgent consul = fixture.consul;
+  private final ConsulProxy proxy = fixture.proxy;
+  private final Sink sink = fixture.sink;
+  private final TestSinkContext context = fixture.context;
   private final Map<String, Throwable> failures = new ConcurrentHashMap<>();
-
-  ConsulGroupCommitTest() throws Exception {
-    proxy = new ConsulProxy(consul.url());
-    context = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
-        Map.of("url", proxy.url(), "drainDelay", "5s", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
-    sink = new ConsulSinkFactory().create(context);
-    sink.start();
-  }
 
   @AfterEach
   void close() {
-    sink.close();
-    proxy.close();
-    consul.close();
+    fixture.close();
   }
 
   private Map<String, UpsyncEntry> upstream(String name) throws Exception {
-    return new UpsyncReader(consul.url(), "upstreams", name).now();
+    return fixture.upstream(name);
   }
 
   /** A worker applying one new pod's registration, as the daemon's queue workers do, each its own batch. */

@@ -36,40 +36,20 @@ import org.junit.jupiter.api.Test;
  */
 class ConsulRidingDeletionsTest {
 
-  private final ConsulAgent consul = ConsulAgent.started();
-  private final ConsulProxy proxy;
-  private final Sink sink;
-  private final TestSinkContext context;
+  private final ProxiedConsulSink fixture = new ProxiedConsulSink("5s");
+  private final ConsulAgent consul = fixture.consul;
+  private final ConsulProxy proxy = fixture.proxy;
+  private final Sink sink = fixture.sink;
+  private final TestSinkContext context = fixture.context;
   private int churned;
-
-  ConsulRidingDeletionsTest() throws Exception {
-    proxy = new ConsulProxy(consul.url());
-    context = new TestSinkContext("consul", new ConsulSinkFactory().configDef(),
-        Map.of("url", proxy.url(), "drainDelay", "5s", "reconcileEvery", "0", "timeout", "2s"), Selector.ALL);
-    sink = new ConsulSinkFactory().create(context);
-    sink.start();
-  }
 
   @AfterEach
   void close() {
-    sink.close();
-    proxy.close();
-    consul.close();
+    fixture.close();
   }
 
   private Map<String, UpsyncEntry> upstream(String name) throws Exception {
-    return new UpsyncReader(consul.url(), "upstreams", name).now();
-  }
-
-  private List<PodState> registered(int n) throws Exception {
-    List<PodState> pods = new ArrayList<>();
-    for (int i = 0; i < n; i++) {
-      pods.add(ready("web-" + i, "10.0.0." + (i + 1)));
-    }
-    context.pods.addAll(pods);
-    sink.apply(pods.stream().map(p -> PodChange.of(p.key(), null, p)).toList());
-    assertEquals(n, upstream("web").size());
-    return pods;
+    return fixture.upstream(name);
   }
 
   private void unready(List<PodState> pods, int... which) throws Exception {
@@ -103,7 +83,7 @@ class ConsulRidingDeletionsTest {
 
   @Test
   void dueDeletionsRideOnTheNextWritesTransaction() throws Exception {
-    List<PodState> pods = registered(6);
+    List<PodState> pods = fixture.registered(6);
     proxy.requests.clear();
 
     unready(pods, 0, 1, 2);
@@ -122,7 +102,7 @@ class ConsulRidingDeletionsTest {
 
   @Test
   void aPodReadyAgainIsNotDeletedByARide() throws Exception {
-    List<PodState> pods = registered(6);
+    List<PodState> pods = fixture.registered(6);
     unready(pods, 0, 1, 2);
     // Ready again in the cache, its change not applied yet: a ride re-reads the cache under the
     // server's lock and leaves it alone.
@@ -137,7 +117,7 @@ class ConsulRidingDeletionsTest {
 
   @Test
   void aRideRefusedBecauseADrainedKeyChangedStillWritesTheRegistration() throws Exception {
-    List<PodState> pods = registered(4);
+    List<PodState> pods = fixture.registered(4);
     unready(pods, 0);
     // Someone else writes the drained key meanwhile (no mark of ours): the index the sink knows is
     // stale, so a transaction with its delete-cas is refused as a whole. The registration that carried it must
