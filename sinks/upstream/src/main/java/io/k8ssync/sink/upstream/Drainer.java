@@ -384,6 +384,10 @@ final class Drainer {
         // Again under the lock, right before the write: the pod cache (wanted again?) and the Lease.
         if (desired.wanted(s)) {
           heldLast.remove(s);
+        } else if (draining.containsKey(s)) {
+          // Drained again since this pass took its deletion (registered, then down:1 anew while the pass
+          // waited for the lock): that newer deletion waits its own drain delay, in its own pass.
+          heldLast.remove(s);
         } else if (mayDelete(s, d.pods())) {
           deleting.add(new Due(s, d.term(), d.pods() != null ? d.pods() : leavingPodsAt(s)));
         }

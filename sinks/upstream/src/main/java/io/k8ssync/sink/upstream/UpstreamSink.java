@@ -43,9 +43,9 @@ public final class UpstreamSink implements Sink {
   private final System.Logger log;
   private final ScheduledExecutorService scheduler;
   private final DesiredServers desired;
-  private final UpstreamLocks locks = new UpstreamLocks();
+  final UpstreamLocks locks = new UpstreamLocks(); // package-private: UpstreamTestAccess
   private final WriteGate gate;
-  private final Drainer drainer;
+  final Drainer drainer; // package-private: UpstreamTestAccess
   private final UpstreamReconciler reconciler;
   private final SinkMetrics.Counter written;
   private final SinkMetrics.Counter conflicts;
