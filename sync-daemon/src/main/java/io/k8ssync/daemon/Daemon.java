@@ -177,9 +177,7 @@ public final class Daemon implements AutoCloseable {
       informers.put(spec.scope().cluster(), ci);
     }
     cache.syncedWhen(() -> !informers.isEmpty() && informers.values().stream().allMatch(ClusterInformers::synced));
-    for (ClusterInformers ci : informers.values()) {
-      starts.add(ci.start());
-    }
+    informers.forEach((cluster, ci) -> starts.add(ci.start().thenRun(() -> dispatcher.initialListDone(cluster))));
     synced = CompletableFuture.allOf(starts.toArray(CompletableFuture[]::new))
         .thenRun(() -> {
           LOG.info("all informers synced: pods={}", cache.size());

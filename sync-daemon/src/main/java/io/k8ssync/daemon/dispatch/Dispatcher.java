@@ -111,6 +111,15 @@ public final class Dispatcher implements Consumer<PodChange> {
   }
 
   /**
+   * {@code cluster}'s informers delivered their initial list. A standby whose list lands just before
+   * a takeover would otherwise count the whole list as fresh and write it ahead of the one change
+   * nobody applied (TakeoverBench at 10,000 pods: 2–4 s behind 10,000 listed pods).
+   */
+  public void initialListDone(String cluster) {
+    runners.values().forEach(r -> r.initialListDone(cluster));
+  }
+
+  /**
    * Leadership of {@code cluster} moved: every sink is told first (so it cancels what it had
    * pending for a cluster it lost, and knows its new term before any replay), then what was held
    * back for the cluster runs, if it is ours now.

@@ -160,6 +160,11 @@ public final class SinkRunner {
     this.freshNanos = window.toNanos();
   }
 
+  /** {@code cluster}'s initial list is in: only what comes after it can be fresh at a takeover. */
+  public void initialListDone(String cluster) {
+    queue.initialListDone(cluster);
+  }
+
   /** Leadership moved: parked changes of clusters led now run. No apply of a cluster no longer led starts after this. */
   public void leadershipChanged() {
     releaseFreshFirst().run();

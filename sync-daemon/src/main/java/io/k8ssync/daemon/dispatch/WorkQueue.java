@@ -92,6 +92,11 @@ public final class WorkQueue {
   private final Set<String> fresh = new HashSet<>();
   /** Fresh keys handed to a worker and not yet done: no other key is handed out meanwhile. */
   private final Set<String> freshInFlight = new HashSet<>();
+  /**
+   * Per cluster, when its informers' initial list was in (nanoTime): what came before is the
+   * cluster's state, not news, and a takeover replays it rather than writing it first.
+   */
+  private final Map<String, Long> listedAt = new HashMap<>();
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -454,11 +459,25 @@ public final class WorkQueue {
   /**
    * Parked keys whose cluster {@code led} accepts run again, newest first. Those whose newest change
    * came within {@code freshNanos} (the old leader was dying or gone: most likely nobody applied
-   * them) go ahead of everything waiting, in batches of their own, and nothing else is handed out
+   * them), and after their cluster's initial list ({@link #initialListDone}), go ahead of
+   * everything waiting, in batches of their own, and nothing else is handed out
    * while one of them is being applied; the rest wait behind what waits already.
    */
   public void releaseParked(java.util.function.Predicate<String> led, long freshNanos) {
     releaseFreshFirst(led, freshNanos).run();
+  }
+
+  /**
+   * {@code cluster}'s informers delivered their initial list: from now on its changes are watch
+   * events, which a takeover may write first ({@link #releaseFreshFirst}); its listed ones never are.
+   */
+  public void initialListDone(String cluster) {
+    lock.lock();
+    try {
+      listedAt.putIfAbsent(cluster, nanoTime.getAsLong());
+    } finally {
+      lock.unlock();
+    }
   }
 
   /** A released key and when its newest change came (nanoTime). */
@@ -488,7 +507,9 @@ public final class WorkQueue {
           Pending p = dirty.get(e.getKey());
           parkedChanges -= count(p);
           if (blocked.remove(e.getKey()) && p != null && !processing.containsKey(e.getKey())) {
-            (freshNanos > 0 && p.latest() - cutoff >= 0 ? freshOnes : rest).add(new Released(e.getKey(), p.latest()));
+            Long listed = listedAt.get(e.getValue());
+            boolean isFresh = freshNanos > 0 && p.latest() - cutoff >= 0 && listed != null && p.latest() - listed > 0;
+            (isFresh ? freshOnes : rest).add(new Released(e.getKey(), p.latest()));
           }
         }
       }

@@ -1,6 +1,7 @@
 package io.k8ssync.daemon.dispatch;
 
 import static io.k8ssync.sink.PodStates.ready;
+import static io.k8ssync.sink.PodStates.withReady;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -52,6 +53,7 @@ class WorkQueueTakeoverTest {
       now.addAndGet(1_000_000);
       park(q, name);
     }
+    q.initialListDone("west");
     now.addAndGet(TimeUnit.SECONDS.toNanos(60));
     park(q, "new"); // made ready while nobody led
     PodState waiting = ready("ours", "10.0.0.2");
@@ -72,6 +74,7 @@ class WorkQueueTakeoverTest {
   void aFreshChangeThatFailsLetsTheOthersGoWhileItWaitsForItsRetry(boolean coalesce) throws Exception {
     WorkQueue q = new WorkQueue(100, now::get, coalesce);
     park(q, "old-1");
+    q.initialListDone("west");
     now.addAndGet(TimeUnit.SECONDS.toNanos(60));
     park(q, "new");
     q.releaseParked("west"::equals, FRESH);
@@ -88,6 +91,7 @@ class WorkQueueTakeoverTest {
   void freshChangesBeyondOneBatchAreHandedOutTogetherAheadOfTheReplays(boolean coalesce) throws Exception {
     WorkQueue q = new WorkQueue(100, now::get, coalesce);
     park(q, "old-1");
+    q.initialListDone("west");
     now.addAndGet(TimeUnit.SECONDS.toNanos(60));
     for (String name : List.of("new-1", "new-2", "new-3")) {
       now.addAndGet(1_000_000);
@@ -102,6 +106,60 @@ class WorkQueueTakeoverTest {
     assertTrue(q.take(2, 0, TimeUnit.MILLISECONDS).isEmpty(), "new-1 is still being applied");
     q.done(b);
     assertEquals(List.of(key("old-1")), keys(q.take(2, 0, TimeUnit.MILLISECONDS)));
+  }
+
+  /**
+   * A standby whose initial list lands just before the takeover holds thousands of changes inside
+   * the window; they are the cluster's state, not news, and most likely applied by the old leader.
+   * TakeoverBench at 10,000 pods: all 10,001 went as "fresh", in batches of 64 and 500, and the one
+   * change nobody applied waited 2–4 s behind them.
+   */
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void theInitialListsChangesAreNotFreshEvenWhenItLandsInsideTheWindow(boolean coalesce) throws Exception {
+    WorkQueue q = new WorkQueue(100, now::get, coalesce);
+    for (String name : List.of("listed-1", "listed-2", "listed-3")) {
+      now.addAndGet(1_000_000);
+      park(q, name);
+    }
+    now.addAndGet(1_000_000);
+    q.initialListDone("west");
+    now.addAndGet(TimeUnit.SECONDS.toNanos(1));
+    park(q, "new"); // a watch event: made ready after the list, while nobody led
+    now.addAndGet(TimeUnit.SECONDS.toNanos(2));
+
+    q.releaseParked("west"::equals, FRESH);
+    List<WorkQueue.Item> first = q.take(100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(key("new")), keys(first), "only the watch event is fresh");
+    assertTrue(q.take(100, 0, TimeUnit.MILLISECONDS).isEmpty(), "nothing else while it is applied");
+    q.done(first);
+    assertEquals(List.of(key("listed-3"), key("listed-2"), key("listed-1")), keys(q.take(100, 0, TimeUnit.MILLISECONDS)),
+        "the listed ones are replays, newest first");
+  }
+
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void aListedPodThatChangedAfterTheListIsFreshAndACutoffClusterNeverIs(boolean coalesce) throws Exception {
+    WorkQueue q = new WorkQueue(100, now::get, coalesce);
+    park(q, "listed");
+    PodState east = ready("e-1", "10.0.0.9");
+    q.add(PodChange.of(east.key(), null, east), true);
+    for (WorkQueue.Item item : q.take(100, 0, TimeUnit.MILLISECONDS)) {
+      q.park(item, "east");
+    }
+    now.addAndGet(1_000_000);
+    q.initialListDone("west"); // east's list is still coming when the takeover happens
+    now.addAndGet(1_000_000);
+    PodState changed = withReady(ready("listed", "10.0.0.1"), false);
+    q.add(PodChange.of(changed.key(), ready("listed", "10.0.0.1"), changed), true); // its watch event
+    now.addAndGet(1_000_000);
+
+    q.releaseParked(c -> true, FRESH);
+    List<WorkQueue.Item> first = q.take(100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(key("listed")), keys(first), "changed after the list: fresh; east, not listed yet: not");
+    assertTrue(q.take(100, 0, TimeUnit.MILLISECONDS).isEmpty());
+    q.done(first);
+    assertEquals(List.of(east.key()), keys(q.take(100, 0, TimeUnit.MILLISECONDS)));
   }
 
   @ParameterizedTest

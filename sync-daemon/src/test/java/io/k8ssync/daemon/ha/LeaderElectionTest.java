@@ -56,12 +56,17 @@ class LeaderElectionTest {
 
   static Daemon replica(String identity, String ns, String sink, Supplier<KubernetesClient> clients, String lease)
       throws Exception {
+    return replica(identity, ns, sink, clients, lease, 1);
+  }
+
+  static Daemon replica(String identity, String ns, String sink, Supplier<KubernetesClient> clients, String lease,
+                        int batch) throws Exception {
     String yaml = String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 2s}",
         "leaderElection: {enabled: true, namespace: " + ns + ", identity: " + identity + ", " + lease + "}",
         "clusters: [{name: real, namespaces: [" + ns + "]}]",
         "dispatch: {retry: {baseDelay: 1ms, maxDelay: 20ms, jitter: 0}}",
-        "sinks: [{name: " + sink + ", type: recording}]", "");
+        "sinks: [{name: " + sink + ", type: recording, config: {batch: " + batch + "}}]", "");
     Daemon d = Daemons.synced(yaml, () -> clients.get());
     return d;
   }
@@ -124,6 +129,44 @@ class LeaderElectionTest {
         await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-2"));
         assertFalse(sawAny(recA, "web-2"), "the old leader applies nothing after it stepped down");
         assertEquals(1.0, b.metrics().leader.labelValues("real").get());
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
+  /**
+   * A standby whose initial list landed moments before it takes over holds every listed pod inside
+   * the fresh window; they are the cluster's state, which the old leader wrote, not news. The change
+   * that came after the list is written first and alone (issue 19, target 7: at 10,000 pods the
+   * listed ones went first as "fresh", in batches of 64 and 500, and the new pod waited 2–4 s).
+   */
+  @Test
+  void aTakeoverWritesWhatCameAfterTheStandbysListFirstAndAloneNotTheListedPods(KubeApi api) throws Exception {
+    String lease = "leaseDuration: 15s, renewDeadline: 10s, retryPeriod: 300ms"; // a window no test run outlasts
+    try (KubernetesClient client = api.client()) {
+      String ns = namespace(client, "fresh");
+      for (int i = 0; i < 10; i++) {
+        readyPod(client, ns, "listed-" + i, "10.244.9." + (i + 1));
+      }
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", api::client, lease, 64);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", api::client, lease, 64); // synced: its list is in
+        Recording recB = RecordingSinkFactory.get("rec-" + ns + "-b");
+        readyPod(client, ns, "late", "10.244.9.100");
+        Daemon standby = b;
+        await().atMost(Duration.ofSeconds(30)).until(() -> standby.dispatcher().runner("rec-" + ns + "-b").queue().depth() == 11
+            && standby.cache().get("real/" + ns + "/late") != null && standby.cache().get("real/" + ns + "/late").ready());
+
+        a.close(); // releases the Lease: the standby takes over within a retry period, its list a moment old
+        await().atMost(Duration.ofSeconds(30)).until(standby::leading);
+        await().atMost(Duration.ofSeconds(30)).until(() -> recB.applied.size() >= 11);
+        assertEquals(List.of("real/" + ns + "/late"), recB.batches.get(0), "the first write: the change after the list, alone");
       } finally {
         a.close();
         if (b != null) {

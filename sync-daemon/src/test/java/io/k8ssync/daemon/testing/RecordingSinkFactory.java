@@ -33,6 +33,8 @@ public final class RecordingSinkFactory implements SinkFactory {
   /** What a recording sink saw, and knobs to make it misbehave. */
   public static final class Recording implements Sink {
     public final List<PodChange> applied = new CopyOnWriteArrayList<>();
+    /** The keys of each apply call that returned, in order. */
+    public final List<List<String>> batches = new CopyOnWriteArrayList<>();
     /** Everything the daemon told this sink, in order. */
     public final List<Told> told = new CopyOnWriteArrayList<>();
     public final AtomicInteger attempts = new AtomicInteger();
@@ -76,6 +78,7 @@ public final class RecordingSinkFactory implements SinkFactory {
         throw SinkException.retriable("told to fail", new java.io.IOException("connection refused"));
       }
       applied.addAll(changes);
+      batches.add(changes.stream().map(PodChange::key).toList());
       if (context != null) {
         changes.forEach(c -> ledAtApply.add(context.leads(c.latest().cluster())));
       }
