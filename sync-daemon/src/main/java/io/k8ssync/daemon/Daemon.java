@@ -135,7 +135,7 @@ public final class Daemon implements AutoCloseable {
       // A standby for every cluster from the start: its changes queue up until its Lease is ours.
       dispatcher.leadWhere(led::contains);
       // What came since the old leader's last renewal, it most likely never applied: written first at a takeover.
-      dispatcher.replayFreshFirst(leaderSpec.leaseDuration().plus(leaderSpec.retryPeriod()));
+      dispatcher.replayFreshFirst(LeaderElection.freshWindow(leaderSpec));
       Duration retention = leaderSpec.standbyRetention();
       long every = Math.max(100, retention.toMillis() / 4);
       dispatcher.timer().scheduleWithFixedDelay(() -> {

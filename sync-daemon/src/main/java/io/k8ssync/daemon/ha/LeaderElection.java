@@ -141,6 +141,18 @@ public final class LeaderElection implements AutoCloseable {
     return java.time.Duration.ofNanos(Math.max(0, spec.leaseDuration().toNanos() - since - CLOCK_SKEW.toNanos()));
   }
 
+  /**
+   * How long before a takeover a change may have come that the old leader never applied, so that the
+   * new leader writes it first ({@link io.k8ssync.daemon.dispatch.Dispatcher#replayFreshFirst}). From the
+   * old leader's last renewal the Lease runs {@code leaseDuration}; a standby tries every
+   * {@code retryPeriod} stretched by up to fabric8's jitter (× 2.2), its acquisition takes a read and a
+   * write of the Lease, and its clock may differ by {@link #CLOCK_SKEW}: three retry periods cover the
+   * jitter and the round trips. Too wide costs little: the initial list never counts (only watch events do).
+   */
+  public static java.time.Duration freshWindow(io.k8ssync.daemon.config.DaemonConfig.LeaderElectionSpec spec) {
+    return spec.leaseDuration().plus(spec.retryPeriod().multipliedBy(3)).plus(CLOCK_SKEW);
+  }
+
   /** How far a standby's clock may run ahead of the leader's without two writers overlapping. */
   public static final java.time.Duration CLOCK_SKEW = java.time.Duration.ofMillis(500);
 
