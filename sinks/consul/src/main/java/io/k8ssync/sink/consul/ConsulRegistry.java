@@ -272,7 +272,10 @@ final class ConsulRegistry implements UpstreamRegistry {
 
   /**
    * Encodes a transaction of each kind this sink sends and decodes an answer of each kind, in the
-   * client's own mapper, sending nothing: its first transaction then finds the codecs built.
+   * client's own mapper; then runs the client's transaction call twice with read operations only
+   * (an applied one and a refused one), which Consul serves as reads, outside Raft. A standby writes
+   * nothing; its first transaction after a takeover finds the codecs built and the call's classes
+   * (Retrofit's method, OkHttp's path with a body, the refusal's exception) loaded.
    */
   @Override
   public void warmUp() {
@@ -291,6 +294,12 @@ final class ConsulRegistry implements UpstreamRegistry {
       Jackson.MAPPER.readValue(refusedAnswer, TxResponse.class);
     } catch (java.io.IOException e) {
       throw new java.io.UncheckedIOException(e);
+    }
+    try {
+      transaction(new Operation[] {Operation.builder(Verb.GET_TREE).key(prefix + "/k8s-sync-warm-up/").build()});
+      transaction(new Operation[] {Operation.builder(Verb.CHECK_INDEX).key(key).index(BigInteger.ONE).build()});
+    } catch (SinkException e) {
+      throw new IllegalStateException("read-only transaction failed: " + e.getMessage(), e);
     }
   }
 

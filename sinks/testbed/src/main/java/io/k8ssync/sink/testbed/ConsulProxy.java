@@ -43,6 +43,8 @@ public final class ConsulProxy implements AutoCloseable {
   private final String upstream;
   /** Every request forwarded, {@code METHOD path?query}, in arrival order. */
   public final List<String> requests = Collections.synchronizedList(new ArrayList<>());
+  /** The body of each request forwarded (UTF-8; empty for none), in the order of {@link #requests}. */
+  public final List<String> bodies = Collections.synchronizedList(new ArrayList<>());
   private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
   private final AtomicReference<Runnable> beforeNextWrite = new AtomicReference<>();
 
@@ -57,12 +59,15 @@ public final class ConsulProxy implements AutoCloseable {
         String method = exchange.getRequestMethod();
         String path = exchange.getRequestURI().getRawPath();
         String query = exchange.getRequestURI().getRawQuery();
-        requests.add(method + " " + path + (query == null ? "" : "?" + query));
-        counts.computeIfAbsent(kind(method, path, query), k -> new LongAdder()).increment();
         byte[] body;
         try (InputStream in = exchange.getRequestBody()) {
           body = in.readAllBytes();
         }
+        synchronized (requests) {
+          requests.add(method + " " + path + (query == null ? "" : "?" + query));
+          bodies.add(new String(body, java.nio.charset.StandardCharsets.UTF_8));
+        }
+        counts.computeIfAbsent(kind(method, path, query), k -> new LongAdder()).increment();
         if (!method.equals("GET")) {
           Runnable r = beforeNextWrite.getAndSet(null);
           if (r != null) {
