@@ -43,7 +43,9 @@ import org.apache.curator.test.TestingServer;
  * For Consul it also prints the requests the sink sent, by kind, per pod change ({@link ConsulProxy}
  * between sink and Consul; the reader asks Consul directly) and the CPU of the start-up
  * registration; {@code -Dregistry.proxy=false} leaves the proxy out (latency rounds without its hop and CPU), and
- * {@code -Dregistry.countingRound=true} then adds one Consul round through it to count the requests.
+ * {@code -Dregistry.countingRound=true} then adds one Consul round through it to count the requests; with
+ * {@code -Dregistry.zkProcess=true} it also counts each ZooKeeper round's requests per session (the server's {@code cons}),
+ * 1.5 s after the churn so the last deletions are in.
  */
 public final class RegistryLatencyBenchmark {
 
@@ -221,6 +223,8 @@ public final class RegistryLatencyBenchmark {
       }
     });
     latencies.clear();
+    boolean countingZk = server != null && Boolean.getBoolean("registry.countingRound");
+    java.util.SortedMap<Long, Long> zkBefore = countingZk ? server.requestsBySession() : null;
     Map<String, Long> churnBefore = counting ? probe.proxy().counts() : Map.of();
     long churnCpu0 = processCpuNanos();
     GcPauses.Watch gc = GcPauses.watch();
@@ -247,6 +251,22 @@ public final class RegistryLatencyBenchmark {
       java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
     }
     long churnCpu = processCpuNanos() - churnCpu0;
+    if (countingZk) {
+      // Deletions fall due a drain delay (1 s) after their change: wait for the last ones before counting.
+      long due = System.nanoTime() + 1_500_000_000L;
+      while (System.nanoTime() < due) {
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L);
+      }
+      java.util.SortedMap<Long, Long> after = server.requestsBySession();
+      long sinkSession = zkBefore.firstKey(); // opened at the sink's start, before the stand-in's
+      long sinkRequests = after.getOrDefault(sinkSession, 0L) - zkBefore.get(sinkSession);
+      long others = 0;
+      for (Map.Entry<Long, Long> e : after.entrySet()) {
+        others += e.getKey() == sinkSession ? 0 : e.getValue() - zkBefore.getOrDefault(e.getKey(), 0L);
+      }
+      SUMMARY.add(String.format("%s churn: %d pod changes, ZooKeeper requests (cons, by session) of the sink %d, %.3f per change;"
+          + " of the stand-in %d", name, changes, sinkRequests, sinkRequests / (double) changes, others));
+    }
     SUMMARY.add(String.format("%s GC pauses over the churn (from %s): benchmark JVM %s%s", name,
         java.time.Instant.ofEpochMilli(churnStartEpochMillis), gc.stop(),
         server == null ? "" : "; ZooKeeper server " + server.gcPauses(churnStartEpochMillis, System.currentTimeMillis())));

@@ -37,7 +37,7 @@ final class ZooKeeperProcess implements AutoCloseable {
     }
     Path cfg = dir.resolve("zoo.cfg");
     Files.writeString(cfg, "tickTime=2000\ndataDir=" + dir.resolve("data") + "\nclientPort=" + port
-        + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr\n");
+        + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr,cons\n");
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
         "-Xlog:gc:file=" + dir.resolve("gc.log") + ":time"));
     String extra = System.getProperty("registry.zkFlags", "");
@@ -76,6 +76,25 @@ final class ZooKeeperProcess implements AutoCloseable {
    */
   GcPauses gcPauses(long fromEpochMillis, long toEpochMillis) {
     return GcPauses.fromLog(log.getParent().resolve("gc.log"), fromEpochMillis, toEpochMillis);
+  }
+
+  /**
+   * Requests received so far per client session (its {@code cons} command: {@code recved} per connection,
+   * by session id), in the order the sessions were created: the server numbers them in sequence, so the
+   * sink's, opened at its start, comes before the nginx stand-in's. Pings count as requests.
+   */
+  java.util.SortedMap<Long, Long> requestsBySession() throws java.io.IOException {
+    java.util.SortedMap<Long, Long> out = new java.util.TreeMap<>(Long::compareUnsigned);
+    try (Socket s = new Socket("127.0.0.1", port)) {
+      s.setSoTimeout(2000);
+      s.getOutputStream().write("cons".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      java.util.regex.Matcher m = java.util.regex.Pattern.compile("recved=(\\d+),sent=\\d+,sid=0x([0-9a-f]+)")
+          .matcher(new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII));
+      while (m.find()) {
+        out.put(Long.parseUnsignedLong(m.group(2), 16), Long.parseLong(m.group(1)));
+      }
+    }
+    return out;
   }
 
   /** A full collection of the server, now ({@code jcmd <pid> GC.run}). */
