@@ -7,8 +7,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodStatus;
 import io.k8ssync.sink.PodState;
-import java.time.Instant;
-import java.time.format.DateTimeParseException;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -175,7 +173,7 @@ public final class PodProjector {
 
     PodCondition readyCondition = readyCondition(status);
     boolean ready = readyCondition != null && "True".equals(readyCondition.getStatus());
-    long readySince = ready ? millis(readyCondition.getLastTransitionTime()) : 0;
+    long readySince = ready ? ApiTimestamps.millis(readyCondition.getLastTransitionTime()) : 0;
     if (rollout != RolloutRules.OFF) {
       // "Ready" here means ready to register: a gated pod waits for k8s-sync, not the reverse.
       boolean toRegister = rollout.readyToRegister(pod, ready);
@@ -207,7 +205,7 @@ public final class PodProjector {
         keptLabels,
         keptAnnotations,
         meta.getResourceVersion(),
-        millis(meta.getCreationTimestamp()),
+        ApiTimestamps.millis(meta.getCreationTimestamp()),
         readySince,
         rejection);
   }
@@ -271,17 +269,6 @@ public final class PodProjector {
       }
     }
     return null;
-  }
-
-  static long millis(String timestamp) {
-    if (timestamp == null || timestamp.isEmpty()) {
-      return 0;
-    }
-    try {
-      return Instant.parse(timestamp).toEpochMilli();
-    } catch (DateTimeParseException e) {
-      return 0;
-    }
   }
 
   private static String first(String existing, String next) {

@@ -86,7 +86,7 @@ public record RolloutRules(String gateCondition, String hookLabel, String hookVa
   /** For a gated pod: since when its containers are ready (the moment it became ready to register). */
   long containersReadySince(Pod pod) {
     PodCondition c = condition(pod.getStatus(), "ContainersReady");
-    return c == null ? 0 : PodProjector.millis(c.getLastTransitionTime());
+    return c == null ? 0 : ApiTimestamps.millis(c.getLastTransitionTime());
   }
 
   boolean gated(Pod pod) {
