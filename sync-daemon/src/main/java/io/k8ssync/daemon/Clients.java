@@ -30,7 +30,14 @@ final class Clients {
     Config config = config(spec);
     // The JDK's own HTTP client, not fabric8's default Vert.x one: no Vert.x and Netty classes loaded
     // (~900 fewer, 17 MiB less RSS at 1,000 pods, docs/BENCHMARKS.md "Footprint beside a Go peer").
-    return new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(new JdkHttpClientFactory())
+    javax.net.ssl.SSLParameters chachaFirst = ChaChaFirst.forApiClient(config);
+    JdkHttpClientFactory http = chachaFirst == null ? new JdkHttpClientFactory() : new JdkHttpClientFactory() {
+      @Override
+      protected void additionalConfig(java.net.http.HttpClient.Builder builder) {
+        builder.sslParameters(chachaFirst); // after fabric8's own (its protocols, carried over)
+      }
+    };
+    return new KubernetesClientBuilder().withConfig(config).withHttpClientFactory(http)
         .withKubernetesSerialization(serialization()).build();
   }
 
