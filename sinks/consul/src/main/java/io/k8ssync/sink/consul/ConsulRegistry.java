@@ -463,7 +463,8 @@ final class ConsulRegistry implements UpstreamRegistry {
    * One transaction per chunk of 64 (Consul's limit): each key is a check-and-set on the index its
    * Write carries from the pass's listing, index 0 for a key that must not exist yet, so nothing is
    * read again. A foreign key, or one changed since the listing, fails its transaction; that chunk
-   * is then written one key at a time, each after a fresh read (which refuses foreign keys).
+   * goes again without the keys this registry wrote meanwhile, if any, and is otherwise written one
+   * key at a time, each after a fresh read (which refuses foreign keys).
    */
   @Override
   public List<Write> putAll(List<Write> writes) throws SinkException {
@@ -483,25 +484,36 @@ final class ConsulRegistry implements UpstreamRegistry {
     }
     for (int from = 0; from < known.size(); from += 64) {
       List<Write> chunk = known.subList(from, Math.min(known.size(), from + 64));
-      Operation[] ops = new Operation[chunk.size()];
-      for (int i = 0; i < ops.length; i++) {
-        Write w = chunk.get(i);
-        ops[i] = Operation.builder(Verb.CHECK_AND_SET)
-            // At the listed index: still the mark listed (ours, or the default one this write takes over).
-            .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(mine(w.cluster()))
-            .index(BigInteger.valueOf(w.version() == Write.ABSENT ? 0 : w.version())).build();
+      if (writeAtListed(chunk)) {
+        continue;
       }
-      List<Put> written = chunk.stream().map(w -> new Put(w.cluster(), w.upstream(), w.address(), w.entry(), true)).toList();
-      if (!transaction(ops, written)) {
-        refused.inc("cas_conflict");
-        for (int i = 0; i < chunk.size(); i++) {
-          if (!readAndPut(written.get(i))) {
-            foreign.add(chunk.get(i));
-          }
+      refused.inc("cas_conflict");
+      // The apply path may have written some of them while this transaction was on its way: the
+      // rest are still at their listed index, and go again together.
+      List<Write> rest = chunk.stream().filter(w -> !writtenSinceListed(w)).toList();
+      if (rest.size() < chunk.size() && (rest.isEmpty() || writeAtListed(rest))) {
+        continue;
+      }
+      for (Write w : rest) {
+        if (!readAndPut(new Put(w.cluster(), w.upstream(), w.address(), w.entry(), true))) {
+          foreign.add(w);
         }
       }
     }
     return foreign;
+  }
+
+  /** One transaction of check-and-sets at the listed indexes; false when Consul refused it (nothing applied then). */
+  private boolean writeAtListed(List<Write> chunk) throws SinkException {
+    Operation[] ops = new Operation[chunk.size()];
+    for (int i = 0; i < ops.length; i++) {
+      Write w = chunk.get(i);
+      ops[i] = Operation.builder(Verb.CHECK_AND_SET)
+          // At the listed index: still the mark listed (ours, or the default one this write takes over).
+          .key(key(w.upstream(), w.address())).value(w.entry().toJson()).flags(mine(w.cluster()))
+          .index(BigInteger.valueOf(w.version() == Write.ABSENT ? 0 : w.version())).build();
+    }
+    return transaction(ops, chunk.stream().map(w -> new Put(w.cluster(), w.upstream(), w.address(), w.entry(), true)).toList());
   }
 
   /**
