@@ -138,7 +138,9 @@ class ConsulSinkTest {
     reading.set(false);
     nginx.join();
     assertEquals(List.of(), violations);
-    assertTrue(views.size() > 3, "the blocking reader saw the changes as they happened: " + views.size());
+    // Blocking queries answer each change, but changes that land while the reader is between two
+    // queries arrive in one answer: how many views it gets depends on the machine's load.
+    assertTrue(views.size() > 1, "the blocking reader saw changes after its first read: " + views.size());
   }
 
   @Test
