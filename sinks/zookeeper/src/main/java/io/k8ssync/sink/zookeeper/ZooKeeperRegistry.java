@@ -107,6 +107,33 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
   }
 
   /**
+   * A standby's run of the client side of the write path, writing nothing: one multi-read of a node
+   * and marker that are never created (ZooKeeper serves a multi of reads as a read), and a multi of
+   * each kind of operation this registry writes, built by Curator and encoded as ZooKeeper's request
+   * in memory, sent nowhere (a multi, even of checks only, would go through ZooKeeper's write
+   * pipeline). The new leader's first write then finds these classes loaded and linked.
+   */
+  @Override
+  public void warmUp() {
+    String node = node("k8s-sync-warm-up", "0.0.0.0:0");
+    String marker = marker("k8s-sync-warm-up", "k8s-sync-warm-up", "0.0.0.0:0");
+    byte[] json = UpsyncEntry.of(1, 2, 10, false, false).toJson().getBytes(StandardCharsets.UTF_8);
+    try {
+      listing.multiRead(List.of(Op.getData(node), Op.getData(marker)));
+      List<CuratorOp> ops = List.of(
+          client.transactionOp().check().forPath(marker),
+          client.transactionOp().setData().withVersion(0).forPath(node, json),
+          client.transactionOp().create().withMode(CreateMode.PERSISTENT).forPath(node, json),
+          client.transactionOp().delete().withVersion(0).forPath(node));
+      org.apache.zookeeper.MultiOperationRecord request =
+          new org.apache.zookeeper.MultiOperationRecord(ops.stream().map(CuratorOp::get).toList());
+      request.serialize(org.apache.jute.BinaryOutputArchive.getArchive(new java.io.ByteArrayOutputStream()), "request");
+    } catch (Exception e) {
+      throw new IllegalStateException("warm-up of the write path failed: " + e, e);
+    }
+  }
+
+  /**
    * The owned entries in a few round trips, never one per entry ({@link MarkerListing}). The
    * versions of the nodes listed with our own marker become what the next writes check against.
    */
