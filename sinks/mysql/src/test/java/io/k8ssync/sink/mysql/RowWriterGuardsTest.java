@@ -4,13 +4,7 @@ import static io.k8ssync.sink.PodStates.ready;
 import static io.k8ssync.sink.PodStates.withVersion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-import io.k8ssync.sink.Selector;
-import io.k8ssync.sink.TestSinkContext;
-import io.k8ssync.sink.testbed.MariaDb;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.ResultSetMetaData;
 import java.sql.Statement;
@@ -20,7 +14,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -39,36 +32,20 @@ class RowWriterGuardsTest {
   private static final long DELETED = 1_800_000_000_000L;
   private static final long UPDATED = 1_800_000_100_000L;
 
-  private final String table = "rg_" + UUID.randomUUID().toString().substring(0, 8);
-  private PodTable podTable;
-
-  RowWriterGuardsTest() {
-    MariaDb.requireRunning();
-  }
+  private final RowWriterTable rows = new RowWriterTable("rg");
+  private final String table = rows.name;
 
   @AfterEach
   void dropTables() throws Exception {
-    if (podTable != null) {
-      podTable.close();
-    }
-    try (Connection c = db(); Statement s = c.createStatement()) {
-      s.execute("DROP TABLE IF EXISTS " + table);
-      s.execute("DROP TABLE IF EXISTS " + table + "_schema_version");
-    }
+    rows.close();
   }
 
   private static Connection db() throws Exception {
-    return DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
+    return RowWriterTable.db();
   }
 
   private RowWriter writer(RowWriter.Owners owners) throws Exception {
-    Path password = Files.createTempFile("db", ".pw");
-    Files.writeString(password, MariaDb.PASSWORD);
-    TestSinkContext context = new TestSinkContext("db", new MySqlSinkFactory().configDef(), Map.of("jdbcUrl", MariaDb.jdbcUrl(),
-        "username", MariaDb.USER, "password", "${file:" + password + "}", "table", table, "ownerId", "team-a"), Selector.ALL);
-    podTable = new PodTable(context);
-    podTable.ensureSchema();
-    return new RowWriter(podTable, new RowOwner("team-a"), MySqlMetrics.register(context.metrics()), owners);
+    return rows.writer(owners);
   }
 
   /** A stored row whose every data column differs from what {@link #incoming} writes. */

@@ -5,20 +5,12 @@ import static io.k8ssync.sink.PodStates.withVersion;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.k8ssync.sink.PodState;
-import io.k8ssync.sink.Selector;
-import io.k8ssync.sink.TestSinkContext;
-import io.k8ssync.sink.testbed.MariaDb;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -31,36 +23,20 @@ import org.junit.jupiter.params.provider.EnumSource;
  */
 class RowWriterOwnersTest {
 
-  private final String table = "rw_" + UUID.randomUUID().toString().substring(0, 8);
-  private PodTable podTable;
-
-  RowWriterOwnersTest() {
-    MariaDb.requireRunning();
-  }
+  private final RowWriterTable rows = new RowWriterTable("rw");
+  private final String table = rows.name;
 
   @AfterEach
   void dropTables() throws Exception {
-    if (podTable != null) {
-      podTable.close();
-    }
-    try (Connection c = db(); Statement s = c.createStatement()) {
-      s.execute("DROP TABLE IF EXISTS " + table);
-      s.execute("DROP TABLE IF EXISTS " + table + "_schema_version");
-    }
+    rows.close();
   }
 
   private static Connection db() throws Exception {
-    return DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
+    return RowWriterTable.db();
   }
 
   private RowWriter writer(RowWriter.Owners owners) throws Exception {
-    Path password = Files.createTempFile("db", ".pw");
-    Files.writeString(password, MariaDb.PASSWORD);
-    TestSinkContext context = new TestSinkContext("db", new MySqlSinkFactory().configDef(), Map.of("jdbcUrl", MariaDb.jdbcUrl(),
-        "username", MariaDb.USER, "password", "${file:" + password + "}", "table", table, "ownerId", "team-a"), Selector.ALL);
-    podTable = new PodTable(context);
-    podTable.ensureSchema();
-    return new RowWriter(podTable, new RowOwner("team-a"), MySqlMetrics.register(context.metrics()), owners);
+    return rows.writer(owners);
   }
 
   private void insert(String uid, String owner, long version) throws Exception {
