@@ -40,17 +40,9 @@ class RowWriterGuardsTest {
     rows.close();
   }
 
-  private static Connection db() throws Exception {
-    return RowWriterTable.db();
-  }
-
-  private RowWriter writer(RowWriter.Owners owners) throws Exception {
-    return rows.writer(owners);
-  }
-
   /** A stored row whose every data column differs from what {@link #incoming} writes. */
   private void stored(String name, String cluster, String owner, long version, String deletedAt) throws Exception {
-    try (Connection c = db(); Statement st = c.createStatement()) {
+    try (Connection c = RowWriterTable.db(); Statement st = c.createStatement()) {
       st.execute("INSERT INTO " + table + " (uid, cluster, owner, namespace, name, service, ip, host_ip, node, phase, ready,"
           + " terminating, labels, created_at, ready_since, deleted_at, updated_at, resource_version) VALUES ('uid-" + name + "', '"
           + cluster + "', " + (owner == null ? "NULL" : "'" + owner + "'") + ", 'old-ns', 'old-" + name + "', 'old', '10.9.9.9',"
@@ -67,7 +59,7 @@ class RowWriterGuardsTest {
   /** Every column of every row, by uid. */
   private Map<String, Map<String, String>> rows() throws Exception {
     Map<String, Map<String, String>> out = new TreeMap<>();
-    try (Connection c = db(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT * FROM " + table)) {
+    try (Connection c = RowWriterTable.db(); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT * FROM " + table)) {
       ResultSetMetaData md = rs.getMetaData();
       while (rs.next()) {
         Map<String, String> row = new LinkedHashMap<>();
@@ -87,7 +79,7 @@ class RowWriterGuardsTest {
   @ParameterizedTest
   @EnumSource(RowWriter.Owners.class)
   void eachRowIsWrittenOnlyWhenItIsOursAndNotNewerWhateverItsNeighbours(RowWriter.Owners owners) throws Exception {
-    RowWriter w = writer(owners);
+    RowWriter w = rows.writer(owners);
     stored("default", "c1", "c1", 3, null);
     stored("foreign", "c1", "team-b", 5, null);
     stored("same-deleted", "c1", "team-a", 6, T1);

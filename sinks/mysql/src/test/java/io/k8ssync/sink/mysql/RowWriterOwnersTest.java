@@ -31,16 +31,8 @@ class RowWriterOwnersTest {
     rows.close();
   }
 
-  private static Connection db() throws Exception {
-    return RowWriterTable.db();
-  }
-
-  private RowWriter writer(RowWriter.Owners owners) throws Exception {
-    return rows.writer(owners);
-  }
-
   private void insert(String uid, String owner, long version) throws Exception {
-    try (Connection c = db(); Statement st = c.createStatement()) {
+    try (Connection c = RowWriterTable.db(); Statement st = c.createStatement()) {
       st.execute("INSERT INTO " + table + " (uid, cluster, owner, namespace, name, service, ip, phase, ready, terminating, labels,"
           + " updated_at, resource_version) VALUES ('" + uid + "', 'c1', '" + owner + "', 'ns', '" + uid + "', 'web', '10.0.0.1',"
           + " 'RUNNING', 1, 0, '{}', NOW(3), " + version + ")");
@@ -48,7 +40,7 @@ class RowWriterOwnersTest {
   }
 
   private List<String> rows() throws Exception {
-    try (Connection c = db(); PreparedStatement ps = c.prepareStatement(
+    try (Connection c = RowWriterTable.db(); PreparedStatement ps = c.prepareStatement(
         "SELECT CONCAT_WS('|', uid, owner, resource_version) FROM " + table + " ORDER BY uid"); ResultSet rs = ps.executeQuery()) {
       List<String> out = new ArrayList<>();
       while (rs.next()) {
@@ -66,7 +58,7 @@ class RowWriterOwnersTest {
   @ParameterizedTest
   @EnumSource(RowWriter.Owners.class)
   void namesExactlyTheRowsOfAnotherOwner(RowWriter.Owners owners) throws Exception {
-    RowWriter w = writer(owners);
+    RowWriter w = rows.writer(owners);
     insert("uid-foreign", "team-b", 5);
     insert("uid-stale", "team-a", 9);
     insert("uid-changed", "team-a", 3);
