@@ -22,7 +22,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * to the {@code ts} the daemon's log sink printed on the line for that change (the same clock, read
  * in the daemon's process); from the moment the request was sent is given too, as an upper bound.
  * A pod is flipped again only after the line of its last flip was seen, so no two flips of one
- * pod can merge in the daemon's queue and each flip has exactly one line.
+ * pod can merge in the daemon's queue and each flip has exactly one line. With a bare watch beside
+ * the daemon ({@link BareWatchProcess}), each flip waits for its line too, and the watch's lag is
+ * measured the same way: how late the API server itself delivered the change, the floor under the
+ * daemon's.
  */
 final class ChurnLag {
 
@@ -33,18 +36,20 @@ final class ChurnLag {
     final long sentMicros;
     volatile long responseMicros;
     volatile long lineMicros;
-    final AtomicInteger parts = new AtomicInteger(2);
+    volatile long watchMicros;
+    final AtomicInteger parts;
 
-    Flip(int pod, boolean online, long sentMicros) {
+    Flip(int pod, boolean online, long sentMicros, boolean watched) {
       this.pod = pod;
       this.online = online;
       this.sentMicros = sentMicros;
+      this.parts = new AtomicInteger(watched ? 3 : 2);
     }
   }
 
   /** Figures of one churn phase. */
   record Result(int flips, double seconds, int threads, double targetRate, List<Long> lagFromResponse,
-                List<Long> lagFromSend, int unmatched) {
+                List<Long> lagFromSend, List<Long> watchLag, int unmatched) {
     double rate() {
       return flips / seconds;
     }
@@ -54,7 +59,9 @@ final class ChurnLag {
               + "p99 %.1f ms, p99.9 %.1f ms, max %.1f ms; from the request sent: p50 %.1f ms, p99 %.1f ms; lines missing %d",
           flips, seconds, rate(), threads, targetRate > 0 ? String.format("paced to %,.0f/s", targetRate) : "unpaced",
           pct(lagFromResponse, 50), pct(lagFromResponse, 99), pct(lagFromResponse, 99.9), pct(lagFromResponse, 100),
-          pct(lagFromSend, 50), pct(lagFromSend, 99), unmatched);
+          pct(lagFromSend, 50), pct(lagFromSend, 99), unmatched)
+          + (watchLag.isEmpty() ? "" : String.format("; the bare watch's lag from the response: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms,"
+              + " max %.1f ms", pct(watchLag, 50), pct(watchLag, 99), pct(watchLag, 99.9), pct(watchLag, 100)));
     }
   }
 
@@ -63,6 +70,9 @@ final class ChurnLag {
   private final boolean[] online;
   private final List<Long> fromResponse = Collections.synchronizedList(new ArrayList<>());
   private final List<Long> fromSend = Collections.synchronizedList(new ArrayList<>());
+  private final List<Long> fromWatch = Collections.synchronizedList(new ArrayList<>());
+  /** True once a bare watch runs beside the daemon: a flip is done when its watch line came too. */
+  volatile boolean watched;
   private final AtomicInteger completed = new AtomicInteger();
 
   ChurnLag(int pods) {
@@ -91,11 +101,23 @@ final class ChurnLag {
     }
   }
 
+  /** Called by the bare watch's output reader for each event. */
+  void onWatchLine(String key, boolean ready, long micros) {
+    Flip f = pending.get(key);
+    if (f != null && f.online == ready && f.watchMicros == 0) {
+      f.watchMicros = micros;
+      part(key, f);
+    }
+  }
+
   private void part(String key, Flip f) {
     if (f.parts.decrementAndGet() == 0) {
       pending.remove(key);
       fromResponse.add(f.lineMicros - f.responseMicros);
       fromSend.add(f.lineMicros - f.sentMicros);
+      if (f.watchMicros != 0) {
+        fromWatch.add(f.watchMicros - f.responseMicros);
+      }
       completed.incrementAndGet();
       online[f.pod] = f.online;
       idle.add(f.pod);
@@ -106,6 +128,7 @@ final class ChurnLag {
   Result run(KubernetesClient client, int threads, double seconds, double rate) throws Exception {
     fromResponse.clear();
     fromSend.clear();
+    fromWatch.clear();
     completed.set(0);
     String base = client.getMasterUrl().toString().replaceAll("/$", "");
     HttpClient http = client.getHttpClient();
@@ -136,7 +159,7 @@ final class ChurnLag {
             String body = "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"" + (target ? "True" : "False")
                 + "\",\"lastTransitionTime\":\"" + Instant.now().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + "\"}]}}";
             String key = key(pod);
-            Flip f = new Flip(pod, target, InitialSyncBenchmark.micros(Instant.now()));
+            Flip f = new Flip(pod, target, InitialSyncBenchmark.micros(Instant.now()), watched);
             pending.put(key, f);
             HttpResponse<String> r = http.sendAsync(http.newHttpRequestBuilder()
                 .uri(base + "/api/v1/namespaces/" + PodPopulator.namespace(pod) + "/pods/" + PodPopulator.name(pod) + "/status")
@@ -177,9 +200,14 @@ final class ChurnLag {
     synchronized (fromSend) {
       r2 = new ArrayList<>(fromSend);
     }
+    List<Long> r3;
+    synchronized (fromWatch) {
+      r3 = new ArrayList<>(fromWatch);
+    }
     Collections.sort(r1);
     Collections.sort(r2);
-    return new Result(sent.get(), elapsed, threads, rate, r1, r2, unmatched);
+    Collections.sort(r3);
+    return new Result(sent.get(), elapsed, threads, rate, r1, r2, r3, unmatched);
   }
 
   /** The p-th percentile of sorted micros, in milliseconds. */

@@ -100,6 +100,7 @@ public final class InitialSyncBenchmark {
         System.out.println(bare.line("(a) bare informer") + String.format(", kube-apiserver CPU %.1f s", apiCpu1 - apiCpu0));
       }
 
+      Process bareWatch = null;
       DaemonRun daemon = DaemonRun.start(daemonJvm, dir, server.kubeconfig, pageSize, expectedReady);
       daemon.output.warnings = dir.resolve("daemon-warnings.log");
       try {
@@ -117,7 +118,13 @@ public final class InitialSyncBenchmark {
           ChurnLag churn = new ChurnLag(pods);
           daemon.output.churn = churn;
           long pid = daemon.process.pid();
-          ChurnPhase phase = new ChurnPhase(churn, client, churnThreads, churnSeconds, pid, server.apiServerPid());
+          // The baseline beside the daemon: how late a bare watch gets each change from the API server
+          // (-Dsync.bareWatch=false leaves it out).
+          if (Boolean.parseBoolean(System.getProperty("sync.bareWatch", "true"))) {
+            bareWatch = startBareWatch(jvm.get(0), server, churn);
+          }
+          ChurnPhase phase = new ChurnPhase(churn, client, churnThreads, churnSeconds, pid, server.apiServerPid(),
+              bareWatch == null ? 0 : bareWatch.pid());
           ChurnLag.Result max = phase.run("churn, highest rate", 0);
           // -Dsync.daemonJfr=/tmp/x.jfr: a JFR profile of the daemon during the paced phase (settings=profile).
           String jfr = System.getProperty("sync.daemonJfr", "");
@@ -136,8 +143,41 @@ public final class InitialSyncBenchmark {
         }
       } finally {
         daemon.close();
+        if (bareWatch != null) {
+          bareWatch.destroy();
+        }
       }
     }
+  }
+
+  /**
+   * Starts {@link BareWatchProcess} and feeds its lines to {@code churn}; returns once it watches, from
+   * then on every flip waits for its line too.
+   */
+  private static Process startBareWatch(String java, BenchApiServer server, ChurnLag churn) throws Exception {
+    Process p = new ProcessBuilder(java, "-Xmx1g", "-XX:+UseG1GC", "-cp", System.getProperty("java.class.path"),
+        BareWatchProcess.class.getName(), server.kubeconfig.toString()).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8), 1 << 16);
+    String first = out.readLine();
+    if (first == null || !first.startsWith("watching ")) {
+      throw new IllegalStateException("the bare watch did not start (exit " + (p.isAlive() ? "running" : p.exitValue()) + "): " + first);
+    }
+    System.out.println("bare watch beside the daemon, from resourceVersion " + first.substring(9));
+    Thread reader = new Thread(() -> {
+      try {
+        String line;
+        while ((line = out.readLine()) != null) {
+          String[] f = line.split(" ");
+          churn.onWatchLine(CLUSTER + "/" + f[0], f[1].equals("1"), Long.parseLong(f[2]));
+        }
+      } catch (Exception e) {
+        System.out.println("  bare watch reader failed: " + e);
+      }
+    }, "bare-watch-stdout");
+    reader.setDaemon(true);
+    reader.start();
+    churn.watched = true;
+    return p;
   }
 
   /** One churn phase: its lag, and the daemon's and the API server's CPU over it, printed. */
@@ -148,8 +188,10 @@ public final class InitialSyncBenchmark {
     private final double seconds;
     private final long daemonPid;
     private final long apiServerPid;
+    private final long watchPid;
 
-    ChurnPhase(ChurnLag churn, KubernetesClient client, int threads, double seconds, long daemonPid, long apiServerPid) {
+    ChurnPhase(ChurnLag churn, KubernetesClient client, int threads, double seconds, long daemonPid, long apiServerPid, long watchPid) {
+      this.watchPid = watchPid;
       this.churn = churn;
       this.client = client;
       this.threads = threads;
@@ -162,11 +204,14 @@ public final class InitialSyncBenchmark {
       ThreadCpu threads0 = ThreadCpu.of(daemonPid);
       double cpu0 = ProcessProbe.cpuSeconds(daemonPid);
       double api0 = ProcessProbe.cpuSeconds(apiServerPid);
+      double watch0 = watchPid == 0 ? 0 : ProcessProbe.cpuSeconds(watchPid);
       ChurnLag.Result r = churn.run(client, threads, seconds, rate);
       double cpu1 = ProcessProbe.cpuSeconds(daemonPid);
       double api1 = ProcessProbe.cpuSeconds(apiServerPid);
+      double watch1 = watchPid == 0 ? 0 : ProcessProbe.cpuSeconds(watchPid);
       ThreadCpu threads1 = ThreadCpu.of(daemonPid);
-      System.out.println(label + ": " + r.line() + cpuLine(cpu1 - cpu0, api1 - api0, r.flips()));
+      System.out.println(label + ": " + r.line() + cpuLine(cpu1 - cpu0, api1 - api0, r.flips())
+          + (watchPid == 0 ? "" : String.format(", bare watch CPU %.1f s", watch1 - watch0)));
       System.out.println("  daemon CPU by thread: " + String.join(", ", threads1.since(threads0, 8)));
       return r;
     }
