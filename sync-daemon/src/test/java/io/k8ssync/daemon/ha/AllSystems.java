@@ -302,6 +302,27 @@ final class AllSystems implements AutoCloseable {
     }
   }
 
+  /** Each system's own time for writes from now on (TakeoverBench); the daemons' table and topic must exist. */
+  WriteStamps stampWrites() throws Exception {
+    return WriteStamps.start(kafka.bootstrapServers(), TOPIC, TABLE, gw);
+  }
+
+  /**
+   * When the write that {@link #hasPod} saw reached its system, by the system's own clock (epoch millis);
+   * for Kafka the pod's first event ({@code first}) or its ready event. Empty where the system keeps no
+   * time (Consul) or the write came before {@link #stampWrites}.
+   */
+  java.util.OptionalLong stampOf(String sink, String address, String uid, EventTail tail, WriteStamps stamps, boolean first)
+      throws Exception {
+    return switch (sink) {
+      case "zk" -> WriteStamps.zooKeeper(zkReader, "/nginx/upstreams/web/" + address);
+      case "mysql" -> stamps.mysql(uid);
+      case "kafka" -> tail.appended(uid, first);
+      case "gw" -> stamps.gateway("/online/" + (stickyIps ? address : uid));
+      default -> java.util.OptionalLong.empty();
+    };
+  }
+
   /** Reads the event topic from its end as it was when opened: the events written since, ready ones by pod uid. */
   EventTail tailEvents() {
     return new EventTail();
@@ -311,6 +332,9 @@ final class AllSystems implements AutoCloseable {
   final class EventTail implements AutoCloseable {
     private final KafkaConsumer<String, String> consumer;
     private final Set<String> ready = new HashSet<>();
+    /** The broker's append time of each pod's first event and of its first ready one, when the topic stamps it. */
+    private final Map<String, Long> firstAppended = new HashMap<>();
+    private final Map<String, Long> readyAppended = new HashMap<>();
 
     private EventTail() {
       Properties p = new Properties();
@@ -326,11 +350,24 @@ final class AllSystems implements AutoCloseable {
     /** True once a ready event of pod {@code uid} was read; reads what came since the last call. */
     boolean ready(String uid) throws Exception {
       for (ConsumerRecord<String, String> r : consumer.poll(Duration.ofMillis(5))) {
+        boolean appendTime = r.timestampType() == org.apache.kafka.common.record.TimestampType.LOG_APPEND_TIME;
+        if (appendTime) {
+          firstAppended.putIfAbsent(r.key(), r.timestamp());
+        }
         if (JSON.readTree(r.value()).get("type").asText().endsWith(".ready")) {
           ready.add(r.key());
+          if (appendTime) {
+            readyAppended.putIfAbsent(r.key(), r.timestamp());
+          }
         }
       }
       return ready.contains(uid);
+    }
+
+    /** The broker's append time of pod {@code uid}'s first event read, or of its first ready one. */
+    java.util.OptionalLong appended(String uid, boolean first) {
+      Long at = (first ? firstAppended : readyAppended).get(uid);
+      return at == null ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(at);
     }
 
     @Override

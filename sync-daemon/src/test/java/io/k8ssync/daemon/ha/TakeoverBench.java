@@ -53,6 +53,7 @@ class TakeoverBench {
       await().atMost(Duration.ofSeconds(90)).until(leader::leads);
       Replica standby = startStandby(dir, "replica-1", kubeconfig, all, lease);
       await().atMost(Duration.ofSeconds(90)).untilAsserted(all::assertAgree);
+      WriteStamps stamps = all.stampWrites(); // the table and the topic exist now
       ExecutorService pollers = Executors.newFixedThreadPool(AllSystems.SINKS.size());
       try {
         for (int round = 0; round < rounds; round++) {
@@ -76,7 +77,8 @@ class TakeoverBench {
           Map<String, Double> seen = new LinkedHashMap<>();
           Replica next = standby;
           await().atMost(Duration.ofSeconds(120)).pollInterval(Duration.ofMillis(100)).until(next::leads);
-          double leaderAfter = (leaderSince(next) - killedAtMillis) / 1e3; // from the new leader's own log line
+          long leaderAt = leaderSince(next); // from the new leader's own log line
+          double leaderAfter = (leaderAt - killedAtMillis) / 1e3;
           seen.put("leader", leaderAfter);
           for (Map.Entry<String, CompletableFuture<Double>> e : arrival.entrySet()) {
             seen.put(e.getKey(), e.getValue().get(120, TimeUnit.SECONDS));
@@ -85,6 +87,12 @@ class TakeoverBench {
           for (String sink : AllSystems.SINKS) {
             seen.put(sink + " after lease", seen.get(sink) - leaderAfter);
           }
+          // The same writes by each system's own clock: a poll on these busy cores sees a write some ms after it landed.
+          for (String sink : AllSystems.SINKS) {
+            all.stampOf(sink, address, uid, tail, stamps, false).ifPresent(at -> seen.put(sink + " stamped", (at - leaderAt) / 1e3));
+          }
+          // Kafka's ready event is the pod's second: its first (added) goes in a round of its own before it.
+          all.stampOf("kafka", address, uid, tail, stamps, true).ifPresent(at -> seen.put("kafka first event stamped", (at - leaderAt) / 1e3));
           tail.close();
           // What one poll of the full listings (AllSystems.has, this bench's reader until 2026-12-05) costs at this size.
           for (String sink : AllSystems.SINKS) {
@@ -109,7 +117,9 @@ class TakeoverBench {
         + (lease.isEmpty() ? "defaults (leaseDuration 15s, renewDeadline 10s, retryPeriod 2s)" : lease) + "\n");
     report.append("seconds after the kill -9 of the leader: min / median / max (leader: from its log line; systems:"
         + " each polled every 10 ms on its own thread for the pod's own key, row, gateway calls and the events since the kill,"
-        + " a figure is when its poll saw the pod; listing poll: one read of every entry, the reader used before)\n");
+        + " a figure is when its poll saw the pod; listing poll: one read of every entry, the reader used before;"
+        + " stamped: seconds after the leader's log line by the system's own clock, ZooKeeper's mtime, MariaDB's SYSDATE(6)"
+        + " in a trigger, the broker's append time, the gateway's arrival; Consul keeps none)\n");
     seconds.forEach((what, l) -> {
       double[] s = l.stream().mapToDouble(Double::doubleValue).sorted().toArray();
       report.append(String.format("  %-7s %6.2f / %6.2f / %6.2f   all: %s%n", what.equals("leader") || what.endsWith(" poll") ? what : "in " + what,
