@@ -158,6 +158,7 @@ public final class SinkRunner {
    */
   public void replayFreshFirst(Duration window) {
     this.freshNanos = window.toNanos();
+    queue.holdFreshFor(freshNanos);
   }
 
   /** {@code cluster}'s initial list is in: only what comes after it can be fresh at a takeover. */
