@@ -323,6 +323,39 @@ final class AllSystems implements AutoCloseable {
     };
   }
 
+  /**
+   * When Consul's key of {@code address} first holds an up server, as a blocking query learns it (the
+   * way nginx-upsync reads Consul): epoch millis, on a thread of its own. Consul keeps no time on a key;
+   * a blocking query returns as soon as the key's index moves, so this is the nearest to one.
+   */
+  java.util.concurrent.CompletableFuture<Long> consulUp(String address) {
+    return java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      String url = consul.url() + "/v1/kv/upstreams/web/" + address;
+      long index = 0;
+      try {
+        while (true) {
+          HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(url + "?index=" + index + "&wait=60s")).build(),
+              HttpResponse.BodyHandlers.ofString());
+          long at = System.currentTimeMillis();
+          if (r.statusCode() == 200) {
+            String value = new String(Base64.getDecoder().decode(JSON.readTree(r.body()).get(0).get("Value").asText()), StandardCharsets.UTF_8);
+            if (!UpsyncEntry.parse(value).down()) {
+              return at;
+            }
+          }
+          long next = Long.parseLong(r.headers().firstValue("X-Consul-Index").orElse("0"));
+          index = next < index ? 0 : next; // an index that went back starts over, as Consul's docs say
+        }
+      } catch (Exception e) {
+        throw new java.util.concurrent.CompletionException(e);
+      }
+    }, task -> {
+      Thread t = new Thread(task, "consul-blocking-query");
+      t.setDaemon(true);
+      t.start();
+    });
+  }
+
   /** Reads the event topic from its end as it was when opened: the events written since, ready ones by pod uid. */
   EventTail tailEvents() {
     return new EventTail();

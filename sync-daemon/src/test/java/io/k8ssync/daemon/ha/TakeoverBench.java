@@ -65,6 +65,7 @@ class TakeoverBench {
           all.create(pod);
           String uid = all.client.pods().inNamespace(all.ns).withName(pod).get().getMetadata().getUid();
           String address = all.ip(pod) + ":8080";
+          CompletableFuture<Long> consulUp = all.consulUp(address); // Consul keeps no time on a key: a blocking query's return
           // Each system polled on its own thread, so a slow reader (a Kafka consumer) delays only its own figure.
           Map<String, CompletableFuture<Double>> arrival = new LinkedHashMap<>();
           for (String sink : AllSystems.SINKS) {
@@ -91,6 +92,7 @@ class TakeoverBench {
           for (String sink : AllSystems.SINKS) {
             all.stampOf(sink, address, uid, tail, stamps, false).ifPresent(at -> seen.put(sink + " stamped", (at - leaderAt) / 1e3));
           }
+          seen.put("consul stamped", (consulUp.get(120, TimeUnit.SECONDS) - leaderAt) / 1e3);
           // Kafka's ready event is the pod's second: its first (added) goes in a round of its own before it.
           all.stampOf("kafka", address, uid, tail, stamps, true).ifPresent(at -> seen.put("kafka first event stamped", (at - leaderAt) / 1e3));
           tail.close();
@@ -119,7 +121,7 @@ class TakeoverBench {
         + " each polled every 10 ms on its own thread for the pod's own key, row, gateway calls and the events since the kill,"
         + " a figure is when its poll saw the pod; listing poll: one read of every entry, the reader used before;"
         + " stamped: seconds after the leader's log line by the system's own clock, ZooKeeper's mtime, MariaDB's SYSDATE(6)"
-        + " in a trigger, the broker's append time, the gateway's arrival; Consul keeps none)\n");
+        + " in a trigger, the broker's append time, the gateway's arrival; Consul keeps none: a blocking query's return)\n");
     seconds.forEach((what, l) -> {
       double[] s = l.stream().mapToDouble(Double::doubleValue).sorted().toArray();
       report.append(String.format("  %-7s %6.2f / %6.2f / %6.2f   all: %s%n", what.equals("leader") || what.endsWith(" poll") ? what : "in " + what,

@@ -27,8 +27,8 @@ import org.apache.zookeeper.data.Stat;
  * every server and both daemons and so read a write later than it landed. ZooKeeper stamps each node
  * itself (its mtime); from {@link #start} on, the event topic carries the broker's append time instead of
  * the producer's, a trigger notes when a MySQL row first became ready ({@code SYSDATE(6)}, the moment the
- * statement ran), and the gateway notes when each call arrived. Consul keeps no time on a key: its figure
- * is the poll's only.
+ * statement ran), and the gateway notes when each call arrived. Consul keeps no time on a key: a
+ * blocking query on it stands in ({@link AllSystems#consulUp}).
  */
 final class WriteStamps {
 
