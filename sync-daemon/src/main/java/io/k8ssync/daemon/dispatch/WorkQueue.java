@@ -559,21 +559,17 @@ public final class WorkQueue {
   public Runnable releaseFreshFirst(java.util.function.Predicate<String> led, long freshNanos) {
     boolean recentOnly = freshNanos > 0 && freshNanos <= recentNanos;
     List<Released> rest = new ArrayList<>();
+    long cutoff = nanoTime.getAsLong() - freshNanos;
     lock.lock();
     try {
       List<Released> freshOnes = new ArrayList<>();
-      long cutoff = nanoTime.getAsLong() - freshNanos;
       if (recentOnly) {
         unparkRecentFresh(led, cutoff, freshOnes);
       } else {
         unpark(led, freshNanos > 0, cutoff, freshOnes, rest);
       }
       // Each key holds all its own changes, so a pod's order is untouched by any of this.
-      freshOnes.sort(NEWEST_FIRST);
-      for (int i = freshOnes.size() - 1; i >= 0; i--) {
-        ready.addFirst(freshOnes.get(i).key());
-        fresh.add(freshOnes.get(i).key());
-      }
+      queueFresh(freshOnes);
       if (freshNanos <= 0) {
         // A pod that turned ready while nobody led must not wait behind thousands of replays the old leader did apply.
         rest.sort(NEWEST_FIRST);
@@ -594,7 +590,11 @@ public final class WorkQueue {
       if (recentOnly) {
         lock.lock();
         try {
-          unpark(led, false, 0, null, rest);
+          // Fresh ones here are of a cluster led only since the first step (another cluster's takeover at
+          // the same moment): still fresh, as one pass over every key would have found them.
+          List<Released> lateFresh = new ArrayList<>();
+          unpark(led, true, cutoff, lateFresh, rest);
+          queueFresh(lateFresh);
         } finally {
           lock.unlock();
         }
@@ -614,6 +614,15 @@ public final class WorkQueue {
         lock.unlock();
       }
     };
+  }
+
+  /** {@code freshOnes} at the front of {@code ready}, newest first, handed out in batches of their own; under the lock. */
+  private void queueFresh(List<Released> freshOnes) {
+    freshOnes.sort(NEWEST_FIRST);
+    for (int i = freshOnes.size() - 1; i >= 0; i--) {
+      ready.addFirst(freshOnes.get(i).key());
+      fresh.add(freshOnes.get(i).key());
+    }
   }
 
   /**

@@ -210,6 +210,38 @@ class WorkQueueTakeoverTest {
     assertEquals(999, q.take(1000, 0, TimeUnit.MILLISECONDS).size());
   }
 
+  /**
+   * Two clusters taken over at the same moment: a cluster led only once the first cluster's first step
+   * has run still gets its fresh change written first, alone, as one pass over all keys gives it.
+   */
+  @ParameterizedTest
+  @MethodSource("kinds")
+  void aClusterLedOnlyAfterTheFirstStepStillHasItsFreshChangeFirst(boolean coalesce, boolean recorded) throws Exception {
+    WorkQueue q = queue(coalesce, recorded);
+    park(q, "old-1");
+    PodState east = ready("e-new", "10.0.0.9");
+    q.initialListDone("west");
+    q.initialListDone("east");
+    now.addAndGet(TimeUnit.SECONDS.toNanos(60));
+    park(q, "new");
+    q.add(PodChange.of(east.key(), null, east), true);
+    for (WorkQueue.Item item : q.take(100, 0, TimeUnit.MILLISECONDS)) {
+      q.park(item, "east");
+    }
+    java.util.Set<String> led = new java.util.HashSet<>(List.of("west"));
+    Runnable replays = q.releaseFreshFirst(led::contains, FRESH);
+    led.add("east"); // east's Lease came a moment later
+    List<WorkQueue.Item> first = q.take(100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(key("new")), keys(first));
+    replays.run();
+    q.releaseFreshFirst(led::contains, FRESH).run(); // east's own takeover, as the dispatcher runs it
+    q.done(first);
+    List<WorkQueue.Item> second = q.take(100, 0, TimeUnit.MILLISECONDS);
+    assertEquals(List.of(east.key()), keys(second), "east's fresh change alone, before the replays");
+    q.done(second);
+    assertEquals(List.of(key("old-1")), keys(q.take(100, 0, TimeUnit.MILLISECONDS)));
+  }
+
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void withoutAFreshWindowATakeoverReplaysAsBefore(boolean coalesce) throws Exception {
