@@ -103,10 +103,14 @@ public final class WorkQueue {
    * Keys held or parked in the last {@code recentNanos}, oldest first ({@link #holdFreshFor}): a
    * takeover finds its fresh keys here, not in a pass over every held key (TakeoverBench at 10,000
    * pods: one such pass per sink, sink after sink, and the fifth sink started 100 ms after the Lease).
-   * Only changes after their cluster's initial list, the only ones that can be fresh.
+   * Only changes after their cluster's initial list, the only ones that can be fresh. At most
+   * {@code 2 × capacity} entries: past that the oldest go, and a takeover whose window reaches back
+   * to one of them looks at every parked key instead ({@code recentDroppedAt}).
    */
   private final ArrayDeque<Recent> recent = new ArrayDeque<>();
   private long recentNanos;
+  /** When the newest entry dropped from {@code recent} for room (not for age) came; Long.MIN_VALUE when none was. */
+  private long recentDroppedAt = Long.MIN_VALUE;
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -528,6 +532,9 @@ public final class WorkQueue {
     while (!recent.isEmpty() && recent.peekFirst().at() - oldest < 0) {
       recent.pollFirst();
     }
+    if (recent.size() >= 2L * capacity) {
+      recentDroppedAt = recent.pollFirst().at(); // a burst of held changes: bounded, and a takeover then looks at every key
+    }
     recent.addLast(new Recent(key, now));
   }
 
@@ -557,10 +564,12 @@ public final class WorkQueue {
    * is done here and the step returned does nothing.
    */
   public Runnable releaseFreshFirst(java.util.function.Predicate<String> led, long freshNanos) {
-    boolean recentOnly = freshNanos > 0 && freshNanos <= recentNanos;
     List<Released> rest = new ArrayList<>();
-    long cutoff = nanoTime.getAsLong() - freshNanos;
     lock.lock();
+    // Under the lock: an add that took it first may have dropped entries older than its own window.
+    long cutoff = nanoTime.getAsLong() - freshNanos;
+    boolean recentOnly = freshNanos > 0 && freshNanos <= recentNanos
+        && (recentDroppedAt == Long.MIN_VALUE || recentDroppedAt - cutoff < 0);
     try {
       List<Released> freshOnes = new ArrayList<>();
       if (recentOnly) {
@@ -595,6 +604,10 @@ public final class WorkQueue {
           List<Released> lateFresh = new ArrayList<>();
           unpark(led, true, cutoff, lateFresh, rest);
           queueFresh(lateFresh);
+          if (!lateFresh.isEmpty()) {
+            readyHint = true;
+            notEmpty.signalAll(); // not behind the sort below
+          }
         } finally {
           lock.unlock();
         }

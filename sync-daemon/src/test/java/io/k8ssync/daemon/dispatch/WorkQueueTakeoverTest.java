@@ -242,6 +242,27 @@ class WorkQueueTakeoverTest {
     assertEquals(List.of(key("old-1")), keys(q.take(100, 0, TimeUnit.MILLISECONDS)));
   }
 
+  /**
+   * The keys held in the window are kept up to twice the queue's capacity: a burst beyond that (a held
+   * pod changing hundreds of times) drops the oldest, and the takeover then looks at every parked key
+   * in its first step, so the fresh change behind the burst is found there too, in its place, newest first.
+   */
+  @org.junit.jupiter.api.Test
+  void aBurstOfHeldChangesBeyondWhatTheQueueKeepsLeavesNoFreshChangeBehind() throws Exception {
+    WorkQueue q = queue(true, true);
+    q.initialListDone("west");
+    now.addAndGet(TimeUnit.SECONDS.toNanos(60));
+    park(q, "a");
+    park(q, "b");
+    PodState b = ready("b", "10.0.0.1");
+    for (int i = 0; i < 300; i++) {
+      now.addAndGet(1_000);
+      q.add(PodChange.of(b.key(), b, withReady(b, i % 2 == 0)), true);
+    }
+    q.releaseParked("west"::equals, FRESH);
+    assertEquals(List.of(key("b"), key("a")), keys(q.take(100, 0, TimeUnit.MILLISECONDS)), "both fresh, newest first");
+  }
+
   @ParameterizedTest
   @ValueSource(booleans = {true, false})
   void withoutAFreshWindowATakeoverReplaysAsBefore(boolean coalesce) throws Exception {
