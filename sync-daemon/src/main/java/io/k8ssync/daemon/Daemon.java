@@ -195,10 +195,12 @@ public final class Daemon implements AutoCloseable {
           @Override public void startedLeading() {
             long term = terms.computeIfAbsent(cluster, c -> new java.util.concurrent.atomic.AtomicLong()).incrementAndGet();
             knownSince.put(cluster, System.currentTimeMillis());
+            // The sinks learn the new term before the cluster counts as led: none of its changes is applied before.
+            dispatcher.tellLeadership(cluster, term, true);
             led.add(cluster);
             metrics.leaderTransitions.labelValues(cluster, "leader").inc();
             metrics.leader.labelValues(cluster).set(1);
-            dispatcher.leadershipChanged(cluster, term, true);
+            dispatcher.releaseHeld();
             if (rolloutController != null) {
               rolloutController.leadershipChanged(cluster, true);
             }

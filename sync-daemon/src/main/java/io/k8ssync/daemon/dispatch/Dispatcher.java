@@ -125,6 +125,19 @@ public final class Dispatcher implements Consumer<PodChange> {
    * back for the cluster runs, if it is ours now.
    */
   public void leadershipChanged(String cluster, long term, boolean leading) {
+    tellLeadership(cluster, term, leading);
+    if (leading) {
+      releaseHeld();
+    }
+  }
+
+  /**
+   * The first half of {@link #leadershipChanged}: every sink learns that leadership of {@code cluster}
+   * moved, and its new term. A replica that starts leading calls this before it counts the cluster
+   * as led, so that no change of the cluster is applied while a sink still knows the old term (an
+   * HTTP sink would take a registration of an earlier term for its own), then {@link #releaseHeld}.
+   */
+  public void tellLeadership(String cluster, long term, boolean leading) {
     if (closed) {
       LOG.debug("leadership of cluster {} changed after shutdown (leading={}): sinks are closed, not told", cluster, leading);
       return;
@@ -139,12 +152,17 @@ public final class Dispatcher implements Consumer<PodChange> {
         LOG.error("sink {} failed to take note of leadership of cluster {} (leading={} term={})", r.name(), cluster, leading, term, e);
       }
     }
-    if (leading) {
-      // Every sink's fresh changes first, then every sink's replays (sorted newest first, 10,000 take a while).
-      List<Runnable> replays = new ArrayList<>();
-      runners.values().forEach(r -> replays.add(r.releaseFreshFirst()));
-      replays.forEach(Runnable::run);
+  }
+
+  /** The second half of {@link #leadershipChanged}: what was held back runs for the clusters led now. */
+  public void releaseHeld() {
+    if (closed) {
+      return;
     }
+    // Every sink's fresh changes first, then every sink's replays (sorted newest first, 10,000 take a while).
+    List<Runnable> replays = new ArrayList<>();
+    runners.values().forEach(r -> replays.add(r.releaseFreshFirst()));
+    replays.forEach(Runnable::run);
   }
 
   /** Tells the sinks that apply on every replica that they lead {@code clusters}, once, in term 0. */

@@ -177,6 +177,45 @@ class LeaderElectionTest {
   }
 
   /**
+   * A replica that takes over tells its sinks their new term before it counts the cluster as led: a
+   * change of the cluster that comes meanwhile waits, so no sink applies one while it still knows the
+   * old term (the HTTP sink would take a registration of an earlier term for its own and could skip
+   * an online).
+   */
+  @Test
+  void aNewLeadersSinksKnowTheirTermBeforeAnyChangeOfTheClusterIsApplied(KubeApi api) throws Exception {
+    try (KubernetesClient client = api.client()) {
+      String ns = namespace(client, "term");
+      Daemon a = replica("replica-a", ns, "rec-" + ns + "-a", api::client);
+      Daemon b = null;
+      try {
+        await().atMost(Duration.ofSeconds(30)).until(a::leading);
+        b = replica("replica-b", ns, "rec-" + ns + "-b", api::client);
+        Recording recB = RecordingSinkFactory.get("rec-" + ns + "-b");
+        java.util.concurrent.CountDownLatch goOn = new java.util.concurrent.CountDownLatch(1);
+        recB.holdLeading = goOn;
+        a.close(); // releases the Lease: b takes over, and its sink is being told while the pod comes
+        assertTrue(recB.inLeading.await(30, java.util.concurrent.TimeUnit.SECONDS), "b took over");
+        readyPod(client, ns, "web-1", "10.244.8.1");
+        Daemon leader = b;
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawAny(recB, "web-1")
+            || leader.dispatcher().runner("rec-" + ns + "-b").queue().parkedChanges() == 1);
+        goOn.countDown();
+        await().atMost(Duration.ofSeconds(30)).until(() -> sawOnline(recB, "web-1"));
+        List<String> told = recB.toldWhat();
+        assertTrue(told.indexOf("leadershipChanged(real,1,true)") >= 0
+                && told.indexOf("leadershipChanged(real,1,true)") < told.indexOf("applied real/" + ns + "/web-1"),
+            "told the term before the change was applied: " + told);
+      } finally {
+        a.close();
+        if (b != null) {
+          b.close();
+        }
+      }
+    }
+  }
+
+  /**
    * The Lease is read and written through the cluster client's serialization, which in the daemon
    * registers only Pod and Status (not fabric8's every model class): with such a client a replica
    * still takes the Lease, leads and applies, and a second one stays standby.

@@ -51,6 +51,9 @@ public final class RecordingSinkFactory implements SinkFactory {
     public volatile boolean closed;
     /** At each apply: whether the context said this replica leads the pod's cluster. */
     public final List<Boolean> ledAtApply = new CopyOnWriteArrayList<>();
+    /** When set, {@code leadershipChanged(…, true)} counts {@link #inLeading} down and returns only once this is. */
+    public volatile java.util.concurrent.CountDownLatch holdLeading;
+    public final java.util.concurrent.CountDownLatch inLeading = new java.util.concurrent.CountDownLatch(1);
 
     Recording(int batch) {
       this(batch, null);
@@ -88,6 +91,15 @@ public final class RecordingSinkFactory implements SinkFactory {
 
     @Override
     public void leadershipChanged(String cluster, long term, boolean leading) {
+      java.util.concurrent.CountDownLatch hold = holdLeading;
+      if (leading && hold != null) {
+        inLeading.countDown();
+        try {
+          hold.await(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }
       told.add(new Told("leadershipChanged(" + cluster + "," + term + "," + leading + ")", java.time.Instant.now()));
     }
 
