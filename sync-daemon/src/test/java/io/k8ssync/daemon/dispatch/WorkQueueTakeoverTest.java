@@ -54,8 +54,18 @@ class WorkQueueTakeoverTest {
       PodState p = ready(name, "10.0.0.1");
       q.add(PodChange.of(p.key(), null, p), true);
     }
+    parkTaken(q, "west");
+  }
+
+  /** {@code pod} added as held for another replica, taken and parked for {@code cluster}. */
+  private static void parkIn(WorkQueue q, String cluster, PodState pod) throws InterruptedException {
+    q.add(PodChange.of(pod.key(), null, pod), true);
+    parkTaken(q, cluster);
+  }
+
+  private static void parkTaken(WorkQueue q, String cluster) throws InterruptedException {
     for (WorkQueue.Item item : q.take(100, 0, TimeUnit.MILLISECONDS)) {
-      q.park(item, "west");
+      q.park(item, cluster);
     }
   }
 
@@ -161,10 +171,7 @@ class WorkQueueTakeoverTest {
     WorkQueue q = queue(coalesce, recorded);
     park(q, "listed");
     PodState east = ready("e-1", "10.0.0.9");
-    q.add(PodChange.of(east.key(), null, east), true);
-    for (WorkQueue.Item item : q.take(100, 0, TimeUnit.MILLISECONDS)) {
-      q.park(item, "east");
-    }
+    parkIn(q, "east", east);
     now.addAndGet(1_000_000);
     q.initialListDone("west"); // east's list is still coming when the takeover happens
     now.addAndGet(1_000_000);
@@ -224,10 +231,7 @@ class WorkQueueTakeoverTest {
     q.initialListDone("east");
     now.addAndGet(TimeUnit.SECONDS.toNanos(60));
     park(q, "new");
-    q.add(PodChange.of(east.key(), null, east), true);
-    for (WorkQueue.Item item : q.take(100, 0, TimeUnit.MILLISECONDS)) {
-      q.park(item, "east");
-    }
+    parkIn(q, "east", east);
     java.util.Set<String> led = new java.util.HashSet<>(List.of("west"));
     Runnable replays = q.releaseFreshFirst(led::contains, FRESH);
     led.add("east"); // east's Lease came a moment later
