@@ -97,20 +97,11 @@ public final class WorkQueue {
    * cluster's state, not news, and a takeover replays it rather than writing it first.
    */
   private final Map<String, Long> listedAt = new HashMap<>();
-  /** A held key's change, or its parking, at {@code at} (nanoTime). */
-  private record Recent(String key, long at) {}
   /**
-   * Keys held or parked in the last {@code recentNanos}, oldest first ({@link #holdFreshFor}): a
-   * takeover finds its fresh keys here, not in a pass over every held key (TakeoverBench at 10,000
-   * pods: one such pass per sink, sink after sink, and the fifth sink started 100 ms after the Lease).
-   * Only changes after their cluster's initial list, the only ones that can be fresh. At most
-   * {@code 2 × capacity} entries: past that the oldest go, and a takeover whose window reaches back
-   * to one of them looks at every parked key instead ({@code recentDroppedAt}).
+   * Keys held or parked in the fresh window ({@link #holdFreshFor}), after their cluster's initial
+   * list (only those can be fresh), at most {@code 2 × capacity}: where a takeover finds its fresh keys.
    */
-  private final ArrayDeque<Recent> recent = new ArrayDeque<>();
-  private long recentNanos;
-  /** When the newest entry dropped from {@code recent} for room (not for age) came; Long.MIN_VALUE when none was. */
-  private long recentDroppedAt = Long.MIN_VALUE;
+  private final RecentlyHeld recent;
   private final int capacity;
   private final LongSupplier nanoTime;
   private final boolean coalesce;
@@ -144,6 +135,7 @@ public final class WorkQueue {
       throw new IllegalArgumentException("capacity must be positive");
     }
     this.capacity = capacity;
+    this.recent = new RecentlyHeld(2L * capacity);
     this.nanoTime = nanoTime;
     this.coalesce = coalesce;
     this.online = online;
@@ -463,7 +455,7 @@ public final class WorkQueue {
       Pending p = dirty.get(key);
       parkedChanges += count(p);
       if (afterList(p.latest(), cluster)) {
-        remember(key, nanoTime.getAsLong()); // applied here, or taken, before its cluster went elsewhere
+        recent.add(key, nanoTime.getAsLong()); // applied here, or taken, before its cluster went elsewhere
       }
       return 0;
     } finally {
@@ -507,7 +499,7 @@ public final class WorkQueue {
   public void holdFreshFor(long nanos) {
     lock.lock();
     try {
-      recentNanos = nanos;
+      recent.window(nanos);
     } finally {
       lock.unlock();
     }
@@ -515,27 +507,12 @@ public final class WorkQueue {
 
   /** An add of a held or parked key, after its cluster's list, goes in {@code recent}; under the lock. */
   private void rememberHeld(String key, PodChange change, boolean parkedKey, boolean heldForAnother, long now) {
-    if (recentNanos > 0 && (parkedKey || heldForAnother)) {
+    if (recent.window() > 0 && (parkedKey || heldForAnother)) {
       String cluster = parkedKey ? parked.get(key) : change.latest().cluster();
       if (afterList(now, cluster)) {
-        remember(key, now);
+        recent.add(key, now);
       }
     }
-  }
-
-  /** {@code key} in {@code recent} at {@code now}, and what is older than the window out; under the lock. */
-  private void remember(String key, long now) {
-    if (recentNanos <= 0) {
-      return;
-    }
-    long oldest = now - recentNanos;
-    while (!recent.isEmpty() && recent.peekFirst().at() - oldest < 0) {
-      recent.pollFirst();
-    }
-    if (recent.size() >= 2L * capacity) {
-      recentDroppedAt = recent.pollFirst().at(); // a burst of held changes: bounded, and a takeover then looks at every key
-    }
-    recent.addLast(new Recent(key, now));
   }
 
   /** True when {@code at} (nanoTime) came after {@code cluster}'s initial list; under the lock. */
@@ -568,8 +545,7 @@ public final class WorkQueue {
     lock.lock();
     // Under the lock: an add that took it first may have dropped entries older than its own window.
     long cutoff = nanoTime.getAsLong() - freshNanos;
-    boolean recentOnly = freshNanos > 0 && freshNanos <= recentNanos
-        && (recentDroppedAt == Long.MIN_VALUE || recentDroppedAt - cutoff < 0);
+    boolean recentOnly = recent.covers(freshNanos, cutoff);
     try {
       List<Released> freshOnes = new ArrayList<>();
       if (recentOnly) {
@@ -664,14 +640,8 @@ public final class WorkQueue {
    * (its add, or its parking after it), so none is missed; under the lock.
    */
   private void unparkRecentFresh(java.util.function.Predicate<String> led, long cutoff, List<Released> freshOnes) {
-    Set<String> seen = new HashSet<>();
-    for (var it = recent.descendingIterator(); it.hasNext(); ) {
-      Recent r = it.next();
-      if (r.at() - cutoff < 0) {
-        break;
-      }
-      String key = r.key();
-      String cluster = seen.add(key) ? parked.get(key) : null;
+    for (String key : recent.since(cutoff)) {
+      String cluster = parked.get(key);
       if (cluster == null || !led.test(cluster)) {
         continue;
       }
