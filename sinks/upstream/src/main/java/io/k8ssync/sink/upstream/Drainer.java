@@ -155,9 +155,10 @@ final class Drainer {
 
   /**
    * A scheduled deletion, of the term of leading its cluster that scheduled it, the pods it takes
-   * away, and when it falls due ({@link System#nanoTime}).
+   * away, and when it falls due ({@link System#nanoTime}); {@code mayRide}: a write may still carry
+   * it ({@link #dueToRide}), false once a write that carried it did not delete it.
    */
-  record Pending(long term, List<PodState> pods, long due) {}
+  record Pending(long term, List<PodState> pods, long due, boolean mayRide) {}
 
   /** A deletion to do now: of {@code term} ({@link #ANY_TERM} when not a timer's), for {@code pods} (null: the cached ones). */
   private record Due(Server server, long term, List<PodState> pods) {}
@@ -169,7 +170,7 @@ final class Drainer {
   void scheduleDeletion(Server s, long delayMillis, List<PodState> pods) {
     long now = System.nanoTime();
     long due = now + TimeUnit.MILLISECONDS.toNanos(delayMillis);
-    Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s), due);
+    Pending p = new Pending(context.leadershipTerm(s.cluster()), pods != null ? pods : leavingPodsAt(s), due, true);
     // In the map before a pass is chosen, so even a pass due at once finds it there.
     draining.put(s, p);
     inPass(s, p, now);
@@ -238,7 +239,7 @@ final class Drainer {
     long now = System.nanoTime();
     List<Ride> out = new ArrayList<>();
     for (Map.Entry<Server, Pending> e : draining.entrySet()) {
-      if (e.getValue().due() - now <= 0 && !writing.contains(e.getKey())) {
+      if (e.getValue().mayRide() && e.getValue().due() - now <= 0 && !writing.contains(e.getKey())) {
         out.add(new Ride(e.getKey(), e.getValue()));
         if (out.size() == max) {
           break;
@@ -267,8 +268,10 @@ final class Drainer {
 
   /**
    * After the write that carried {@code rides}, still under their locks: those {@code deleted} are
-   * done; each other goes back to pending as it was, its pass at most a window from now. Returns
-   * what to report and log, to run once the locks are released.
+   * done; each other goes back to pending, for its pass only (at most a window from now), which
+   * decides as it always does: a deletion refused once (its key changed meanwhile, say) riding on
+   * every later write would cost each a refused request, and under churn the pass, racing the writes
+   * for it, might not get it for minutes. Returns what to report and log, once the locks are released.
    */
   List<Runnable> rode(List<Ride> rides, java.util.Collection<UpstreamRegistry.Removal> deleted) {
     List<Runnable> outcomes = new ArrayList<>();
@@ -277,8 +280,12 @@ final class Drainer {
       if (deleted.contains(r.removal())) {
         Due d = new Due(r.server(), r.pending().term(), r.pending().pods());
         outcomes.add(() -> deleted(d, UpstreamRegistry.Deletion.DELETED));
-      } else if (draining.putIfAbsent(r.server(), r.pending()) == null) {
-        inPass(r.server(), r.pending(), now);
+      } else {
+        Pending p = r.pending();
+        Pending back = new Pending(p.term(), p.pods(), p.due(), false);
+        if (draining.putIfAbsent(r.server(), back) == null) {
+          inPass(r.server(), back, now);
+        }
       }
     }
     return outcomes;
