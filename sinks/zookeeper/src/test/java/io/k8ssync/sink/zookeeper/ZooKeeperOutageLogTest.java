@@ -124,6 +124,8 @@ class ZooKeeperOutageLogTest {
 
     List<String> noise = libraryWarnings();
     assertTrue(noise.size() <= 3, "the client libraries said " + noise.size() + " things at WARN or above: " + noise);
+    // The line comes on Curator's event thread just after the metric moved: wait for it, then count.
+    await().atMost(Duration.ofSeconds(5)).until(() -> sinkLines.stream().filter(l -> l.contains("zookeeper connection")).count() >= 4);
     List<String> ours = sinkLines.stream().filter(l -> l.contains("zookeeper connection")).toList();
     assertEquals(4, ours.size(), "one line per state change: " + sinkLines);
   }
