@@ -255,12 +255,14 @@ final class KafkaSink implements Sink {
    * Runs this sink's part of a send, writing nothing, so a new leader's first send is not its first
    * run (issue 19: at a takeover the event writer and the compression codec, its native library included,
    * were loaded by the first send, ~0.5-1 s on 2 loaded CPUs). Renders the events of a cached pod, every
-   * type, and compresses them with the producer's codec into a buffer that is thrown away; nothing goes
-   * to the producer or the broker. No cached pod: nothing to render, the first send does it.
+   * type, and compresses them with the producer's codec into a buffer that is thrown away; then runs the
+   * producer's own part of a send on objects of our own ({@link ProducerPathWarmUp}). Nothing goes to
+   * the producer or the broker. No cached pod: nothing to render, the first send does it.
    */
   private void runWritePathWithoutWriting() {
     long t0 = System.nanoTime();
     int rendered = 0;
+    int batched = 0;
     try {
       java.util.Iterator<io.k8ssync.sink.PodState> pods = context.pods().pods().iterator();
       if (pods.hasNext()) {
@@ -269,6 +271,8 @@ final class KafkaSink implements Sink {
         org.apache.kafka.common.compress.Compression codec =
             org.apache.kafka.common.compress.Compression.of(config.getString("compression")).build();
         new Acknowledged(); // its class loaded; never added to, so the events metric counts nothing
+        byte[] last = null;
+        String lastKey = null;
         for (int round = 0; round < WARM_UP_ROUNDS; round++) {
           org.apache.kafka.common.utils.ByteBufferOutputStream buffer = new org.apache.kafka.common.utils.ByteBufferOutputStream(4096);
           // Magic 2, the record format every broker since 0.11 takes and the producer writes. A stream
@@ -282,12 +286,15 @@ final class KafkaSink implements Sink {
               new Sent(change, type, event.length, CompletableFuture.completedFuture(null)).bytes(); // its class loaded
               compressed.write(event);
               rendered++;
+              last = event;
+              lastKey = writer.uid();
             }
           }
         }
+        batched = ProducerPathWarmUp.run(topic, lastKey, last, codec, WARM_UP_ROUNDS, 50);
       }
-      log.log(Level.INFO, "write path run without writing in {0}ms: sink={1} events={2}",
-          (System.nanoTime() - t0) / 1_000_000, context.name(), rendered);
+      log.log(Level.INFO, "write path run without writing in {0}ms: sink={1} events={2} producer batches={3}",
+          (System.nanoTime() - t0) / 1_000_000, context.name(), rendered, batched);
     } catch (Exception | LinkageError e) {
       // A codec that cannot load here fails the first send the same way, where it is counted and retried.
       log.log(Level.INFO, "write path not run ahead of the first send: sink={0} error={1}", context.name(), e.toString());
