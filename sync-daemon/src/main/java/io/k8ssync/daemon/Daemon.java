@@ -313,6 +313,10 @@ public final class Daemon implements AutoCloseable {
       @Override public Duration writeBudget(String cluster) {
         return everyReplica ? (all.contains(cluster) ? FOREVER : Duration.ZERO) : Daemon.this.writeBudget(cluster);
       }
+      @Override public boolean changePending(String podKey) {
+        SinkRunner r = dispatcher.runner(spec.name());
+        return r != null && r.queue().unfinished(podKey);
+      }
     };
   }
 

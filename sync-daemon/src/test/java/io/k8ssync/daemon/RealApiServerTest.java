@@ -75,4 +75,39 @@ class RealApiServerTest {
       }
     }
   }
+
+  /**
+   * A sink asks whether a pod has a change on its way to it ({@code SinkContext.changePending}: a
+   * reconcile pass leaves such a pod's entry to that change): yes from the moment the daemon queued the
+   * change, while it waits and while it is being applied, no once its apply returned.
+   */
+  @Test
+  void aSinkSeesWhichPodsHaveAChangeOnItsWay(KubeApi api) throws Exception {
+    String ns = "pending-" + UUID.randomUUID().toString().substring(0, 6);
+    String sink = "rec-" + ns;
+    try (KubernetesClient client = api.client()) {
+      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+      Daemon daemon = startDaemon("real", ns, sink, api::client);
+      try {
+        Recording rec = RecordingSinkFactory.get(sink);
+        java.util.concurrent.Semaphore gate = new java.util.concurrent.Semaphore(0);
+        rec.gate = gate;
+        String web1 = "real/" + ns + "/web-1";
+        String web2 = "real/" + ns + "/web-2";
+        assertFalse(rec.context().changePending(web1), "nothing of it yet");
+        client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "web-1")).create();
+        await().atMost(Duration.ofSeconds(30)).until(() -> rec.attempts.get() == 1);
+        client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "web-2")).create();
+        await().atMost(Duration.ofSeconds(30)).until(() -> rec.context().changePending(web2));
+        assertTrue(rec.context().changePending(web1), "being applied");
+
+        rec.gate = null;
+        gate.release(2);
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 1
+            && transitions(rec, "web-2").size() == 1 && !rec.context().changePending(web1) && !rec.context().changePending(web2));
+      } finally {
+        daemon.close();
+      }
+    }
+  }
 }

@@ -22,6 +22,7 @@ public final class Reconciliation {
   private final SinkMetrics.Counter drift;
   private final SinkMetrics.Counter runs;
   private final SinkMetrics.Gauge lastSuccess;
+  private final SinkMetrics.Counter leftToChanges;
 
   public Reconciliation(SinkContext context) {
     this.context = context;
@@ -29,6 +30,8 @@ public final class Reconciliation {
     drift = m.counter("reconcile_drift_total", "Differences a reconcile pass found, by kind (missing, changed, orphan)", "kind");
     runs = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed, skipped: a pod watch was down)", "outcome");
     lastSuccess = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
+    leftToChanges = m.counter("reconcile_left_to_changes_total", "Missing or changed entries a reconcile pass left to a change"
+        + " of their pod on its way to the sink (queued, waiting for a retry, or being applied), which writes them");
   }
 
   /** A single daemon thread for this sink's timers (reconcile, drains, purges). */
@@ -42,6 +45,18 @@ public final class Reconciliation {
 
   public void drift(String kind) {
     drift.inc(kind);
+  }
+
+  /**
+   * A pass left {@code entries} missing or changed entries to changes of their pods on their way to
+   * the sink ({@link SinkContext#changePending}): counted, and one log line when there were any.
+   */
+  public void leftToChanges(int entries) {
+    if (entries > 0) {
+      leftToChanges.inc(entries);
+      context.logger().log(Level.INFO, "reconcile left " + entries + " entries to the changes of their pods on their way to"
+          + " the sink, which write them: sink=" + context.name());
+    }
   }
 
   /**

@@ -73,6 +73,16 @@ public interface SinkContext {
     return Progress.NONE;
   }
 
+  /**
+   * True while a change of the pod {@code podKey} is on its way to this sink: queued, waiting for a
+   * retry, or being applied. That change writes what the pod wants from the same cache, so a reconcile
+   * pass leaves such a pod's entry to it (at a start the whole initial list is on its way while the
+   * first pass lists, and both wrote the same entries). False when not known (outside a daemon).
+   */
+  default boolean changePending(String podKey) {
+    return false;
+  }
+
   /** The shared rule, with this sink's selector applied. */
   default boolean desiredOnline(PodState pod) {
     return Registration.desiredOnline(pod, selector());

@@ -77,6 +77,14 @@ public final class TestSinkContext implements SinkContext {
     return led.contains(cluster) ? budget : java.time.Duration.ZERO;
   }
 
+  /** Pods whose change a test says is on its way to the sink (see {@link SinkContext#changePending}). */
+  public final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
+
+  @Override
+  public boolean changePending(String podKey) {
+    return pending.contains(podKey);
+  }
+
   @Override
   public PodStateView pods() {
     return new PodStateView() {

@@ -108,6 +108,11 @@ public final class RecordingSinkFactory implements SinkFactory {
       told.add(new Told("podsSynced()", java.time.Instant.now()));
     }
 
+    /** The context the daemon gave this sink (null when built outside the factory). */
+    public SinkContext context() {
+      return context;
+    }
+
     /** What was told, without the times. */
     public List<String> toldWhat() {
       return told.stream().map(Told::what).toList();

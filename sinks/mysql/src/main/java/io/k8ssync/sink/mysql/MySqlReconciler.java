@@ -144,12 +144,16 @@ final class MySqlReconciler {
     List<PodState> takeOvers = new ArrayList<>();
     Map<String, PodState> cached = new HashMap<>();
     Map<String, Set<String>> refusedByCluster = new HashMap<>();
+    int leftToChanges = 0;
     for (PodState p : context.pods().pods(clusters)) {
       cached.put(p.uid(), p);
       Stored have = live.get(p.uid());
       long want = RowWriter.version(p);
       if (otherOwners.containsKey(p.uid())) {
         refusedByCluster.computeIfAbsent(p.cluster(), k -> new HashSet<>()).add(p.uid());
+      } else if ((defaultOwners.containsKey(p.uid()) || have == null || have.version() < want
+          || (have.version() == want && !have.matches(p))) && context.changePending(p.key())) {
+        leftToChanges++; // that change writes the row; the pass would write it twice
       } else if (defaultOwners.containsKey(p.uid())) {
         // Our pod's row, written before this sink had its own ownerId: ours now, in place.
         takeOvers.add(p);
@@ -163,6 +167,7 @@ final class MySqlReconciler {
         writes.add(new Row(p, 0, now));
       }
     }
+    reconciliation.leftToChanges(leftToChanges);
     Map<String, List<String>> goneByCluster = new TreeMap<>();
     live.forEach((uid, row) -> {
       if (!cached.containsKey(uid)) {

@@ -126,17 +126,22 @@ final class UpstreamReconciler {
                                Map<Server, UpsyncEntry> defaultMarked, Map<Server, Long> versions) {
     SinkException firstFailure = null;
     List<Server> repairs = new ArrayList<>();
+    int leftToChanges = 0;
     for (Map.Entry<Server, UpsyncEntry> d : want.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
-      if (defaultMarked.containsKey(d.getKey())) {
+      boolean differs = have == null || !have.equals(d.getValue());
+      if ((differs || defaultMarked.containsKey(d.getKey())) && changeOnItsWay(d.getKey())) {
+        leftToChanges++; // that change writes it; a repair now would race it for the same key
+      } else if (defaultMarked.containsKey(d.getKey())) {
         repairs.add(d.getKey()); // ours to take over: the pod at this address is ours
-      } else if (have == null || !have.equals(d.getValue())) {
+      } else if (differs) {
         reconciliation.drift(have == null ? "missing" : "changed");
         repairs.add(d.getKey());
       } else if (reports.active()) {
         foundUp(d.getKey());
       }
     }
+    reconciliation.leftToChanges(leftToChanges);
     for (int from = 0; from < repairs.size(); from += REPAIR_BATCH) {
       List<Server> chunk = repairs.subList(from, Math.min(repairs.size(), from + REPAIR_BATCH));
       try (UpstreamLocks.Held h = locks.sharedAll(chunk)) {
@@ -188,6 +193,16 @@ final class UpstreamReconciler {
       }
     }
     return firstFailure;
+  }
+
+  /** True when a pod that wants {@code s} has a change on its way to this sink ({@link SinkContext#changePending}). */
+  private boolean changeOnItsWay(Server s) {
+    for (PodState p : desired.podsWanting(s)) {
+      if (context.changePending(p.key())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Orphans: owned entries no pod wants. Drained (deleted after the drain delay), unless most of an upstream would go at once. */

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -263,6 +264,32 @@ public abstract class UpstreamLeadershipContract {
       UpsyncEntry e = upstream("web").get("10.0.0.1:8080");
       return e == null || e.down();
     });
+  }
+
+  /**
+   * At a start the whole initial list is on its way to the sink while the first pass lists the
+   * registry, and both wrote the same entries (the pass's check-and-set losing to the change's, then a
+   * read per refused key). A pass leaves the entry of a pod with a change on its way to that change,
+   * counted, and repairs the others.
+   */
+  @Test
+  void aPassLeavesTheEntryOfAPodWithAChangeOnItsWayToThatChange() throws Exception {
+    Replica r = replica(Map.of());
+    PodState p = ready("web-1", "10.0.0.1");
+    PodState q = ready("web-2", "10.0.0.2");
+    cacheHas(p);
+    cacheHas(q);
+    r.context.pending.add(p.key());
+
+    UpstreamTestAccess.reconcile(r.sink);
+    assertFalse(upstream("web").get("10.0.0.2:8080").down(), "repaired");
+    assertNull(upstream("web").get("10.0.0.1:8080"), "left to its change");
+    assertEquals(1.0, r.context.metric("reconcile_left_to_changes_total"));
+    assertEquals(1.0, r.context.metric("reconcile_drift_total", "missing"), "what was left is no drift");
+
+    r.apply(null, p);
+    r.context.pending.remove(p.key());
+    assertFalse(upstream("web").get("10.0.0.1:8080").down(), "written by its change");
   }
 
   @Test
