@@ -229,6 +229,10 @@ class FootprintBench {
       if (!p.waitFor(30, TimeUnit.SECONDS)) {
         p.destroyForcibly();
       }
+      // Each set's log, kept for reading after the run (what the first reconcile pass did, say).
+      Path logs = Files.createDirectories(Path.of("target", "footprint-logs"));
+      Files.copy(log, logs.resolve(name.replaceAll("\\W", "_") + "-" + started + ".log"),
+          java.nio.file.StandardCopyOption.REPLACE_EXISTING);
     }
   }
 
