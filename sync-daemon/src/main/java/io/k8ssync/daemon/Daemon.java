@@ -313,9 +313,9 @@ public final class Daemon implements AutoCloseable {
       @Override public Duration writeBudget(String cluster) {
         return everyReplica ? (all.contains(cluster) ? FOREVER : Duration.ZERO) : Daemon.this.writeBudget(cluster);
       }
-      @Override public boolean changePending(String podKey) {
+      @Override public boolean changePending(PodState state) {
         SinkRunner r = dispatcher.runner(spec.name());
-        return r != null && r.queue().unfinished(podKey);
+        return r != null && r.queue().onItsWay(state);
       }
     };
   }

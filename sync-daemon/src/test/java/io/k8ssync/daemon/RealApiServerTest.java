@@ -77,12 +77,13 @@ class RealApiServerTest {
   }
 
   /**
-   * A sink asks whether a pod has a change on its way to it ({@code SinkContext.changePending}: a
-   * reconcile pass leaves such a pod's entry to that change): yes from the moment the daemon queued the
-   * change, while it waits and while it is being applied, no once its apply returned.
+   * A sink asks whether the cached state of a pod is on its way to it ({@code SinkContext.changePending}:
+   * a reconcile pass leaves such a pod's entry to that change): yes from the moment the daemon queued the
+   * change, while it waits and while it is being applied, no once its apply returned, and no while it
+   * waits out a retry's backoff (it failed: the pass is what repairs what keeps failing).
    */
   @Test
-  void aSinkSeesWhichPodsHaveAChangeOnItsWay(KubeApi api) throws Exception {
+  void aSinkSeesWhichPodStatesAreOnTheirWayAndNotThoseThatFailed(KubeApi api) throws Exception {
     String ns = "pending-" + UUID.randomUUID().toString().substring(0, 6);
     String sink = "rec-" + ns;
     try (KubernetesClient client = api.client()) {
@@ -94,20 +95,37 @@ class RealApiServerTest {
         rec.gate = gate;
         String web1 = "real/" + ns + "/web-1";
         String web2 = "real/" + ns + "/web-2";
-        assertFalse(rec.context().changePending(web1), "nothing of it yet");
         client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "web-1")).create();
         await().atMost(Duration.ofSeconds(30)).until(() -> rec.attempts.get() == 1);
         client.pods().inNamespace(ns).resource(TestPods.scheduled(ns, "web-2")).create();
-        await().atMost(Duration.ofSeconds(30)).until(() -> rec.context().changePending(web2));
-        assertTrue(rec.context().changePending(web1), "being applied");
+        await().atMost(Duration.ofSeconds(30)).until(() -> onItsWay(daemon, rec, web2));
+        assertTrue(onItsWay(daemon, rec, web1), "being applied");
 
         rec.gate = null;
         gate.release(2);
         await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 1
-            && transitions(rec, "web-2").size() == 1 && !rec.context().changePending(web1) && !rec.context().changePending(web2));
+            && transitions(rec, "web-2").size() == 1 && !onItsWay(daemon, rec, web1) && !onItsWay(daemon, rec, web2));
+
+        // Every apply fails now: the ready state goes back and forth between a retry's backoff and an attempt.
+        rec.failNext.set(Integer.MAX_VALUE);
+        client.pods().inNamespace(ns).withName("web-1").editStatus(p -> TestPods.withReadyStatus(p, "10.244.1.7", true));
+        await().atMost(Duration.ofSeconds(30)).until(() -> rec.attempts.get() > 3);
+        await().atMost(Duration.ofSeconds(30)).until(() -> state(daemon, web1).ready() && !onItsWay(daemon, rec, web1));
+        rec.failNext.set(0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> transitions(rec, "web-1").size() == 2 && !onItsWay(daemon, rec, web1));
       } finally {
         daemon.close();
       }
     }
   }
+
+  private static io.k8ssync.sink.PodState state(Daemon daemon, String key) {
+    return daemon.cache().pods().stream().filter(p -> p.key().equals(key)).findFirst().orElseThrow();
+  }
+
+  /** What the sink's context says of the pod's cached state. */
+  private static boolean onItsWay(Daemon daemon, Recording rec, String key) {
+    return rec.context().changePending(state(daemon, key));
+  }
+
 }

@@ -31,7 +31,7 @@ public final class Reconciliation {
     runs = m.counter("reconcile_runs_total", "Reconcile passes, by outcome (ok, failed, skipped: a pod watch was down)", "outcome");
     lastSuccess = m.gauge("reconcile_last_success_timestamp_seconds", "Unix time of the last complete reconcile pass");
     leftToChanges = m.counter("reconcile_left_to_changes_total", "Missing or changed entries a reconcile pass left to a change"
-        + " of their pod on its way to the sink (queued, waiting for a retry, or being applied), which writes them");
+        + " bringing their pod to its cached state on its way to the sink (waiting for its turn or being applied), which writes them");
   }
 
   /** A single daemon thread for this sink's timers (reconcile, drains, purges). */

@@ -74,12 +74,14 @@ public interface SinkContext {
   }
 
   /**
-   * True while a change of the pod {@code podKey} is on its way to this sink: queued, waiting for a
-   * retry, or being applied. That change writes what the pod wants from the same cache, so a reconcile
-   * pass leaves such a pod's entry to it (at a start the whole initial list is on its way while the
-   * first pass lists, and both wrote the same entries). False when not known (outside a daemon).
+   * True while a change bringing the pod to this very {@code state} (as the cache holds it) is on its
+   * way to this sink: waiting for its turn or being applied. That change writes what the pod wants, so
+   * a reconcile pass leaves the pod's missing or changed entry to it (at a start the whole initial list
+   * is on its way while the first pass lists, and both wrote the same entries). False for a change
+   * waiting out a retry's backoff (it failed: a pass is what repairs what keeps failing), for an older
+   * state, for one held for another replica, and when not known (outside a daemon).
    */
-  default boolean changePending(String podKey) {
+  default boolean changePending(PodState state) {
     return false;
   }
 

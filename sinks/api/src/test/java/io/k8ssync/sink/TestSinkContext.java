@@ -77,12 +77,12 @@ public final class TestSinkContext implements SinkContext {
     return led.contains(cluster) ? budget : java.time.Duration.ZERO;
   }
 
-  /** Pods whose change a test says is on its way to the sink (see {@link SinkContext#changePending}). */
+  /** Keys of pods whose current state a test says is on its way to the sink (see {@link SinkContext#changePending}). */
   public final java.util.Set<String> pending = ConcurrentHashMap.newKeySet();
 
   @Override
-  public boolean changePending(String podKey) {
-    return pending.contains(podKey);
+  public boolean changePending(PodState state) {
+    return pending.contains(state.key());
   }
 
   @Override

@@ -766,6 +766,27 @@ public final class WorkQueue {
     }
   }
 
+  /**
+   * True while a change bringing the pod to {@code state} (equal in every field, its resourceVersion
+   * included) waits here for its turn or is being applied: not an older state, not a change waiting out
+   * a retry's backoff (it failed), not one held for another replica. What a reconcile pass may leave to
+   * the change ({@code SinkContext.changePending}).
+   */
+  public boolean onItsWay(io.k8ssync.sink.PodState state) {
+    String key = state.key();
+    lock.lock();
+    try {
+      Pending p = dirty.get(key);
+      if (p != null) {
+        return !blocked.contains(key) && state.equals(p.changes().get(p.changes().size() - 1).after());
+      }
+      Item item = processing.get(key);
+      return item != null && state.equals(item.changes().get(item.changes().size() - 1).after());
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Pods with changes waiting or in flight. */
   public int unfinished() {
     lock.lock();

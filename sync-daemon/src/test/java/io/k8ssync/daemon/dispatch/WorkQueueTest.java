@@ -6,6 +6,7 @@ import static io.k8ssync.sink.PodStates.withIp;
 import static io.k8ssync.sink.PodStates.withTerminating;
 import static io.k8ssync.sink.PodStates.withUid;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,6 +30,32 @@ class WorkQueueTest {
 
   private List<WorkQueue.Item> takeAll() throws InterruptedException {
     return queue.take(100, 0, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * What a reconcile pass may leave to the queue (SinkContext.changePending): a change bringing the pod
+   * to the very state asked about, waiting for its turn or being applied; not an older state, not one
+   * waiting out a retry's backoff (it failed: the pass is what repairs what keeps failing).
+   */
+  @Test
+  void aStateIsOnItsWayWhileQueuedOrAppliedAndNotOnceItFailed() throws Exception {
+    PodState v1 = io.k8ssync.sink.PodStates.withVersion(a0, "1");
+    PodState v2 = io.k8ssync.sink.PodStates.withVersion(a1, "2");
+    assertFalse(queue.onItsWay(v1), "nothing queued");
+    queue.add(PodChange.of(v1.key(), null, v1));
+    assertTrue(queue.onItsWay(v1), "queued");
+    List<WorkQueue.Item> items = takeAll();
+    assertTrue(queue.onItsWay(v1), "being applied");
+    assertFalse(queue.onItsWay(v2), "an older state is not the newer one on its way");
+    queue.add(PodChange.of(v2.key(), v1, v2));
+    assertTrue(queue.onItsWay(v2), "queued behind the one being applied");
+    assertFalse(queue.onItsWay(v1), "superseded");
+    queue.retry(items.get(0));
+    assertFalse(queue.onItsWay(v2), "waiting out a retry's backoff: it failed");
+    queue.release(v2.key());
+    assertTrue(queue.onItsWay(v2), "its turn again");
+    queue.done(takeAll().get(0));
+    assertFalse(queue.onItsWay(v2), "applied");
   }
 
   @Test

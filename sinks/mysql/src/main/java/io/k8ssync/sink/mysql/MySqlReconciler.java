@@ -151,8 +151,8 @@ final class MySqlReconciler {
       long want = RowWriter.version(p);
       if (otherOwners.containsKey(p.uid())) {
         refusedByCluster.computeIfAbsent(p.cluster(), k -> new HashSet<>()).add(p.uid());
-      } else if ((defaultOwners.containsKey(p.uid()) || have == null || have.version() < want
-          || (have.version() == want && !have.matches(p))) && context.changePending(p.key())) {
+      } else if (!defaultOwners.containsKey(p.uid()) && (have == null || have.version() < want
+          || (have.version() == want && !have.matches(p))) && context.changePending(p)) {
         leftToChanges++; // that change writes the row; the pass would write it twice
       } else if (defaultOwners.containsKey(p.uid())) {
         // Our pod's row, written before this sink had its own ownerId: ours now, in place.

@@ -130,10 +130,10 @@ final class UpstreamReconciler {
     for (Map.Entry<Server, UpsyncEntry> d : want.entrySet()) {
       UpsyncEntry have = owned.get(d.getKey());
       boolean differs = have == null || !have.equals(d.getValue());
-      if ((differs || defaultMarked.containsKey(d.getKey())) && changeOnItsWay(d.getKey())) {
+      if (defaultMarked.containsKey(d.getKey())) {
+        repairs.add(d.getKey()); // ours to take over (counted and logged here): the pod at this address is ours
+      } else if (differs && changeOnItsWay(d.getKey())) {
         leftToChanges++; // that change writes it; a repair now would race it for the same key
-      } else if (defaultMarked.containsKey(d.getKey())) {
-        repairs.add(d.getKey()); // ours to take over: the pod at this address is ours
       } else if (differs) {
         reconciliation.drift(have == null ? "missing" : "changed");
         repairs.add(d.getKey());
@@ -198,7 +198,7 @@ final class UpstreamReconciler {
   /** True when a pod that wants {@code s} has a change on its way to this sink ({@link SinkContext#changePending}). */
   private boolean changeOnItsWay(Server s) {
     for (PodState p : desired.podsWanting(s)) {
-      if (context.changePending(p.key())) {
+      if (context.changePending(p)) {
         return true;
       }
     }
