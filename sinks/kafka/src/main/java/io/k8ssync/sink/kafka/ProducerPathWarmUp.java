@@ -74,11 +74,19 @@ final class ProducerPathWarmUp {
       int size = AbstractRecords.estimateSizeInBytesUpperBound(RecordBatch.CURRENT_MAGIC_VALUE, c.type(), k, value, headers);
       MemoryRecordsBuilder builder = MemoryRecords.builder(ByteBuffer.allocate(Math.max(1024, 2 * size)),
           RecordBatch.CURRENT_MAGIC_VALUE, c, TimestampType.CREATE_TIME, 0L);
-      ProducerBatch batch = new ProducerBatch(tp, builder, now);
+      ProducerBatch batch;
       boolean[] called = new boolean[1];
-      FutureRecordMetadata future = batch.tryAppend(now, k, value, headers, (metadata, e) -> called[0] = e == null, now);
-      batch.setProducerState(new ProducerIdAndEpoch(0L, (short) 0), round, false);
-      batch.close();
+      FutureRecordMetadata future;
+      try {
+        batch = new ProducerBatch(tp, builder, now);
+        future = batch.tryAppend(now, k, value, headers, (metadata, e) -> called[0] = e == null, now);
+        batch.setProducerState(new ProducerIdAndEpoch(0L, (short) 0), round, false);
+        batch.close();
+      } finally {
+        if (!builder.isClosed()) {
+          builder.abort(); // the codec's stream closed: zstd's holds native memory
+        }
+      }
       MemoryRecords records = batch.records();
 
       ProduceRequestData data = new ProduceRequestData().setAcks((short) -1).setTimeoutMs(30_000);

@@ -122,6 +122,7 @@ class KafkaSinkTest {
     TestSinkContext[] ctx = new TestSinkContext[1];
     KafkaSink s = (KafkaSink) sink(ctx, "pods-standby-warm");
     ctx[0].pods.add(ready("web-1", "10.0.0.1"));
+    ctx[0].led.clear(); // a standby
     s.podsSynced();
     int rendered = s.writePathRun().get(30, TimeUnit.SECONDS);
     assertTrue(rendered > 0, "events rendered and compressed without a send: " + rendered);
@@ -134,6 +135,17 @@ class KafkaSinkTest {
       parts.forEach(tp -> latest.put(tp, org.apache.kafka.clients.admin.OffsetSpec.latest()));
       admin.listOffsets(latest).all().get().values().forEach(o -> assertEquals(0, o.offset(), "nothing on the topic"));
     }
+    s.close();
+  }
+
+  /** A replica that leads at its initial list sends from the start: no warm-up takes its sends' CPU. */
+  @Test
+  void aLeaderRunsNoWarmUpAtItsInitialList() throws Exception {
+    TestSinkContext[] ctx = new TestSinkContext[1];
+    KafkaSink s = (KafkaSink) sink(ctx, "pods-leader-no-warm");
+    ctx[0].pods.add(ready("web-1", "10.0.0.1"));
+    s.podsSynced();
+    assertEquals(0, s.writePathRun().get(30, TimeUnit.SECONDS), "nothing rendered ahead");
     s.close();
   }
 
