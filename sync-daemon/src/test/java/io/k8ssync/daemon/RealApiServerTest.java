@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension;
@@ -19,7 +18,6 @@ import io.k8ssync.sink.Registration;
 import io.k8ssync.sink.Transition;
 import java.time.Duration;
 import java.util.List;
-import java.util.UUID;
 import java.util.function.Supplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -43,10 +41,9 @@ class RealApiServerTest {
 
   @Test
   void podLifecycleArrivesInOrder(KubeApi api) throws Exception {
-    String ns = "life-" + UUID.randomUUID().toString().substring(0, 6);
-    String sink = "rec-" + ns;
     try (KubernetesClient client = api.client()) {
-      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+      String ns = TestPods.namespace(client, "life");
+      String sink = "rec-" + ns;
       Daemon daemon = startDaemon("real", ns, sink, api::client);
       try {
         Recording rec = RecordingSinkFactory.get(sink);
@@ -84,10 +81,9 @@ class RealApiServerTest {
    */
   @Test
   void aSinkSeesWhichPodStatesAreOnTheirWayAndNotThoseThatFailed(KubeApi api) throws Exception {
-    String ns = "pending-" + UUID.randomUUID().toString().substring(0, 6);
-    String sink = "rec-" + ns;
     try (KubernetesClient client = api.client()) {
-      client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
+      String ns = TestPods.namespace(client, "pending");
+      String sink = "rec-" + ns;
       Daemon daemon = startDaemon("real", ns, sink, api::client);
       try {
         Recording rec = RecordingSinkFactory.get(sink);

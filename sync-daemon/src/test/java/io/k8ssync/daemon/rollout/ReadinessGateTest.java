@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.PodCondition;
@@ -21,7 +20,6 @@ import io.k8ssync.daemon.testing.TestKubelet;
 import io.k8ssync.daemon.testing.TestPods;
 import java.time.Duration;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -36,9 +34,7 @@ class ReadinessGateTest {
   static final String GATE = "k8s-sync.io/online";
 
   static String namespace(KubernetesClient client, String prefix) {
-    String ns = prefix + "-" + UUID.randomUUID().toString().substring(0, 6);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
-    return ns;
+    return io.k8ssync.daemon.testing.TestPods.namespace(client, prefix);
   }
 
   static Pod gated(String ns, String name, String... otherGates) {

@@ -3,7 +3,6 @@ package io.k8ssync.daemon.status;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Event;
-import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Daemon;
@@ -13,7 +12,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.ZonedDateTime;
 import java.util.List;
-import java.util.UUID;
 
 /** What the status tests share: namespaces, Events read back from the API server, and calls to the status API. */
 final class StatusFixtures {
@@ -25,9 +23,7 @@ final class StatusFixtures {
 
   /** A fresh namespace named {@code prefix-<random>}. */
   static String namespace(KubernetesClient client, String prefix) {
-    String ns = prefix + "-" + UUID.randomUUID().toString().substring(0, 6);
-    client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(ns).endMetadata().build()).create();
-    return ns;
+    return io.k8ssync.daemon.testing.TestPods.namespace(client, prefix);
   }
 
   /** The Events on pod {@code ns/pod}, as {@code kubectl describe pod} would list them. */

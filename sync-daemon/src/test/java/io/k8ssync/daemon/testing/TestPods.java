@@ -9,6 +9,14 @@ import java.util.List;
 /** Pods as a kubelet and a Deployment would make them, for tests against an API server. */
 public final class TestPods {
 
+  /** A fresh namespace named {@code prefix-<random>}. */
+  public static String namespace(KubernetesClient client, String prefix) {
+    String ns = prefix + "-" + java.util.UUID.randomUUID().toString().substring(0, 6);
+    client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata().withName(ns).endMetadata()
+        .build()).create();
+    return ns;
+  }
+
   public static final String FINALIZER = "k8s-sync.io/test-kubelet";
 
   private TestPods() {}
