@@ -135,6 +135,21 @@ final class DesiredServers {
   }
 
   /** Every wanted server of these clusters with its entry. */
+  /** The upstreams the cached pods of every cluster want a server in, by cluster (what a standby may write once it leads). */
+  Map<String, Set<String>> upstreamsByCluster() {
+    Map<String, Set<String>> out = new HashMap<>();
+    for (PodState p : context.pods().pods()) {
+      if (online(p)) {
+        try {
+          out.computeIfAbsent(p.cluster(), c -> new java.util.TreeSet<>()).add(server(p).upstream());
+        } catch (SinkException e) {
+          // an invalid upstream name: its write reports it
+        }
+      }
+    }
+    return out;
+  }
+
   Map<Server, UpsyncEntry> of(Set<String> clusters) {
     Map<Server, UpsyncEntry> desired = new HashMap<>();
     for (PodState p : context.pods().pods(clusters)) {

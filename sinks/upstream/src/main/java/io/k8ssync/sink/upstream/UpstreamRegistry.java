@@ -34,6 +34,13 @@ public interface UpstreamRegistry extends AutoCloseable {
   default void warmUp() {}
 
   /**
+   * A standby, before it may write: learns, reading only, what its first writes to these upstreams
+   * ({@code cluster → upstream names}) would otherwise read first (a registry that keeps an upstream in
+   * a folder: which folders exist). Writes nothing; a failed read leaves the first write to read.
+   */
+  default void learnWhileStandingBy(java.util.Map<String, java.util.Set<String>> upstreamsByCluster) throws SinkException {}
+
+  /**
    * The longest one call to the registry may take: the sink starts a write only while this
    * replica's Lease leaves at least this long (see {@code SinkContext.writeBudget}).
    */

@@ -123,6 +123,12 @@ public final class UpstreamSink implements Sink {
         log.log(Level.DEBUG, "standby warm-up of the write path failed; the first write pays for it: sink={0} error={1}",
             context.name(), e.getMessage());
       }
+      try {
+        registry.learnWhileStandingBy(desired.upstreamsByCluster());
+      } catch (SinkException | RuntimeException e) {
+        log.log(Level.DEBUG, "standby read of the upstreams' folders failed; the first write reads instead: sink={0} error={1}",
+            context.name(), e.getMessage());
+      }
     });
   }
 

@@ -133,6 +133,38 @@ final class ZooKeeperRegistry implements UpstreamRegistry {
     }
   }
 
+  /** At most this many folders a standby looks for: bounded work however many upstreams its pods want. */
+  private static final int FOLDERS_LEARNED = 10_000;
+
+  /**
+   * Which of the upstreams' folders and our marker folders exist, in multi-reads of the folders (a
+   * read): a new leader's first registration of a new server is then one create, not a read of the
+   * node, an exists of its folder and the create (TakeoverBench at 10,000 pods). Only presence is
+   * learned, never a version: a folder someone removes later fails that create, which then reads.
+   */
+  @Override
+  public void learnWhileStandingBy(Map<String, java.util.Set<String>> upstreamsByCluster) throws SinkException {
+    java.util.Set<String> folders = new java.util.LinkedHashSet<>();
+    upstreamsByCluster.forEach((cluster, upstreams) -> upstreams.forEach(upstream -> {
+      if (folders.size() < FOLDERS_LEARNED) {
+        folders.add(folder(upstream));
+        folders.add(markerFolder(cluster, upstream));
+      }
+    }));
+    folders.removeIf(known::folderKnown);
+    List<String> paths = List.copyOf(folders);
+    try {
+      List<OpResult> read = listing.multiRead(paths.stream().map(Op::getData).toList());
+      for (int i = 0; i < read.size(); i++) {
+        if (read.get(i) instanceof OpResult.GetDataResult) {
+          known.folderExists(paths.get(i));
+        }
+      }
+    } catch (Exception e) {
+      throw failure("read the upstreams' folders", e);
+    }
+  }
+
   /**
    * The owned entries in a few round trips, never one per entry ({@link MarkerListing}). The
    * versions of the nodes listed with our own marker become what the next writes check against.

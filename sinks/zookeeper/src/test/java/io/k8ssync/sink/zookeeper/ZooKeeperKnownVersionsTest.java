@@ -171,6 +171,22 @@ class ZooKeeperKnownVersionsTest {
     assertEquals(zxid, zxid(), "nothing written");
   }
 
+  /**
+   * A standby learns, in one multi-read, which folders exist for the upstreams its pods want: once it
+   * leads, its first registration of a new server is one request (TakeoverBench: a new leader's first
+   * ZooKeeper write read the node and its folder first), and nothing was written meanwhile.
+   */
+  @Test
+  void aStandbyThatLearnedTheFoldersRegistersANewServerInOneRequest() throws Exception {
+    other.create().creatingParentsIfNeeded().forPath(WEB + "10.0.0.9:8080", UP.toJson().getBytes(StandardCharsets.UTF_8));
+    other.create().creatingParentsIfNeeded().forPath("/k8s-sync/owners/c1/web/10.0.0.9:8080");
+    long zxid = zxid();
+    assertEquals(1, requests(() -> registry.learnWhileStandingBy(Map.of("c1", java.util.Set.of("web")))), "one multi-read");
+    assertEquals(zxid, zxid(), "nothing written");
+    assertEquals(1, requests(() -> assertTrue(registry.put("c1", "web", "10.0.0.1:8080", UP))), "the create alone");
+    assertNotNull(other.checkExists().forPath("/k8s-sync/owners/c1/web/10.0.0.1:8080"), "with its marker");
+  }
+
   /** The requests one step sends, less the {@code srvr} that reads the count afterwards. */
   private long requests(ThrowingRunnable step) throws Exception {
     long before = received();
