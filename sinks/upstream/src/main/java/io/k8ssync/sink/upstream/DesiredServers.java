@@ -134,7 +134,6 @@ final class DesiredServers {
     return null;
   }
 
-  /** Every wanted server of these clusters with its entry. */
   /** The upstreams the cached pods of every cluster want a server in, by cluster (what a standby may write once it leads). */
   Map<String, Set<String>> upstreamsByCluster() {
     Map<String, Set<String>> out = new HashMap<>();
@@ -150,6 +149,7 @@ final class DesiredServers {
     return out;
   }
 
+  /** Every wanted server of these clusters with its entry. */
   Map<Server, UpsyncEntry> of(Set<String> clusters) {
     Map<Server, UpsyncEntry> desired = new HashMap<>();
     for (PodState p : context.pods().pods(clusters)) {
