@@ -92,6 +92,32 @@ final class MySqlSink implements Sink {
       Set<String> clusters = context.clusters();
       log.log(Level.INFO, "pods synced, reconcile pass requested: sink={0} clusters={1}", context.name(), clusters);
       requested.request(clusters);
+      if (clusters.isEmpty()) {
+        scheduler.execute(this::warmUpWhileStandingBy);
+        return;
+      }
+    }
+    warmedUp.complete(false);
+  }
+
+  /** Completes once podsSynced decided: true when a standby ran the write path without writing; for tests. */
+  final java.util.concurrent.CompletableFuture<Boolean> warmedUp = new java.util.concurrent.CompletableFuture<>();
+
+  /** A standby (it leads no cluster at its initial list) runs the write path for a cached pod, writing nothing. */
+  private void warmUpWhileStandingBy() {
+    java.util.Iterator<io.k8ssync.sink.PodState> pods = context.pods().pods().iterator();
+    if (!pods.hasNext()) {
+      warmedUp.complete(false);
+      return;
+    }
+    try {
+      table.ensureSchema();
+      writer.warmUp(pods.next());
+      warmedUp.complete(true);
+    } catch (SinkException | RuntimeException e) {
+      log.log(Level.DEBUG, "standby warm-up of the write path failed; the first write pays for it: sink={0} error={1}",
+          context.name(), e.getMessage());
+      warmedUp.complete(false);
     }
   }
 

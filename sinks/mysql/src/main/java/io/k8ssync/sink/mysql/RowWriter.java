@@ -141,6 +141,25 @@ final class RowWriter {
     return out;
   }
 
+  /**
+   * A standby's run of the write path for {@code pod}, writing nothing: the upsert prepared and bound
+   * as {@link #upsert} would, and not executed; the read-back of owners (a SELECT by primary key) run.
+   * A new leader's first write is then not the driver's first statement (TakeoverBench at 10,000 pods:
+   * the first apply took 25-130 ms for one row).
+   */
+  void warmUp(PodState pod) throws SinkException {
+    List<Row> batch = List.of(new Row(pod, 0, System.currentTimeMillis()));
+    try (Connection c = table.connection()) {
+      Owners how = owners != null ? owners : Owners.of(c);
+      try (PreparedStatement ps = c.prepareStatement(upsertSql(1) + (how == Owners.RETURNING ? " RETURNING uid, cluster, owner" : ""))) {
+        bind(ps, batch);
+      }
+      notOurs(c, batch);
+    } catch (SQLException e) {
+      throw table.failure("warm-up read", e);
+    }
+  }
+
   /** One row to write; {@code deletedAt} 0 for a live pod. */
   record Row(PodState pod, long deletedAt, long updatedAt) {}
 

@@ -301,6 +301,27 @@ class MySqlSinkTest {
     assertEquals(List.of("web-1", "web-2"), query("SELECT name FROM " + table + " ORDER BY name"), "written by its change");
   }
 
+  /**
+   * A standby runs the write path at its initial list (TakeoverBench: a new leader's first upsert of
+   * one row took 25-130 ms): the upsert prepared and bound, the owners' read-back run, and nothing
+   * written. A replica that leads at its initial list writes from the start and runs none.
+   */
+  @Test
+  void aStandbyRunsTheWritePathWithoutWritingAndALeaderDoesNot() throws Exception {
+    Sink standby = sink(MariaDb.jdbcUrl(), Map.of(), ctx -> ctx.led.clear());
+    TestSinkContext standbyContext = context;
+    standbyContext.pods.add(withVersion(ready("web-1", "10.0.0.1"), "3"));
+    standby.podsSynced();
+    assertTrue(((MySqlSink) standby).warmedUp.get(30, java.util.concurrent.TimeUnit.SECONDS), "run on the standby");
+    assertEquals(List.of(), query("SELECT uid FROM " + table), "nothing written");
+    assertEquals(0.0, standbyContext.metric("mysql_rows_written_total"));
+
+    Sink leader = sink(Map.of());
+    context.pods.add(withVersion(ready("web-2", "10.0.0.2"), "4"));
+    leader.podsSynced();
+    assertFalse(((MySqlSink) leader).warmedUp.get(30, java.util.concurrent.TimeUnit.SECONDS), "not on a leader");
+  }
+
   @Test
   void reconcileDoesNothingBeforeTheCacheHasSynced() throws Exception {
     Sink s = sink(MariaDb.jdbcUrl(), Map.of("reconcileEvery", "50ms"), ctx -> ctx.synced = false);
