@@ -149,21 +149,18 @@ final class MySqlReconciler {
       cached.put(p.uid(), p);
       Stored have = live.get(p.uid());
       long want = RowWriter.version(p);
+      // Same resourceVersion, other values counts too: the upsert's guard lets an equal version through.
+      boolean stale = have != null && (have.version() < want || (have.version() == want && !have.matches(p)));
       if (otherOwners.containsKey(p.uid())) {
         refusedByCluster.computeIfAbsent(p.cluster(), k -> new HashSet<>()).add(p.uid());
-      } else if (!defaultOwners.containsKey(p.uid()) && (have == null || have.version() < want
-          || (have.version() == want && !have.matches(p))) && context.changePending(p)) {
-        leftToChanges++; // that change writes the row; the pass would write it twice
       } else if (defaultOwners.containsKey(p.uid())) {
         // Our pod's row, written before this sink had its own ownerId: ours now, in place.
         takeOvers.add(p);
         writes.add(new Row(p, 0, now));
-      } else if (have == null) {
-        reconciliation.drift("missing");
-        writes.add(new Row(p, 0, now));
-      } else if (have.version() < want || (have.version() == want && !have.matches(p))) {
-        // Same resourceVersion, other values: the upsert's guard lets an equal version through.
-        reconciliation.drift("changed");
+      } else if ((have == null || stale) && context.changePending(p)) {
+        leftToChanges++; // that change writes the row; the pass would write it twice
+      } else if (have == null || stale) {
+        reconciliation.drift(have == null ? "missing" : "changed");
         writes.add(new Row(p, 0, now));
       }
     }
