@@ -317,6 +317,8 @@ class ZooKeeperSinkTest {
     zk.restart();
     await().atMost(java.time.Duration.ofSeconds(30)).ignoreExceptions()
         .until(() -> upstream("web").keySet().equals(Set.of("10.0.0.2:8080")));
+    // Counted on the drainer's thread once the deletion returned, after the node is gone for a reader.
+    await().atMost(java.time.Duration.ofSeconds(10)).until(() -> context.metric("upstream_entries_deleted_total") >= 1.0);
     assertEquals(1.0, context.metric("upstream_entries_deleted_total"));
   }
 
