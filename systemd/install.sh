@@ -12,8 +12,9 @@ else
   group=$(id -gn)
 fi
 install -D -m 0644 k8s-sync.jar "$root/opt/k8s-sync/k8s-sync.jar"
-# The class list the unit builds its class-data-sharing archive from (in /var/cache/k8s-sync, at start).
-install -m 0644 k8s-sync.classlist "$root/opt/k8s-sync/k8s-sync.classlist"
+# The class list the unit builds its class-data-sharing archive from (in /var/cache/k8s-sync, at start), and the
+# list for several sinks beside it (to use it, copy it over the first and delete the archive: docs/OPERATIONS.md).
+install -m 0644 k8s-sync.classlist k8s-sync-all-sinks.classlist "$root/opt/k8s-sync/"
 install -m 0644 OPERATIONS.md README.md INSTALL.md "$root/opt/k8s-sync/"
 install -d -m 0750 -g "$group" "$root/etc/k8s-sync"
 [ -e "$root/etc/k8s-sync/k8s-sync.yaml" ] || install -m 0640 -g "$group" k8s-sync.yaml "$root/etc/k8s-sync/k8s-sync.yaml"

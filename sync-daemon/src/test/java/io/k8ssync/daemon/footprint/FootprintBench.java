@@ -38,8 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code -Dfootprint.seconds} (default 60). Flag sets come from {@code -Dfootprint.flags}, separated
  * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment, and
  * {@code @cds} in a flag stands for a class-data-sharing archive built for the jar from
- * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it. With {@code -Dfootprint.inCluster=true}
- * the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
+ * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it ({@code @cdslist=path} in the same set: from that
+ * list instead). With {@code -Dfootprint.sinks=all} the daemon runs the ZooKeeper, MySQL, Kafka and HTTP sinks beside
+ * Consul, each against a real server with its defaults ({@link OtherSinks}), and a start ends once every one wrote
+ * every pod. With {@code -Dfootprint.inCluster=true} the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
  * through a kubeconfig. {@code @jar=path} in a flag set runs that set on another build of the daemon (a
  * before beside an after, on the same pods). With {@code -Dfootprint.histogram=true} each set ends with
  * {@code jcmd GC.class_histogram} (a full collection first): the live heap is reported and the histogram
@@ -68,17 +70,20 @@ class FootprintBench {
     int seconds = Integer.getInteger("footprint.seconds", 60);
     int rate = Integer.getInteger("footprint.rate", 20);
     Path jar = Path.of(System.getProperty("footprint.jar", "target/k8s-sync.jar")).toAbsolutePath();
+    boolean allSinks = "all".equals(System.getProperty("footprint.sinks", "consul"));
     if (!Files.isRegularFile(jar)) {
       throw new IllegalStateException("no production jar at " + jar + ": run ./mvnw -DskipTests install first");
     }
     StringBuilder report = new StringBuilder(String.format(
-        "footprint: %d ready pods, churn %d changes/s for %d s, consul sink, production jar %s, cores=%d%n",
-        pods, rate, seconds, jar.getFileName(), Runtime.getRuntime().availableProcessors()));
+        "footprint: %d ready pods, churn %d changes/s for %d s, %s, production jar %s, cores=%d%n",
+        pods, rate, seconds, allSinks ? "sinks consul, zookeeper, mysql, kafka, http" : "consul sink", jar.getFileName(),
+        Runtime.getRuntime().availableProcessors()));
     boolean histogram = Boolean.getBoolean("footprint.histogram");
     report.append("| flags | start → all registered: wall s / CPU s | RSS after registration | RSS during churn: max / last | CPU s during churn |"
         + (histogram ? " live heap after full GC |" : "") + "\n");
     report.append("|---|---|---|---|---|" + (histogram ? "---|" : "") + "\n");
-    try (ConsulAgent consul = ConsulAgent.started(); KubernetesClient client = api.client()) {
+    try (ConsulAgent consul = ConsulAgent.started(); KubernetesClient client = api.client();
+         OtherSinks others = allSinks ? new OtherSinks(dir) : null) {
       Path kubeconfig = dir.resolve("kubeconfig");
       Files.writeString(kubeconfig, api.kubeconfig());
       client.namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build()).create();
@@ -95,8 +100,11 @@ class FootprintBench {
         String name = set.substring(0, set.indexOf('='));
         String flags = set.substring(set.indexOf('=') + 1).strip();
         wipe(consul);
+        if (others != null) {
+          others.wipe();
+        }
         try {
-          report.append(measure(name, flags, jar, dir, kubeconfig, consul, client, pods, seconds, rate)).append('\n');
+          report.append(measure(name, flags, jar, dir, kubeconfig, consul, others, client, pods, seconds, rate)).append('\n');
         } catch (Exception e) {
           // A set that runs out of heap (or never registers every pod) is a figure too; the next sets still run.
           String why = String.valueOf(e.getMessage());
@@ -117,7 +125,7 @@ class FootprintBench {
     return sets.size() > done ? sets.subList(done, sets.size()) : List.of();
   }
 
-  private String measure(String name, String flags, Path jar, Path dir, Path kubeconfig, ConsulAgent consul,
+  private String measure(String name, String flags, Path jar, Path dir, Path kubeconfig, ConsulAgent consul, OtherSinks others,
       KubernetesClient client, int pods, int seconds, int rate) throws Exception {
     Path config = dir.resolve("footprint.yaml");
     boolean inCluster = Boolean.getBoolean("footprint.inCluster");
@@ -134,6 +142,7 @@ class FootprintBench {
             : "clusters: [{name: real, kubeconfig: '" + kubeconfig + "', namespaces: [" + NS + "]" + pageSize + "}]",
         "sinks:",
         "  - {name: consul, type: consul, config: {url: '" + consul.url() + "'}}",
+        others == null ? "" : String.join("\n", others.sinksYaml()),
         ""));
     List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
     Map<String, String> env = new java.util.HashMap<>();
@@ -150,8 +159,15 @@ class FootprintBench {
       jar = Path.of(ownJar.group(1)).toAbsolutePath();
       flags = ownJar.replaceFirst("").strip();
     }
+    java.util.regex.Matcher ownList = java.util.regex.Pattern.compile("@cdslist=(\\S+)").matcher(flags);
+    Path classList = Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize();
+    if (ownList.find()) {
+      // This set's archive is built from another class list (e.g. the list before a change, beside the one after it).
+      classList = Path.of(ownList.group(1)).toAbsolutePath();
+      flags = ownList.replaceFirst("").strip();
+    }
     if (flags.contains("@cds")) {
-      flags = flags.replace("@cds", cdsArchive(jar, dir).toString());
+      flags = flags.replace("@cds", cdsArchive(jar, classList, dir).toString());
     }
     for (String flag : flags.isEmpty() ? new String[0] : flags.split("\\s+")) {
       if (flag.matches("[A-Z_]+=.*")) {
@@ -168,13 +184,13 @@ class FootprintBench {
     Process p = builder.start();
     try {
       // Consul's listing of 100,000 keys takes a while to read: polled less often for more pods, and waited for longer.
-      await("all " + pods + " pods in Consul with flags " + flags).atMost(Duration.ofMinutes(Math.max(5, pods / 5_000)))
+      await("all " + pods + " pods in Consul" + (others == null ? "" : " and the other sinks") + " with flags " + flags).atMost(Duration.ofMinutes(Math.max(5, pods / 5_000)))
           .pollInterval(Duration.ofMillis(Math.max(20, pods / 100)))
           .until(() -> {
             if (!p.isAlive()) {
               throw new IllegalStateException("daemon exited: " + Files.readString(log));
             }
-            return upServers(consul) >= pods;
+            return upServers(consul) >= pods && (others == null || others.allWritten(pods));
           });
       double wall = (System.nanoTime() - started) / 1e9;
       double cpuAtStart = ProcStat.cpuSeconds(p.pid());
@@ -274,11 +290,10 @@ class FootprintBench {
     Files.writeString(dir.resolve("ca.crt"), ca);
   }
 
-  /** The class-data-sharing archive the Dockerfile builds, for this jar and this JVM (once per run). */
-  private static Path cdsArchive(Path jar, Path dir) throws Exception {
-    Path archive = dir.resolve("k8s-sync-" + Integer.toHexString(jar.toString().hashCode()) + ".jsa");
+  /** The class-data-sharing archive the Dockerfile builds, for this jar, this class list and this JVM (once per run). */
+  private static Path cdsArchive(Path jar, Path classList, Path dir) throws Exception {
+    Path archive = dir.resolve("k8s-sync-" + Integer.toHexString((jar + " " + classList).hashCode()) + ".jsa");
     if (!Files.exists(archive)) {
-      Path classList = Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize();
       Process dump = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xshare:dump",
           "-XX:+UseSerialGC", "-XX:SharedClassListFile=" + classList, "-XX:SharedArchiveFile=" + archive, "-cp", jar.toString())
           .redirectErrorStream(true).redirectOutput(dir.resolve("cds-dump.log").toFile()).start();

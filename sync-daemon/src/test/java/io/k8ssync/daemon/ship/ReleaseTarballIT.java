@@ -38,8 +38,8 @@ class ReleaseTarballIT {
     try (Stream<Path> s = Files.list(release)) {
       files = s.map(p -> p.getFileName().toString()).sorted().toList();
     }
-    assertEquals(List.of("INSTALL.md", "OPERATIONS.md", "README.md", "install.sh", "k8s-sync.classlist", "k8s-sync.env.example",
-        "k8s-sync.jar", "k8s-sync.service", "k8s-sync.yaml"), files);
+    assertEquals(List.of("INSTALL.md", "OPERATIONS.md", "README.md", "install.sh", "k8s-sync-all-sinks.classlist",
+        "k8s-sync.classlist", "k8s-sync.env.example", "k8s-sync.jar", "k8s-sync.service", "k8s-sync.yaml"), files);
     assertEquals(Files.size(TARGET.resolve("k8s-sync.jar")), Files.size(release.resolve("k8s-sync.jar")), "the shaded jar");
     assertTrue(Files.isExecutable(release.resolve("install.sh")));
 
