@@ -44,7 +44,11 @@ case "$what" in
     #   100,000 pods, live heap per set, an older jar beside this one (docs/BENCHMARKS.md, target 6):
     #   scripts/bench.sh footprint -Dfootprint.pods=100000 -Dfootprint.inCluster=true -Dfootprint.histogram=true \
     #     -Dfootprint.createThreads=12 -Dfootprint.flags='before=@jar=/tmp/old.jar -Xmx256m|after=-Xmx256m'
+    #   all five sinks, each on a real server, archives from two class lists (config/cds/README.md):
+    #   scripts/bench.sh footprint -Dfootprint.sinks=all -Dfootprint.seconds=0 \
+    #     -Dfootprint.flags='a=@cdslist=/tmp/a.classlist -XX:SharedArchiveFile=@cds|b=@cdslist=/tmp/b.classlist -XX:SharedArchiveFile=@cds'
     scripts/testbed/build-k8s.sh && scripts/testbed/build-consul.sh
+    if [[ " $* " == *" -Dfootprint.sinks=all "* ]]; then scripts/testbed/mariadb.sh; fi
     ./mvnw -B -ntp test -pl sync-daemon -Dk8ssync.excludedGroups=none -Dgroups=soak -Dtest=FootprintBench \
       -Dsurefire.failIfNoSpecifiedTests=false "$@"
     cat sync-daemon/target/footprint-report.txt ;;

@@ -1,5 +1,6 @@
 package io.k8ssync.daemon.footprint;
 
+import io.k8ssync.daemon.testing.TestKafka;
 import io.k8ssync.sink.http.RecordingTarget;
 import io.k8ssync.sink.testbed.MariaDb;
 import java.nio.file.Files;
@@ -20,7 +21,6 @@ import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
 
 /**
  * The four sinks beside Consul for {@code -Dfootprint.sinks=all}: ZooKeeper, MySQL (the test bed's MariaDB), Kafka
@@ -44,11 +44,7 @@ final class OtherSinks implements AutoCloseable {
     MariaDb.requireRunning();
     password = dir.resolve("db-password");
     Files.writeString(password, MariaDb.PASSWORD);
-    kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
-        .setNumBrokerNodes(1).setNumControllerNodes(1).build()).build();
-    kafka.format();
-    kafka.startup();
-    kafka.waitForReadyBrokers();
+    kafka = TestKafka.started();
     Properties p = new Properties();
     p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
     admin = Admin.create(p);

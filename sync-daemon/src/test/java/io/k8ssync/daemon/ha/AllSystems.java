@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.k8ssync.daemon.Daemon;
 import io.k8ssync.daemon.testbed.KubeApiServerExtension.KubeApi;
 import io.k8ssync.daemon.testing.Daemons;
+import io.k8ssync.daemon.testing.TestKafka;
 import io.k8ssync.daemon.testing.TestPods;
 import io.k8ssync.sink.http.RecordingTarget;
 import io.k8ssync.sink.testbed.ConsulAgent;
@@ -50,7 +51,6 @@ import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
 import org.apache.zookeeper.KeeperException;
 
 /**
@@ -116,11 +116,7 @@ final class AllSystems implements AutoCloseable {
     }
     Path password = dir.resolve("db-password");
     Files.writeString(password, MariaDb.PASSWORD);
-    kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
-        .setNumBrokerNodes(1).setNumControllerNodes(1).build()).build();
-    kafka.format();
-    kafka.startup();
-    kafka.waitForReadyBrokers();
+    kafka = TestKafka.started();
     zk = new TestingServer(true);
     consul = ConsulAgent.started();
     gw = new RecordingTarget();
