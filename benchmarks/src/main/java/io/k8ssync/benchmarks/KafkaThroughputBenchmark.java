@@ -22,8 +22,14 @@ import org.apache.kafka.common.test.TestKitNodes;
  * PodStates are built before the clock starts and their CPU is shown apart (-Dkafka.prebuild=false: built
  * by the workers inside the measured time, as before 2026-12-05).
  *
- * <p>Usage: {@code java [-Dkafka.prebuild=false] [-Dkafka.linger=5ms] [-Dkafka.rounds=3] -cp benchmarks/target/benchmarks.jar
- * io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
+ * <p>With {@code -Dkafka.brokerProcess=true} the broker runs in a JVM of its own ({@link KafkaBrokerProcess}, the JVM's
+ * default flags, {@code -Dkafka.brokerFlags} to add some) and each JVM's CPU is printed apart: this JVM's flags are
+ * then the sink's alone, e.g. the daemon's shipped ones. With {@code -Dkafka.prebuild=false} the workers build each
+ * batch just before applying it (a live set of one batch, as in the daemon, instead of a whole round); the CPU their
+ * threads spend building is measured and left out of the sink's, the collections of what they built are not.
+ *
+ * <p>Usage: {@code java [-Dkafka.brokerProcess=true] [-Dkafka.prebuild=false] [-Dkafka.linger=5ms] [-Dkafka.rounds=3]
+ * -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
  */
 public final class KafkaThroughputBenchmark {
 
@@ -31,12 +37,18 @@ public final class KafkaThroughputBenchmark {
     int events = args.length > 0 ? Integer.parseInt(args[0]) : 1_000_000;
     int workers = args.length > 1 ? Integer.parseInt(args[1]) : 2;
     String compression = args.length > 2 ? args[2] : "lz4";
-    try (KafkaClusterTestKit kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
-        .setNumBrokerNodes(1).setNumControllerNodes(1).build()).build()) {
-      kafka.format();
-      kafka.startup();
-      kafka.waitForReadyBrokers();
-      BenchContext ctx = new BenchContext("kafka", new KafkaSinkFactory(), Map.of("bootstrapServers", kafka.bootstrapServers(),
+    boolean brokerProcess = Boolean.getBoolean("kafka.brokerProcess");
+    KafkaBrokerProcess own = brokerProcess ? KafkaBrokerProcess.start() : null;
+    KafkaClusterTestKit kafka = brokerProcess ? null : new KafkaClusterTestKit.Builder(new TestKitNodes.Builder().setCombined(true)
+        .setNumBrokerNodes(1).setNumControllerNodes(1).build()).build();
+    try (AutoCloseable broker = brokerProcess ? own : kafka) {
+      if (kafka != null) {
+        kafka.format();
+        kafka.startup();
+        kafka.waitForReadyBrokers();
+      }
+      String bootstrap = brokerProcess ? own.bootstrapServers() : kafka.bootstrapServers();
+      BenchContext ctx = new BenchContext("kafka", new KafkaSinkFactory(), Map.of("bootstrapServers", bootstrap,
           "topic", "bench-events", "partitions", 6, "replicationFactor", 1,
           "compression", compression, "linger", System.getProperty("kafka.linger", "5ms")), null, false);
       Sink sink = new KafkaSinkFactory().create(ctx);
@@ -44,11 +56,11 @@ public final class KafkaThroughputBenchmark {
       // The load generator's PodStates are built before the clock starts (-Dkafka.prebuild=false: inside it, as
       // before): in the daemon the informer builds them, not the sink. Its CPU is printed apart, never counted.
       boolean prebuild = Boolean.parseBoolean(System.getProperty("kafka.prebuild", "true"));
-      System.out.printf("events=%d batch=%d workers=%d compression=%s prebuild=%s%n", events, sink.maxBatchSize(), workers, compression,
-          prebuild);
-      System.out.println("| round | events | seconds | events/s | CPU s (broker and sink" + (prebuild ? "" : " and load generator")
-          + ") | CPU s per 1M events | load generator CPU s (not counted) |");
-      System.out.println("|---|---|---|---|---|---|---|");
+      System.out.printf("events=%d batch=%d workers=%d compression=%s prebuild=%s broker=%s%n", events, sink.maxBatchSize(), workers,
+          compression, prebuild, brokerProcess ? "own JVM" : "this JVM");
+      System.out.println("| round | events | seconds | events/s | CPU s (" + (brokerProcess ? "sink's JVM" : "broker and sink")
+          + ") | CPU s per 1M events | load generator CPU s (not counted) |" + (brokerProcess ? " broker's JVM CPU s |" : ""));
+      System.out.println("|---|---|---|---|---|---|---|" + (brokerProcess ? "---|" : ""));
       int rounds = Integer.getInteger("kafka.rounds", 3);
       for (int round = 0; round <= rounds; round++) {
         int n = round == 0 ? Math.min(events, 100_000) : events;
@@ -69,6 +81,8 @@ public final class KafkaThroughputBenchmark {
           System.gc(); // the prebuilt round goes to the old generation now, not in a collection during the round
         }
         double built = (cpuNanos() - build0) / 1e9;
+        java.util.concurrent.atomic.LongAdder building = new java.util.concurrent.atomic.LongAdder();
+        double broker0 = brokerProcess ? ProcessProbe.cpuSeconds(own.pid()) : 0;
         long client0 = cpuNanos();
         long t0 = System.nanoTime();
         ExecutorService pool = Executors.newFixedThreadPool(workers);
@@ -81,8 +95,12 @@ public final class KafkaThroughputBenchmark {
                 sink.apply(b);
               }
             } else {
+              java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
               for (int from = worker * size; from < n; from += workers * size) {
-                sink.apply(batch(from, Math.min(n, from + size), r, events));
+                long b0 = threads.getCurrentThreadCpuTime();
+                List<PodChange> b = batch(from, Math.min(n, from + size), r, events);
+                building.add(threads.getCurrentThreadCpuTime() - b0);
+                sink.apply(b);
               }
             }
             return null;
@@ -93,10 +111,12 @@ public final class KafkaThroughputBenchmark {
         }
         pool.shutdown();
         double s = (System.nanoTime() - t0) / 1e9;
-        double cpu = (cpuNanos() - client0) / 1e9;
+        double generated = building.sum() / 1e9;
+        double cpu = (cpuNanos() - client0) / 1e9 - generated;
+        double brokerCpu = brokerProcess ? ProcessProbe.cpuSeconds(own.pid()) - broker0 : 0;
         prebuilt.clear();
-        System.out.printf("| %s | %,d | %.2f | %,.0f | %.1f | %.1f | %s |%n", round == 0 ? "warm-up" : Integer.toString(round), n, s, n / s,
-            cpu, cpu * 1e6 / n, prebuild ? String.format("%.1f", built) : "counted");
+        System.out.printf("| %s | %,d | %.2f | %,.0f | %.1f | %.1f | %.1f |%s%n", round == 0 ? "warm-up" : Integer.toString(round), n, s,
+            n / s, cpu, cpu * 1e6 / n, prebuild ? built : generated, brokerProcess ? String.format(" %.1f |", brokerCpu) : "");
       }
       sink.close();
     }
