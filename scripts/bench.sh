@@ -16,23 +16,27 @@ cd "$(dirname "$0")/.."
 jar=benchmarks/target/benchmarks.jar
 # Informer progress logs would drown the figures.
 export LOG_LEVEL=WARN
-# The JVM flags the Deployment, chart, unit and image ship with, the heap cap aside (each benchmark sets its own).
-shipped=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss256k -Xms32m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:MaxNewSize=4m)
+# The JVM of the dispatch, registry, mysql and kafka benchmarks (the sink's side; each sets its own heap cap):
+#   BENCH_JVM=shipped (the default): the flags the Deployment, chart, unit and image ship with, chosen for RSS and start-up;
+#   BENCH_JVM=defaults: the JVM's own (G1, C2), as every figure before 2026-12-06 was taken. docs/BENCHMARKS.md gives both.
+case "${BENCH_JVM:-shipped}" in
+  shipped) jvm=(-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xss256k -Xms32m -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:MaxNewSize=4m) ;;
+  defaults) jvm=() ;;
+  *) echo "BENCH_JVM must be shipped or defaults, not ${BENCH_JVM}" >&2; exit 2 ;;
+esac
 what="${1:-all}"
 [ $# -gt 0 ] && shift
 case "$what" in
   heap) java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark "$@" ;;
-  dispatch) java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
-  kafka) java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
-  # The daemon's own GC and JIT (the shipped -XX:+UseSerialGC -XX:TieredStopAtLevel=1) without the 4 MiB young generation,
-  # which the shipped files say to drop above ~50,000 pods, as at these 200,000 rows (docs/BENCHMARKS.md, target 5).
-  mysql) scripts/testbed/mariadb.sh && java -Xmx2g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
+  dispatch) java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
+  # The broker in a JVM of its own (the JVM's defaults), each batch built just before its apply.
+  kafka) java -Xmx3g "${jvm[@]}" -Dkafka.brokerProcess=true -Dkafka.prebuild=false -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
+  mysql) scripts/testbed/mariadb.sh && java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry)
     # Leading -D/-X flags go to the JVM, after these defaults (the last wins): both registries, JIT cold then warm, the reader
     # and ZooKeeper in their own JVMs, no proxy in the latency rounds and one Consul round through it to count requests.
-    # The sink's JVM runs the shipped flags for this size (1,000 pods), the heap cap aside (docs/BENCHMARKS.md, target 4).
     flags=(); while [ $# -gt 0 ] && [[ $1 == -D* || $1 == -X* ]]; do flags+=("$1"); shift; done
-    scripts/testbed/build-consul.sh && java -Xmx2g "${shipped[@]}" -Dregistry.rounds=2 -Dregistry.zkProcess=true -Dregistry.zkDataDir=/dev/shm \
+    scripts/testbed/build-consul.sh && java -Xmx2g "${jvm[@]}" -Dregistry.rounds=2 -Dregistry.zkProcess=true -Dregistry.zkDataDir=/dev/shm \
       -Dregistry.proxy=false -Dregistry.countingRound=true "${flags[@]}" -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark "$@" ;;
   sync) scripts/testbed/build-k8s.sh && java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.InitialSyncBenchmark "$@" ;;
   status) java -Xmx4g -cp "$jar" io.k8ssync.benchmarks.StatusQueryBenchmark "$@" ;;
@@ -58,11 +62,11 @@ case "$what" in
     cat sync-daemon/target/footprint-report.txt ;;
   all)
     java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark
-    java -Xmx2g -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark
+    java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark
     scripts/testbed/build-consul.sh
-    java -Xmx2g "${shipped[@]}" -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark
+    java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.RegistryLatencyBenchmark
     scripts/testbed/mariadb.sh
-    java -Xmx2g -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
-    java -Xmx3g -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
+    java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark
+    java -Xmx3g "${jvm[@]}" -Dkafka.brokerProcess=true -Dkafka.prebuild=false -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark ;;
   *) echo "usage: scripts/bench.sh [heap|dispatch|registry|mysql|kafka|nginx|status|gate|sync|all] [args...]" >&2; exit 2 ;;
 esac
