@@ -2,6 +2,7 @@
 # Runs the benchmarks behind docs/BENCHMARKS.md. Not part of the tests: timings belong here.
 #   scripts/bench.sh            heap per pod (100,000 pods) and dispatcher throughput
 #   scripts/bench.sh heap 20000 one of them (heap, dispatch, registry, mysql, kafka, nginx), with arguments
+#   BENCH_JVM=defaults scripts/bench.sh dispatch   the JVM's own flags instead of the shipped ones (see below)
 #   scripts/bench.sh registry -Dregistry.reader=process,old 1000 20 200   ready -> visible in ZooKeeper and Consul, the
 #                           nginx stand-in in its own JVM and the old in-process one (RegistryLatencyBenchmark)
 #   scripts/bench.sh nginx 600 200 90   nginx sink: ready -> routed, reloads/min under 200 changes/s for 600 s
@@ -29,8 +30,12 @@ what="${1:-all}"
 case "$what" in
   heap) java -XX:+UseSerialGC -Xmx12g -cp "$jar" io.k8ssync.benchmarks.HeapPerPodBenchmark "$@" ;;
   dispatch) java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.DispatcherThroughputBenchmark "$@" ;;
-  # The broker in a JVM of its own (the JVM's defaults), each batch built just before its apply.
-  kafka) java -Xmx3g "${jvm[@]}" -Dkafka.brokerProcess=true -Dkafka.prebuild=false -cp "$jar" io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
+  kafka)
+    # The broker in a JVM of its own (the JVM's defaults), each batch built just before its apply; leading -D/-X flags
+    # go to the JVM after these (the last wins), e.g. -Dkafka.rounds=5.
+    flags=(); while [ $# -gt 0 ] && [[ $1 == -D* || $1 == -X* ]]; do flags+=("$1"); shift; done
+    java -Xmx3g "${jvm[@]}" -Dkafka.brokerProcess=true -Dkafka.prebuild=false "${flags[@]}" -cp "$jar" \
+      io.k8ssync.benchmarks.KafkaThroughputBenchmark "$@" ;;
   mysql) scripts/testbed/mariadb.sh && java -Xmx2g "${jvm[@]}" -cp "$jar" io.k8ssync.benchmarks.MySqlUpsertBenchmark "$@" ;;
   registry)
     # Leading -D/-X flags go to the JVM, after these defaults (the last wins): both registries, JIT cold then warm, the reader

@@ -15,18 +15,18 @@ import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
 
 /**
- * Sustained events per second of the kafka sink into a real KRaft broker in the same JVM (so the
- * broker shares the 2 cores): batches of the sink's size, each acknowledged (acks=all, idempotent)
+ * Sustained events per second of the kafka sink into a real KRaft broker, by default in the same JVM (the broker
+ * shares the 2 cores either way): batches of the sink's size, each acknowledged (acks=all, idempotent)
  * before its worker takes the next, from as many workers as the daemon runs per sink (2), each on its
  * own pods, as the sink's queue hands them over. The CPU column is this JVM's, broker included; the round's
- * PodStates are built before the clock starts and their CPU is shown apart (-Dkafka.prebuild=false: built
- * by the workers inside the measured time, as before 2026-12-05).
+ * PodStates are built before the clock starts and their CPU is shown apart (-Dkafka.prebuild=false: see below).
  *
  * <p>With {@code -Dkafka.brokerProcess=true} the broker runs in a JVM of its own ({@link KafkaBrokerProcess}, the JVM's
  * default flags, {@code -Dkafka.brokerFlags} to add some) and each JVM's CPU is printed apart: this JVM's flags are
  * then the sink's alone, e.g. the daemon's shipped ones. With {@code -Dkafka.prebuild=false} the workers build each
  * batch just before applying it (a live set of one batch, as in the daemon, instead of a whole round); the CPU their
- * threads spend building is measured and left out of the sink's, the collections of what they built are not.
+ * threads spend building is measured and left out of the sink's, but the round's time still holds it and the
+ * collections of what they built count as the sink's: the rate is then a lower bound for the sink alone.
  *
  * <p>Usage: {@code java [-Dkafka.brokerProcess=true] [-Dkafka.prebuild=false] [-Dkafka.linger=5ms] [-Dkafka.rounds=3]
  * -cp benchmarks/target/benchmarks.jar io.k8ssync.benchmarks.KafkaThroughputBenchmark [events] [workers] [compression]}
@@ -53,8 +53,8 @@ public final class KafkaThroughputBenchmark {
           "compression", compression, "linger", System.getProperty("kafka.linger", "5ms")), null, false);
       Sink sink = new KafkaSinkFactory().create(ctx);
       sink.start();
-      // The load generator's PodStates are built before the clock starts (-Dkafka.prebuild=false: inside it, as
-      // before): in the daemon the informer builds them, not the sink. Its CPU is printed apart, never counted.
+      // The load generator's PodStates are built before the clock starts (-Dkafka.prebuild=false: by the workers, per
+      // batch): in the daemon the informer builds them, not the sink. Their CPU is printed apart, never counted.
       boolean prebuild = Boolean.parseBoolean(System.getProperty("kafka.prebuild", "true"));
       System.out.printf("events=%d batch=%d workers=%d compression=%s prebuild=%s broker=%s%n", events, sink.maxBatchSize(), workers,
           compression, prebuild, brokerProcess ? "own JVM" : "this JVM");

@@ -39,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment, and
  * {@code @cds} in a flag stands for a class-data-sharing archive built for the jar from
  * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it ({@code @cdslist=path} in the same set: from that
- * list instead). With {@code -Dfootprint.sinks=all} the daemon runs the ZooKeeper, MySQL, Kafka and HTTP sinks beside
+ * list instead; a relative path is from {@code sync-daemon/}, where the test runs). With {@code -Dfootprint.sinks=all} the daemon runs the ZooKeeper, MySQL, Kafka and HTTP sinks beside
  * Consul, each against a real server with its defaults ({@link OtherSinks}), and a start ends once every one wrote
  * every pod. With {@code -Dfootprint.inCluster=true} the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
  * through a kubeconfig. {@code @jar=path} in a flag set runs that set on another build of the daemon (a
@@ -185,7 +185,9 @@ class FootprintBench {
     try {
       // Consul's listing of 100,000 keys takes a while to read: polled less often for more pods, and waited for longer.
       await("all " + pods + " pods in Consul" + (others == null ? "" : " and the other sinks") + " with flags " + flags).atMost(Duration.ofMinutes(Math.max(5, pods / 5_000)))
-          .pollInterval(Duration.ofMillis(Math.max(20, pods / 100)))
+          // The other sinks' checks (ZooKeeper, MariaDB, Kafka's offsets, the gateway) are polled less often: on these two
+          // cores each poll is CPU the daemon's start does not get.
+          .pollInterval(Duration.ofMillis(Math.max(others == null ? 20 : 200, pods / 100)))
           .until(() -> {
             if (!p.isAlive()) {
               throw new IllegalStateException("daemon exited: " + Files.readString(log));

@@ -24,8 +24,9 @@ import org.apache.kafka.common.test.KafkaClusterTestKit;
 
 /**
  * The four sinks beside Consul for {@code -Dfootprint.sinks=all}: ZooKeeper, MySQL (the test bed's MariaDB), Kafka
- * and an HTTP gateway, each a real server, each with the sink's default settings, so a start loads and runs every
- * sink's client as a production start with all of them does (its CPU, its RSS, its class list).
+ * and an HTTP gateway, each a real server, each with the sink's defaults but what a config must name (and a Kafka
+ * topic of 3 partitions on the one broker), so a start loads and runs every sink's client as a production start with
+ * all of them does (its CPU, its RSS, its class list).
  */
 final class OtherSinks implements AutoCloseable {
 
@@ -34,10 +35,10 @@ final class OtherSinks implements AutoCloseable {
   private static final String UPSTREAM = "/nginx/upstreams/web";
 
   private final KafkaClusterTestKit kafka;
-  private final TestingServer zk;
-  private final CuratorFramework zkReader;
-  private final RecordingTarget gw;
-  private final Admin admin;
+  private TestingServer zk;
+  private CuratorFramework zkReader;
+  private RecordingTarget gw;
+  private Admin admin;
   private final Path password;
 
   OtherSinks(Path dir) throws Exception {
@@ -45,14 +46,22 @@ final class OtherSinks implements AutoCloseable {
     password = dir.resolve("db-password");
     Files.writeString(password, MariaDb.PASSWORD);
     kafka = TestKafka.started();
-    Properties p = new Properties();
-    p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
-    admin = Admin.create(p);
-    zk = new TestingServer(true);
-    zkReader = CuratorFrameworkFactory.newClient(zk.getConnectString(), new RetryOneTime(50));
-    zkReader.start();
-    gw = new RecordingTarget();
+    try {
+      Properties p = new Properties();
+      p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+      admin = Admin.create(p);
+      zk = new TestingServer(true);
+      zkReader = CuratorFrameworkFactory.newClient(zk.getConnectString(), new RetryOneTime(50));
+      zkReader.start();
+      gw = new RecordingTarget();
+      db = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
+    } catch (Exception e) {
+      close(); // what started so far: a broker left running would keep the test JVM alive
+      throw e;
+    }
   }
+
+  private Connection db;
 
   /** The sinks' lines for the daemon's config. */
   List<String> sinksYaml() {
@@ -66,13 +75,17 @@ final class OtherSinks implements AutoCloseable {
             + "/offline/{uid}'}}}");
   }
 
-  /** Each set starts on empty systems, as the Consul sink's does (the topic keeps its events: the sink only appends). */
+  /**
+   * Each set starts on empty systems, as the Consul sink's does: no upstreams and no ownership markers in ZooKeeper, no
+   * table (the topic keeps its events: the sink only appends, and they are counted from here).
+   */
   void wipe() throws Exception {
-    if (zkReader.checkExists().forPath("/nginx") != null) {
-      zkReader.delete().deletingChildrenIfNeeded().forPath("/nginx");
+    for (String root : List.of("/nginx", "/k8s-sync")) {
+      if (zkReader.checkExists().forPath(root) != null) {
+        zkReader.delete().deletingChildrenIfNeeded().forPath(root);
+      }
     }
-    try (Connection c = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
-         Statement s = c.createStatement()) {
+    try (Statement s = db.createStatement()) {
       s.execute("DROP TABLE IF EXISTS " + TABLE);
       s.execute("DROP TABLE IF EXISTS " + TABLE + "_schema_version");
     }
@@ -87,8 +100,7 @@ final class OtherSinks implements AutoCloseable {
     if (zkReader.checkExists().forPath(UPSTREAM) == null || zkReader.getChildren().forPath(UPSTREAM).size() < pods) {
       return false;
     }
-    try (Connection c = DriverManager.getConnection(MariaDb.jdbcUrl(), MariaDb.USER, MariaDb.PASSWORD);
-         Statement s = c.createStatement();
+    try (Statement s = db.createStatement();
          ResultSet rs = s.executeQuery("SELECT COUNT(*) FROM " + TABLE + " WHERE ready")) {
       if (!rs.next() || rs.getInt(1) < pods) {
         return false;
@@ -113,10 +125,21 @@ final class OtherSinks implements AutoCloseable {
 
   @Override
   public void close() throws Exception {
-    admin.close();
-    gw.close();
-    zkReader.close();
-    zk.close();
-    kafka.close();
+    // Each in turn, whatever the one before did: a broker or server left running keeps the test JVM alive.
+    List<AutoCloseable> all = new java.util.ArrayList<>();
+    java.util.Collections.addAll(all, db, admin, gw, zkReader, zk, kafka);
+    Exception first = null;
+    for (AutoCloseable c : all) {
+      try {
+        if (c != null) {
+          c.close();
+        }
+      } catch (Exception e) {
+        first = first == null ? e : first;
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
   }
 }

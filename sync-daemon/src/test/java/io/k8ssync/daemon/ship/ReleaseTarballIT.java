@@ -47,6 +47,9 @@ class ReleaseTarballIT {
     Exec.Result install = Exec.run(List.of("env", "DESTDIR=" + root, release.resolve("install.sh").toString()), Duration.ofMinutes(1));
     assertEquals(0, install.code(), install.out());
 
+    // The class list for several sinks is installed beside the default one (config/cds/README.md says how to switch).
+    assertTrue(Files.exists(root.resolve("opt/k8s-sync/k8s-sync-all-sinks.classlist")), "the all-sinks class list is installed");
+
     // Every file the unit names exists in the installed tree.
     Path unit = root.resolve("etc/systemd/system/k8s-sync.service");
     String text = Files.readString(unit);
