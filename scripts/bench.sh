@@ -13,10 +13,6 @@
 #                           (InitialSyncBenchmark; creating the pods takes ~45 min once, etcd's data is kept in /dev/shm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./mvnw -q -B -ntp -DskipTests install
-jar=benchmarks/target/benchmarks.jar
-# Informer progress logs would drown the figures.
-export LOG_LEVEL=WARN
 # The JVM of the dispatch, registry, mysql and kafka benchmarks (the sink's side; each sets its own heap cap):
 #   BENCH_JVM=shipped (the default): the flags the Deployment, chart, unit and image ship with, chosen for RSS and start-up;
 #   BENCH_JVM=defaults: the JVM's own (G1, C2), as every figure before 2026-12-06 was taken. docs/BENCHMARKS.md gives both.
@@ -25,6 +21,10 @@ case "${BENCH_JVM:-shipped}" in
   defaults) jvm=() ;;
   *) echo "BENCH_JVM must be shipped or defaults, not ${BENCH_JVM}" >&2; exit 2 ;;
 esac
+./mvnw -q -B -ntp -DskipTests install
+jar=benchmarks/target/benchmarks.jar
+# Informer progress logs would drown the figures.
+export LOG_LEVEL=WARN
 what="${1:-all}"
 [ $# -gt 0 ] && shift
 case "$what" in
