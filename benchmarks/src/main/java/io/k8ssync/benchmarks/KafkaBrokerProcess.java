@@ -18,10 +18,12 @@ final class KafkaBrokerProcess implements AutoCloseable {
 
   private final Process process;
   private final String bootstrapServers;
+  private final Path dir;
 
-  private KafkaBrokerProcess(Process process, String bootstrapServers) {
+  private KafkaBrokerProcess(Process process, String bootstrapServers, Path dir) {
     this.process = process;
     this.bootstrapServers = bootstrapServers;
+    this.dir = dir;
   }
 
   static KafkaBrokerProcess start() throws Exception {
@@ -44,7 +46,7 @@ final class KafkaBrokerProcess implements AutoCloseable {
       }
       java.util.concurrent.locks.LockSupport.parkNanos(50_000_000L); // polling a starting broker, not a test wait
     }
-    return new KafkaBrokerProcess(p, Files.readString(ready).strip());
+    return new KafkaBrokerProcess(p, Files.readString(ready).strip(), dir);
   }
 
   String bootstrapServers() {
@@ -60,6 +62,11 @@ final class KafkaBrokerProcess implements AutoCloseable {
     process.getOutputStream().close();
     if (!process.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)) {
       process.destroyForcibly();
+      process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    // Its folder holds only the ready file and the broker's log (the broker's data is in the test kit's own temp folders).
+    try (java.util.stream.Stream<Path> all = Files.walk(dir)) {
+      all.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
     }
   }
 
