@@ -3,7 +3,6 @@ package io.k8ssync.benchmarks;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
 import org.apache.kafka.common.test.TestKitNodes;
@@ -29,12 +28,7 @@ final class KafkaBrokerProcess implements AutoCloseable {
   static KafkaBrokerProcess start() throws Exception {
     Path dir = Files.createTempDirectory("kafka-bench");
     Path ready = dir.resolve("bootstrap");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx1g"));
-    String extra = System.getProperty("kafka.brokerFlags", "");
-    if (!extra.isBlank()) {
-      cmd.addAll(List.of(extra.trim().split("\\s+")));
-    }
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), KafkaBrokerProcess.class.getName(), ready.toString()));
+    List<String> cmd = ChildJvm.command(List.of("-Xmx1g"), "kafka.brokerFlags", KafkaBrokerProcess.class.getName(), ready.toString());
     Path log = dir.resolve("broker.log");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly));

@@ -4,8 +4,6 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -75,17 +73,7 @@ final class StandInProcess implements AutoCloseable {
 
   /** Starts the child with {@code args} (see {@link NginxStandIn}) and returns once it has read the state at start. */
   static StandInProcess start(NginxStandIn.Seen seen, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(CHILD_FLAGS);
-    String extra = System.getProperty("registry.readerFlags", "");
-    if (!extra.isBlank()) {
-      cmd.addAll(List.of(extra.trim().split("\\s+")));
-    }
-    cmd.add("-cp");
-    cmd.add(System.getProperty("java.class.path"));
-    cmd.add(NginxStandIn.class.getName());
-    cmd.addAll(List.of(args));
+    List<String> cmd = ChildJvm.command(CHILD_FLAGS, "registry.readerFlags", NginxStandIn.class.getName(), args);
     return new StandInProcess(new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start(), seen);
   }
 

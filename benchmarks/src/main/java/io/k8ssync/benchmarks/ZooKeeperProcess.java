@@ -6,7 +6,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -38,13 +37,8 @@ final class ZooKeeperProcess implements AutoCloseable {
     Path cfg = dir.resolve("zoo.cfg");
     Files.writeString(cfg, "tickTime=2000\ndataDir=" + dir.resolve("data") + "\nclientPort=" + port
         + "\nclientPortAddress=127.0.0.1\nadmin.enableServer=false\nmaxClientCnxns=0\n4lw.commands.whitelist=srvr,cons\n");
-    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx512m",
-        "-Xlog:gc:file=" + dir.resolve("gc.log") + ":time"));
-    String extra = System.getProperty("registry.zkFlags", "");
-    if (!extra.isBlank()) {
-      cmd.addAll(List.of(extra.trim().split("\\s+")));
-    }
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.apache.zookeeper.server.ZooKeeperServerMain", cfg.toString()));
+    List<String> cmd = ChildJvm.command(List.of("-Xmx512m", "-Xlog:gc:file=" + dir.resolve("gc.log") + ":time"), "registry.zkFlags",
+        "org.apache.zookeeper.server.ZooKeeperServerMain", cfg.toString());
     Path log = dir.resolve("server.log");
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     // A benchmark stopped with a signal leaves no server behind.
