@@ -38,11 +38,12 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code -Dfootprint.seconds} (default 60). Flag sets come from {@code -Dfootprint.flags}, separated
  * by {@code |}, each {@code name=flags}; a flag of the form {@code NAME=value} is set in the environment, and
  * {@code @cds} in a flag stands for a class-data-sharing archive built for the jar from
- * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it ({@code @cdslist=path} in the same set: from that
- * list instead; a relative path is from {@code sync-daemon/}, where the test runs). With {@code -Dfootprint.sinks=all} the daemon runs the ZooKeeper, MySQL, Kafka and HTTP sinks beside
- * Consul, each against a real server with its defaults ({@link OtherSinks}), and a start ends once every one wrote
- * every pod. With {@code -Dfootprint.inCluster=true} the daemon reaches the API server as in a pod (a service account's token, KUBERNETES_SERVICE_HOST), not
- * through a kubeconfig. {@code @jar=path} in a flag set runs that set on another build of the daemon (a
+ * {@code config/cds/k8s-sync.classlist}, as the Dockerfile builds it ({@code @cdslist=path} in the same set: from
+ * that list instead; a relative path is from {@code sync-daemon/}, where the test runs). With
+ * {@code -Dfootprint.sinks=all} the daemon runs the ZooKeeper, MySQL, Kafka and HTTP sinks beside Consul, each against
+ * a real server ({@link OtherSinks}), and a start ends once every one wrote every pod. With
+ * {@code -Dfootprint.inCluster=true} the daemon reaches the API server as in a pod (a service account's token,
+ * KUBERNETES_SERVICE_HOST), not through a kubeconfig. {@code @jar=path} in a flag set runs that set on another build of the daemon (a
  * before beside an after, on the same pods). With {@code -Dfootprint.histogram=true} each set ends with
  * {@code jcmd GC.class_histogram} (a full collection first): the live heap is reported and the histogram
  * kept in {@code target/footprint-histo-<set>.txt}. Pods get addresses from 10.19.0.0/16 on, 64,000 a
@@ -129,13 +130,10 @@ class FootprintBench {
       KubernetesClient client, int pods, int seconds, int rate) throws Exception {
     Path config = dir.resolve("footprint.yaml");
     boolean inCluster = Boolean.getBoolean("footprint.inCluster");
-    java.util.regex.Matcher page = java.util.regex.Pattern.compile("@page=(\\d+)").matcher(flags);
-    String pageSize = "";
-    if (page.find()) {
-      // This set lists the pods in pages of that many (the cluster's listPageSize; default 500).
-      pageSize = ", listPageSize: " + page.group(1);
-      flags = page.replaceFirst("").strip();
-    }
+    // @page=N: this set lists the pods in pages of that many (the cluster's listPageSize; default 500).
+    String page = token(flags, "page");
+    flags = withoutToken(flags, "page");
+    String pageSize = page == null ? "" : ", listPageSize: " + page;
     Files.writeString(config, String.join("\n",
         "daemon: {http: {host: 127.0.0.1, port: 0}, shutdownTimeout: 5s}",
         inCluster ? "clusters: [{name: real, inCluster: true, namespaces: [" + NS + "]" + pageSize + "}]"
@@ -153,19 +151,14 @@ class FootprintBench {
       cmd.add("-Dkubernetes.auth.serviceAccount.token=" + dir.resolve("token"));
       cmd.add("-Dkubernetes.certs.ca.file=" + dir.resolve("ca.crt"));
     }
-    java.util.regex.Matcher ownJar = java.util.regex.Pattern.compile("@jar=(\\S+)").matcher(flags);
-    if (ownJar.find()) {
-      // This set runs another build of the daemon (e.g. the jar before a change, beside the one after it).
-      jar = Path.of(ownJar.group(1)).toAbsolutePath();
-      flags = ownJar.replaceFirst("").strip();
-    }
-    java.util.regex.Matcher ownList = java.util.regex.Pattern.compile("@cdslist=(\\S+)").matcher(flags);
-    Path classList = Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize();
-    if (ownList.find()) {
-      // This set's archive is built from another class list (e.g. the list before a change, beside the one after it).
-      classList = Path.of(ownList.group(1)).toAbsolutePath();
-      flags = ownList.replaceFirst("").strip();
-    }
+    // @jar=path: this set runs another build of the daemon; @cdslist=path: its archive comes from another class list
+    // (e.g. the jar or the list before a change, beside the one after it).
+    String ownJar = token(flags, "jar");
+    jar = ownJar == null ? jar : Path.of(ownJar).toAbsolutePath();
+    String ownList = token(flags, "cdslist");
+    Path classList = ownList == null ? Path.of("..", "config", "cds", "k8s-sync.classlist").toAbsolutePath().normalize()
+        : Path.of(ownList).toAbsolutePath();
+    flags = withoutToken(withoutToken(flags, "jar"), "cdslist");
     if (flags.contains("@cds")) {
       flags = flags.replace("@cds", cdsArchive(jar, classList, dir).toString());
     }
@@ -290,6 +283,17 @@ class FootprintBench {
         ? new String(java.util.Base64.getDecoder().decode(client.getConfiguration().getCaCertData()), java.nio.charset.StandardCharsets.UTF_8)
         : Files.readString(Path.of(client.getConfiguration().getCaCertFile()));
     Files.writeString(dir.resolve("ca.crt"), ca);
+  }
+
+  /** The value of {@code @name=value} in a set's flags, or null. */
+  private static String token(String flags, String name) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("@" + name + "=(\\S+)").matcher(flags);
+    return m.find() ? m.group(1) : null;
+  }
+
+  /** The set's flags without {@code @name=value}. */
+  private static String withoutToken(String flags, String name) {
+    return flags.replaceFirst("@" + name + "=\\S+", "").strip();
   }
 
   /** The class-data-sharing archive the Dockerfile builds, for this jar, this class list and this JVM (once per run). */
